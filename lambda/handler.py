@@ -1,0 +1,78 @@
+"""Lambda entry point: RunPod's webhook → API Gateway (REST, proxy) → resume Step Functions."""
+
+import json
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.logging import correlation_paths
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from runpod_callbacks import aws
+from runpod_callbacks.callback_records import CallbackStore
+from runpod_callbacks.errors import WebhookError
+from runpod_callbacks.tracing import capture_lambda_handler
+from runpod_callbacks.webhook_delivery import WebhookDelivery
+
+TABLE_NAME_VARIABLE = "CALLBACK_TABLE_NAME"
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runpod-webhook"))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RunPodWebhook"))
+app = APIGatewayRestResolver()
+
+dynamodb = aws.client("dynamodb")
+stepfunctions = aws.client("stepfunctions")
+
+
+def callback_table_name() -> str:
+    table_name = os.environ.get(TABLE_NAME_VARIABLE)
+    if not table_name:
+        message = f"environment variable {TABLE_NAME_VARIABLE} must name the callback table"
+        raise RuntimeError(message)
+    return table_name
+
+
+callback_table_name()  # fail the cold start, not the first webhook, when the table is not set
+
+
+@app.post("/webhook/<callback_token>")
+def receive_webhook(callback_token: str) -> dict[str, str]:
+    store = CallbackStore(dynamodb, app.context["table_name"])
+    delivered = WebhookDelivery(store, stepfunctions).deliver(
+        callback_token, app.current_event.decoded_body
+    )
+    metrics.add_metric(name=delivered.metric_name, unit=MetricUnit.Count, value=1)
+    return {"status": delivered.record_status, "message": delivered.message}
+
+
+@app.exception_handler(WebhookError)  # type: ignore[untyped-decorator]
+def refuse_webhook(error: WebhookError) -> Response[str]:
+    metrics.add_metric(name=error.metric_name, unit=MetricUnit.Count, value=1)
+    if error.status_code >= 500:
+        logger.exception(f"Webhook not processed: {error}")
+    else:
+        logger.info(f"Webhook refused with {int(error.status_code)}: {error}")
+    return _json_response(int(error.status_code), {"message": str(error)})
+
+
+@app.exception_handler(Exception)  # type: ignore[untyped-decorator]
+def unexpected_error(error: Exception) -> Response[str]:
+    metrics.add_metric(name="UnexpectedError", unit=MetricUnit.Count, value=1)
+    logger.exception("Unexpected error while processing the webhook")
+    return _json_response(500, {"message": "internal error"})
+
+
+def _json_response(status_code: int, body: dict[str, Any]) -> Response[str]:
+    return Response(
+        status_code=status_code, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)
+    )
+
+
+@logger.inject_lambda_context(correlation_id_path=correlation_paths.API_GATEWAY_REST)
+@metrics.log_metrics
+@capture_lambda_handler
+def lambda_handler(event: dict[str, Any], context: LambdaContext) -> dict[str, Any]:
+    app.append_context(table_name=callback_table_name())  # type: ignore[no-untyped-call]
+    return app.resolve(event, context)

@@ -1,0 +1,251 @@
+"""The callback record in DynamoDB: claim it for one delivery, then finalize or release it.
+
+Besides the seed's attributes the handler keeps bookkeeping on the record:
+
+- ``lease_id`` / ``lease_expires_at`` (epoch ms): the claim of the delivery now in flight. A
+  crashed delivery's lease runs out after ``LEASE_MS``, before RunPod retries (10 s later).
+- ``attempted_status``: the RunPod status whose SendTask* call may have reached Step Functions.
+  A later delivery that finds the token gone treats it as delivered instead of expired.
+- ``delivery_attempts``: how many deliveries claimed the record.
+"""
+
+import contextlib
+import time
+import uuid
+from collections.abc import Callable, Mapping
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from typing import Any
+
+from botocore.exceptions import BotoCoreError, ClientError
+
+from runpod_callbacks.aws import aws_error_code
+from runpod_callbacks.dynamodb_values import from_item, to_attribute
+from runpod_callbacks.errors import (
+    AwsUnavailable,
+    CorruptRecord,
+    DeliveryInFlight,
+    JobIdMismatch,
+    RecordNotPending,
+    TaskExpired,
+    UnknownCallback,
+)
+from runpod_callbacks.job_status import JobStatus
+from runpod_callbacks.task_outcome import TaskOutcome, to_json
+
+PENDING = "PENDING"
+COMPLETED = "COMPLETED"
+FAILED = "FAILED"
+EXPIRED = "EXPIRED"
+FINISHED_STATUSES = frozenset({COMPLETED, FAILED})
+
+LEASE_MS = 9_000
+
+_CLAIM_CONDITION = (
+    "attribute_exists(callback_token) AND #status = :pending AND attribute_exists(task_token)"
+    " AND (attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)"
+    " AND (attribute_not_exists(job_id) OR job_id IN (:job_id, :empty)"
+    " OR attribute_type(job_id, :null_type))"
+)
+_CLAIM_UPDATE = (
+    "SET lease_id = :lease_id, lease_expires_at = :lease_expires_at,"
+    " attempted_status = :attempted_status, job_id = :job_id,"
+    " delivery_attempts = if_not_exists(delivery_attempts, :zero) + :one"
+)
+
+
+class ConditionFailed(Exception):
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__("conditional update refused")
+        self.record = record
+
+
+class AlreadyFinished(Exception):
+    """A duplicate delivery: the record reached COMPLETED or FAILED earlier."""
+
+    def __init__(self, record_status: str) -> None:
+        super().__init__(record_status)
+        self.record_status = record_status
+
+
+@dataclass(frozen=True)
+class Claim:
+    callback_token: str
+    lease_id: str
+    lease_expires_at: int
+    task_token: str
+    exec_id: str | None
+    segment_filename: str | None
+    previous_attempt: str | None
+    """``attempted_status`` before this claim: an earlier send that may have reached the task."""
+
+
+def epoch_ms() -> int:
+    return time.time_ns() // 1_000_000
+
+
+class CallbackStore:
+    def __init__(self, dynamodb: Any, table_name: str, clock: Callable[[], int] = epoch_ms) -> None:
+        self._dynamodb = dynamodb
+        self._table_name = table_name
+        self._clock = clock
+
+    def claim(self, callback_token: str, job_id: str, runpod_status: str) -> Claim:
+        """Take the record for this delivery in one conditional write, or say why not."""
+        now = self._clock()
+        lease_id = uuid.uuid4().hex
+        try:
+            response = self._update_item(
+                callback_token,
+                UpdateExpression=_CLAIM_UPDATE,
+                ConditionExpression=_CLAIM_CONDITION,
+                ExpressionAttributeNames={"#status": "status"},
+                ExpressionAttributeValues={
+                    ":pending": {"S": PENDING},
+                    ":now": {"N": str(now)},
+                    ":job_id": {"S": job_id},
+                    ":empty": {"S": ""},
+                    ":null_type": {"S": "NULL"},
+                    ":lease_id": {"S": lease_id},
+                    ":lease_expires_at": {"N": str(now + LEASE_MS)},
+                    ":attempted_status": {"S": runpod_status},
+                    ":zero": {"N": "0"},
+                    ":one": {"N": "1"},
+                },
+                ReturnValues="ALL_OLD",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ConditionFailed as failure:
+            raise _refusal(failure.record, job_id) from failure
+        record = from_item(response["Attributes"])
+        return Claim(
+            callback_token=callback_token,
+            lease_id=lease_id,
+            lease_expires_at=now + LEASE_MS,
+            task_token=record["task_token"],
+            exec_id=_optional_str(record.get("exec_id")),
+            segment_filename=_optional_str(record.get("segment_filename")),
+            previous_attempt=_optional_str(record.get("attempted_status")),
+        )
+
+    def lease_time_left_ms(self, claim: Claim) -> int:
+        return claim.lease_expires_at - self._clock()
+
+    def finalize(self, claim: Claim, status: str, result: Mapping[str, Any]) -> bool:
+        """Record the outcome if this delivery still holds the lease; False if it lost it."""
+        try:
+            self._update_item(
+                claim.callback_token,
+                UpdateExpression=(
+                    "SET #status = :status, completed_at = :completed_at, #result = :result"
+                    " REMOVE lease_id, lease_expires_at, attempted_status"
+                ),
+                ConditionExpression="lease_id = :lease_id",
+                ExpressionAttributeNames={"#status": "status", "#result": "result"},
+                ExpressionAttributeValues={
+                    ":status": {"S": status},
+                    ":completed_at": {"S": _iso_now()},
+                    ":result": to_attribute(dict(result)),
+                    ":lease_id": {"S": claim.lease_id},
+                },
+            )
+        except ConditionFailed:
+            return False
+        return True
+
+    def release(self, claim: Claim, *, maybe_delivered: bool) -> None:
+        """Give the lease back so RunPod's retry can proceed at once.
+
+        Unless the send may have reached Step Functions, ``attempted_status`` goes back to what it
+        was, so a token that expires later is reported as expired rather than delivered.
+        Raises AwsUnavailable; the lease then simply runs out.
+        """
+        values: dict[str, Any] = {":lease_id": {"S": claim.lease_id}}
+        update = "REMOVE lease_id, lease_expires_at"
+        if not maybe_delivered:
+            if claim.previous_attempt is None:
+                update += ", attempted_status"
+            else:
+                update = "SET attempted_status = :previous " + update
+                values[":previous"] = {"S": claim.previous_attempt}
+        with contextlib.suppress(ConditionFailed):  # the lease had run out and was taken over
+            self._update_item(
+                claim.callback_token,
+                UpdateExpression=update,
+                ConditionExpression="lease_id = :lease_id",
+                ExpressionAttributeValues=values,
+            )
+
+    def _update_item(self, callback_token: str, **request: Any) -> dict[str, Any]:
+        try:
+            response: dict[str, Any] = self._dynamodb.update_item(
+                TableName=self._table_name, Key=_key(callback_token), **request
+            )
+        except ClientError as error:
+            if aws_error_code(error) == "ConditionalCheckFailedException":
+                old_item: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
+                raise ConditionFailed(from_item(old_item)) from error
+            raise AwsUnavailable(f"DynamoDB UpdateItem failed: {aws_error_code(error)}") from error
+        except BotoCoreError as error:
+            raise AwsUnavailable(f"DynamoDB UpdateItem failed: {type(error).__name__}") from error
+        return response
+
+
+def _refusal(record: Mapping[str, Any], job_id: str) -> Exception:  # noqa: PLR0911
+    """Why the claim's condition failed, read from the record as it was (ALL_OLD)."""
+    if not record:
+        return UnknownCallback("callback token not found")
+    recorded_job_id = record.get("job_id")
+    if isinstance(recorded_job_id, str) and recorded_job_id and recorded_job_id != job_id:
+        return JobIdMismatch("job id does not match the callback's job")
+    status = record.get("status")
+    if status in FINISHED_STATUSES:
+        return AlreadyFinished(str(status))
+    if status == EXPIRED:
+        return TaskExpired("the task no longer waits for this callback")
+    if status != PENDING:
+        return RecordNotPending(f"callback record is {status!s}, not {PENDING}")
+    if "task_token" not in record:
+        return CorruptRecord("callback record has no task token")
+    return DeliveryInFlight("another delivery for this callback is in flight; retry later")
+
+
+def _key(callback_token: str) -> dict[str, Any]:
+    return {"callback_token": {"S": callback_token}}
+
+
+def _optional_str(value: Any) -> str | None:
+    return value if isinstance(value, str) else None
+
+
+def _iso_now() -> str:
+    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+RECORD_OUTPUT_LIMIT_BYTES = 64 * 1024
+RECORD_ERROR_LIMIT_CHARACTERS = 4096
+
+
+def job_result(job: JobStatus, outcome: TaskOutcome) -> dict[str, Any]:
+    """The record's ``result`` map; RunPod's output only when it fits well inside 400 KB."""
+    result: dict[str, Any] = {
+        "job_id": job.job_id,
+        "runpod_status": job.status,
+        "delay_time_ms": job.delay_time_ms,
+        "execution_time_ms": job.execution_time_ms,
+    }
+    if outcome.error is not None:
+        result["step_functions_error"] = outcome.error
+    if job.error is not None:
+        message = job.error if isinstance(job.error, str) else to_json(job.error)
+        result["error"] = message[:RECORD_ERROR_LIMIT_CHARACTERS]
+    if job.output is None:
+        return result
+    output_bytes = len(to_json(job.output).encode())
+    if output_bytes > RECORD_OUTPUT_LIMIT_BYTES:
+        return {**result, "output_bytes": output_bytes, "output_omitted": "too large"}
+    try:
+        to_attribute({**result, "output": job.output})
+    except ValueError as refusal:
+        return {**result, "output_bytes": output_bytes, "output_omitted": str(refusal)}
+    return {**result, "output": job.output}

@@ -1,0 +1,63 @@
+"""Why a webhook delivery was not (or not yet) turned into a Step Functions callback.
+
+Each error carries the HTTP status RunPod receives and the metric the handler emits for it.
+"""
+
+from http import HTTPStatus
+
+
+class WebhookError(Exception):
+    status_code: HTTPStatus = HTTPStatus.INTERNAL_SERVER_ERROR
+    metric_name: str = "WebhookError"
+
+
+class InvalidWebhook(WebhookError):
+    """The request itself is wrong: malformed token or a body that is not a terminal job status."""
+
+    status_code = HTTPStatus.BAD_REQUEST
+    metric_name = "InvalidWebhook"
+
+
+class UnknownCallback(WebhookError):
+    status_code = HTTPStatus.NOT_FOUND
+    metric_name = "UnknownCallback"
+
+
+class JobIdMismatch(WebhookError):
+    status_code = HTTPStatus.CONFLICT
+    metric_name = "JobIdMismatch"
+
+
+class DeliveryInFlight(WebhookError):
+    """Another delivery for the same callback holds the record's lease; retrying gets the answer."""
+
+    status_code = HTTPStatus.CONFLICT
+    metric_name = "DeliveryInFlight"
+
+
+class RecordNotPending(WebhookError):
+    """The record is in a state this handler does not resume from (written by someone else)."""
+
+    status_code = HTTPStatus.CONFLICT
+    metric_name = "RecordNotPending"
+
+
+class TaskExpired(WebhookError):
+    """Step Functions no longer waits for the task token (timed out, stopped, or never existed)."""
+
+    status_code = HTTPStatus.GONE
+    metric_name = "TaskExpired"
+
+
+class AwsUnavailable(WebhookError):
+    """An AWS call failed after bounded retries; nothing is lost: RunPod retries the delivery."""
+
+    status_code = HTTPStatus.SERVICE_UNAVAILABLE
+    metric_name = "AwsUnavailable"
+
+
+class CorruptRecord(WebhookError):
+    """The record lacks what the handler needs (no task token): a bug in the record's writer."""
+
+    status_code = HTTPStatus.INTERNAL_SERVER_ERROR
+    metric_name = "CorruptRecord"

@@ -1,0 +1,89 @@
+"""What the waiting task receives: SendTaskSuccess output or SendTaskFailure error and cause."""
+
+import json
+from dataclasses import dataclass
+from typing import Any
+
+from runpod_callbacks.job_status import JobStatus
+
+# Step Functions limits: task output 256 KiB serialized (UTF-8), failure cause 32,768 characters.
+MAX_OUTPUT_BYTES = 256 * 1024
+MAX_CAUSE_CHARACTERS = 32_768
+OUTPUT_TOO_LARGE = "RunPod.OutputTooLarge"
+
+RECORD_COMPLETED = "COMPLETED"
+RECORD_FAILED = "FAILED"
+
+
+@dataclass(frozen=True)
+class TaskOutcome:
+    record_status: str
+    output: str | None = None
+    error: str | None = None
+    cause: str | None = None
+
+    @property
+    def succeeded(self) -> bool:
+        return self.output is not None
+
+
+@dataclass(frozen=True)
+class TaskContext:
+    """The record's fields that travel with the outcome."""
+
+    callback_token: str
+    exec_id: str | None
+    segment_filename: str | None
+
+
+def decide_outcome(job: JobStatus, context: TaskContext) -> TaskOutcome:
+    if job.succeeded:
+        output = to_json(
+            {
+                "callback_token": context.callback_token,
+                "job_id": job.job_id,
+                "status": job.status,
+                "output": job.output,
+                "exec_id": context.exec_id,
+                "segment_filename": context.segment_filename,
+                "delay_time_ms": job.delay_time_ms,
+                "execution_time_ms": job.execution_time_ms,
+            }
+        )
+        size = len(output.encode())
+        if size <= MAX_OUTPUT_BYTES:
+            return TaskOutcome(record_status=RECORD_COMPLETED, output=output)
+        message = f"output is {size} bytes serialized; Step Functions accepts {MAX_OUTPUT_BYTES}"
+        return _failure(OUTPUT_TOO_LARGE, job, context, message)
+    return _failure(f"RunPod.{job.status}", job, context, job.error)
+
+
+def _failure(error: str, job: JobStatus, context: TaskContext, message: Any) -> TaskOutcome:
+    cause = {
+        "job_id": job.job_id,
+        "status": job.status,
+        "error": message,
+        "exec_id": context.exec_id,
+        "segment_filename": context.segment_filename,
+    }
+    return TaskOutcome(record_status=RECORD_FAILED, error=error, cause=_fit_cause(cause))
+
+
+def _fit_cause(cause: dict[str, Any]) -> str:
+    """Shorten RunPod's error message (not the JSON) so the cause stays parseable."""
+    text = to_json(cause)
+    overflow = len(text) - MAX_CAUSE_CHARACTERS
+    if overflow <= 0:
+        return text
+    message = cause["error"] if isinstance(cause["error"], str) else to_json(cause["error"])
+    marker = "…[truncated]"
+    while overflow > 0 and message != marker:
+        keep = max(0, len(message) - overflow - len(marker))
+        message = message[:keep] + marker
+        text = to_json({**cause, "error": message})
+        overflow = len(text) - MAX_CAUSE_CHARACTERS
+    return text[:MAX_CAUSE_CHARACTERS]  # only cut here when the record's own fields are too long
+
+
+def to_json(value: Any) -> str:
+    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
