@@ -6,6 +6,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
 from aws_lambda_powertools.event_handler import APIGatewayRestResolver, Response, content_types
+from aws_lambda_powertools.event_handler.exceptions import NotFoundError, ServiceError
 from aws_lambda_powertools.logging import correlation_paths
 from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
@@ -44,29 +45,42 @@ def receive_webhook(callback_token: str) -> dict[str, str]:
         callback_token, app.current_event.decoded_body
     )
     metrics.add_metric(name=delivered.metric_name, unit=MetricUnit.Count, value=1)
+    for name, milliseconds in delivered.runpod_timings_ms.items():
+        metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=milliseconds)
     return {"status": delivered.record_status, "message": delivered.message}
 
 
 @app.exception_handler(WebhookError)  # type: ignore[untyped-decorator]
 def refuse_webhook(error: WebhookError) -> Response[str]:
-    metrics.add_metric(name=error.metric_name, unit=MetricUnit.Count, value=1)
     if error.status_code >= 500:
         logger.exception(f"Webhook not processed: {error}")
     else:
         logger.info(f"Webhook refused with {int(error.status_code)}: {error}")
-    return _json_response(int(error.status_code), {"message": str(error)})
+    return _answer(int(error.status_code), error.metric_name, str(error))
+
+
+@app.not_found
+def no_such_route(error: NotFoundError) -> Response[str]:
+    return _answer(404, "UnknownRoute", "no such route")
+
+
+@app.exception_handler(ServiceError)  # type: ignore[untyped-decorator]
+def powertools_error(error: ServiceError) -> Response[str]:
+    return _answer(error.status_code, "InvalidRequest", str(error.msg))
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
 def unexpected_error(error: Exception) -> Response[str]:
-    metrics.add_metric(name="UnexpectedError", unit=MetricUnit.Count, value=1)
     logger.exception("Unexpected error while processing the webhook")
-    return _json_response(500, {"message": "internal error"})
+    return _answer(500, "UnexpectedError", "internal error")
 
 
-def _json_response(status_code: int, body: dict[str, Any]) -> Response[str]:
+def _answer(status_code: int, metric_name: str, message: str) -> Response[str]:
+    metrics.add_metric(name=metric_name, unit=MetricUnit.Count, value=1)
     return Response(
-        status_code=status_code, content_type=content_types.APPLICATION_JSON, body=json.dumps(body)
+        status_code=status_code,
+        content_type=content_types.APPLICATION_JSON,
+        body=json.dumps({"message": message}),
     )
 
 

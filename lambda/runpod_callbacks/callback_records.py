@@ -85,10 +85,12 @@ def epoch_ms() -> int:
 
 
 class CallbackStore:
-    def __init__(self, dynamodb: Any, table_name: str, clock: Callable[[], int] = epoch_ms) -> None:
+    def __init__(
+        self, dynamodb: Any, table_name: str, clock: Callable[[], int] | None = None
+    ) -> None:
         self._dynamodb = dynamodb
         self._table_name = table_name
-        self._clock = clock
+        self._clock = clock or epoch_ms
 
     def claim(self, callback_token: str, job_id: str, runpod_status: str) -> Claim:
         """Take the record for this delivery in one conditional write, or say why not."""

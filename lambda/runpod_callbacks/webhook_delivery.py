@@ -1,6 +1,6 @@
 """One webhook delivery: validate, claim the record, resume the task once, record the outcome."""
 
-from dataclasses import dataclass
+from dataclasses import dataclass, field
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -26,6 +26,8 @@ class Delivered:
     metric_name: str
     record_status: str
     message: str
+    runpod_timings_ms: dict[str, float] = field(default_factory=dict)
+    """RunPod's delay and execution times, reported once: by the delivery that resumed the task."""
 
 
 class WebhookDelivery:
@@ -68,11 +70,20 @@ class WebhookDelivery:
                 raise TaskExpired("the task no longer waits for this callback") from gone
             logger.info(f"Callback {redact(claim.callback_token)} resumed by an earlier attempt")
         self._finalize(claim, outcome.record_status, result, delivered=True)
+        timings = {
+            name: value
+            for name, value in (
+                ("RunPodDelayTime", job.delay_time_ms),
+                ("RunPodExecutionTime", job.execution_time_ms),
+            )
+            if value is not None
+        }
         if outcome.succeeded:
             logger.info(f"Sent TaskSuccess for job {job.job_id}")
-            return Delivered("TaskSucceeded", outcome.record_status, "task resumed")
+            return Delivered("TaskSucceeded", outcome.record_status, "task resumed", timings)
         logger.info(f"Sent TaskFailure for job {job.job_id}: {outcome.error}")
-        return Delivered("TaskFailed", outcome.record_status, f"task failed with {outcome.error}")
+        message = f"task failed with {outcome.error}"
+        return Delivered("TaskFailed", outcome.record_status, message, timings)
 
     def _finalize(
         self, claim: Claim, status: str, result: dict[str, Any], *, delivered: bool

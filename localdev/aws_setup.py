@@ -1,0 +1,139 @@
+"""The callback table and a state machine that stores its task token and waits, on any AWS.
+
+Shared by the demo, `make serve` and the tests: all of them run the wiring a user's stack runs.
+"""
+
+import json
+import time
+import uuid
+from datetime import UTC, datetime, timedelta
+from typing import Any
+
+RECORD_LIFETIME = timedelta(days=7)
+# moto accepts any role; real AWS needs one that may call dynamodb:PutItem on the table.
+DEFAULT_ROLE_ARN = "arn:aws:iam::123456789012:role/runpod-webhook-demo"
+
+
+def create_callback_table(dynamodb: Any, table_name: str) -> None:
+    dynamodb.create_table(
+        TableName=table_name,
+        KeySchema=[{"AttributeName": "callback_token", "KeyType": "HASH"}],
+        AttributeDefinitions=[{"AttributeName": "callback_token", "AttributeType": "S"}],
+        BillingMode="PAY_PER_REQUEST",
+    )
+    dynamodb.update_time_to_live(
+        TableName=table_name,
+        TimeToLiveSpecification={"Enabled": True, "AttributeName": "ttl"},
+    )
+
+
+def waiting_task_definition(table_name: str, timeout_s: int | None = None) -> dict[str, Any]:
+    """One Task state that writes the seed's record with its task token, then waits for it."""
+    definition: dict[str, Any] = {
+        "Comment": "Store the task token under a callback token and wait for RunPod's webhook",
+        "StartAt": "WaitForRunPod",
+        "States": {
+            "WaitForRunPod": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::aws-sdk:dynamodb:putItem.waitForTaskToken",
+                "Parameters": {
+                    "TableName": table_name,
+                    "Item": {
+                        "callback_token": {"S.$": "$.callback_token"},
+                        "task_token": {"S.$": "$$.Task.Token"},
+                        "job_id": {"S.$": "$.job_id"},
+                        "exec_id": {"S.$": "$.exec_id"},
+                        "segment_filename": {"S.$": "$.segment_filename"},
+                        "status": {"S": "PENDING"},
+                        "created_at": {"S.$": "$.created_at"},
+                        "ttl": {"N.$": "$.ttl"},
+                    },
+                },
+                "End": True,
+            }
+        },
+    }
+    if timeout_s is not None:
+        definition["States"]["WaitForRunPod"]["TimeoutSeconds"] = timeout_s
+    return definition
+
+
+def create_waiting_state_machine(
+    stepfunctions: Any,
+    table_name: str,
+    name: str,
+    *,
+    timeout_s: int | None = None,
+    role_arn: str = DEFAULT_ROLE_ARN,
+) -> str:
+    response = stepfunctions.create_state_machine(
+        name=name,
+        definition=json.dumps(waiting_task_definition(table_name, timeout_s)),
+        roleArn=role_arn,
+    )
+    return str(response["stateMachineArn"])
+
+
+def start_waiting_execution(
+    stepfunctions: Any,
+    state_machine_arn: str,
+    *,
+    segment_filename: str,
+    job_id: str = "",
+    callback_token: str | None = None,
+) -> tuple[str, str]:
+    """Start an execution; returns (execution ARN, callback token)."""
+    callback_token = callback_token or uuid.uuid4().hex
+    now = datetime.now(UTC)
+    execution_input = {
+        "callback_token": callback_token,
+        "job_id": job_id,
+        "exec_id": f"exec-{callback_token[:8]}",
+        "segment_filename": segment_filename,
+        "created_at": now.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "ttl": str(int((now + RECORD_LIFETIME).timestamp())),
+    }
+    response = stepfunctions.start_execution(
+        stateMachineArn=state_machine_arn,
+        name=f"segment-{uuid.uuid4().hex[:12]}",
+        input=json.dumps(execution_input),
+    )
+    return str(response["executionArn"]), callback_token
+
+
+def wait_for_record(
+    dynamodb: Any, table_name: str, callback_token: str, timeout_s: float = 10
+) -> dict[str, Any]:
+    """Executions run in the background: poll until the state machine has stored its token."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        item = dynamodb.get_item(
+            TableName=table_name, Key={"callback_token": {"S": callback_token}}, ConsistentRead=True
+        ).get("Item")
+        if item:
+            return dict(item)
+        time.sleep(0.05)
+    raise TimeoutError(f"no callback record appeared within {timeout_s} s")
+
+
+def wait_for_execution(
+    stepfunctions: Any, execution_arn: str, timeout_s: float = 10
+) -> dict[str, Any]:
+    """Poll until the execution leaves RUNNING; returns describe_execution's answer."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        execution = stepfunctions.describe_execution(executionArn=execution_arn)
+        if execution["status"] != "RUNNING":
+            return dict(execution)
+        time.sleep(0.05)
+    raise TimeoutError(f"execution still RUNNING after {timeout_s} s")
+
+
+def execution_failure(stepfunctions: Any, execution_arn: str) -> dict[str, Any]:
+    """The execution's failure details (moto leaves error and cause out of describe_execution)."""
+    events = stepfunctions.get_execution_history(executionArn=execution_arn, reverseOrder=True)
+    for event in events["events"]:
+        details = event.get("executionFailedEventDetails") or event.get("taskFailedEventDetails")
+        if details:
+            return dict(details)
+    return {}

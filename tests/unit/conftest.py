@@ -1,0 +1,174 @@
+"""A moto AWS with the callback table and a waiting state machine, and the handler invoked on it."""
+
+import base64
+import copy
+import json
+import sys
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import boto3
+import moto
+import pytest
+
+from localdev import aws_setup
+
+EVENTS = Path(__file__).parent.parent / "events"
+EXECUTE_STATE_MACHINES = {"stepfunctions": {"execute_state_machine": True}}
+
+
+@dataclass
+class FakeLambdaContext:
+    function_name: str = "test-runpod-webhook"
+    memory_limit_in_mb: int = 256
+    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-runpod-webhook"
+    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
+
+    def get_remaining_time_in_millis(self) -> int:
+        return 25_000
+
+
+def load_event(name: str) -> Any:
+    return json.loads((EVENTS / name).read_text())
+
+
+def webhook_event(
+    callback_token: str, body: Any, *, base64_encoded: bool = False
+) -> dict[str, Any]:
+    """An API Gateway REST proxy event for POST /webhook/{callback_token}."""
+    event: dict[str, Any] = copy.deepcopy(load_event("webhook_post.json"))
+    text = body if isinstance(body, str) else json.dumps(body)
+    event["path"] = f"/webhook/{callback_token}"
+    event["requestContext"]["path"] = f"/v1/webhook/{callback_token}"
+    event["pathParameters"] = {"callback_token": callback_token}
+    event["isBase64Encoded"] = base64_encoded
+    event["body"] = base64.b64encode(text.encode()).decode() if base64_encoded else text
+    return event
+
+
+@dataclass
+class Job:
+    """One waiting execution and the callback token its record is stored under."""
+
+    execution_arn: str
+    callback_token: str
+
+
+class LocalWebhook:
+    """The deployed system in miniature: table, state machine, and the real handler."""
+
+    def __init__(self, handler: Any) -> None:
+        self.handler = handler
+        self.table_name = handler.callback_table_name()
+        self.dynamodb = boto3.client("dynamodb")
+        self.stepfunctions = boto3.client("stepfunctions")
+        aws_setup.create_callback_table(self.dynamodb, self.table_name)
+        self.state_machine_arn = aws_setup.create_waiting_state_machine(
+            self.stepfunctions, self.table_name, name="runpod-job"
+        )
+        self.impatient_state_machine_arn = aws_setup.create_waiting_state_machine(
+            self.stepfunctions, self.table_name, name="impatient-runpod-job", timeout_s=1
+        )
+
+    def start_job(
+        self, job_id: str = "runpod-job-123", *, impatient: bool = False, **kwargs: Any
+    ) -> Job:
+        """Start an execution that waits; an impatient one gives up after one second."""
+        execution_arn, token = aws_setup.start_waiting_execution(
+            self.stepfunctions,
+            self.impatient_state_machine_arn if impatient else self.state_machine_arn,
+            segment_filename="seg_0001.mp4",
+            job_id=job_id,
+            **kwargs,
+        )
+        aws_setup.wait_for_record(self.dynamodb, self.table_name, token)
+        return Job(execution_arn, token)
+
+    def deliver(self, callback_token: str, body: Any, **kwargs: Any) -> dict[str, Any]:
+        response: dict[str, Any] = self.handler.lambda_handler(
+            webhook_event(callback_token, body, **kwargs), FakeLambdaContext()
+        )
+        return response
+
+    def record(self, callback_token: str) -> dict[str, Any] | None:
+        from runpod_callbacks.dynamodb_values import from_item
+
+        item = self.dynamodb.get_item(
+            TableName=self.table_name,
+            Key={"callback_token": {"S": callback_token}},
+            ConsistentRead=True,
+        ).get("Item")
+        return from_item(item) if item else None
+
+    def all_records(self) -> list[dict[str, Any]]:
+        from runpod_callbacks.dynamodb_values import from_item
+
+        return [from_item(item) for item in self.dynamodb.scan(TableName=self.table_name)["Items"]]
+
+    def execution(self, job: Job) -> dict[str, Any]:
+        return aws_setup.wait_for_execution(self.stepfunctions, job.execution_arn)
+
+    def status_now(self, job: Job) -> str:
+        return str(self.stepfunctions.describe_execution(executionArn=job.execution_arn)["status"])
+
+    def execution_error(self, job: Job) -> str | None:
+        self.execution(job)
+        return aws_setup.execution_failure(self.stepfunctions, job.execution_arn).get("error")
+
+
+class _CurrentStdout:
+    """Whatever sys.stdout is at the moment of writing, so capsys sees the handler's log lines."""
+
+    def write(self, text: str) -> int:
+        return sys.stdout.write(text)
+
+    def flush(self) -> None:
+        sys.stdout.flush()
+
+
+@pytest.fixture
+def handler() -> Any:
+    import handler as webhook_handler
+
+    webhook_handler.logger.registered_handler.setStream(_CurrentStdout())
+    return webhook_handler
+
+
+@pytest.fixture
+def local_webhook(handler: Any) -> Iterator[LocalWebhook]:
+    with moto.mock_aws(config=EXECUTE_STATE_MACHINES):
+        yield LocalWebhook(handler)
+
+
+@pytest.fixture
+def sent_tasks(handler: Any) -> Iterator[list[str]]:
+    """The SendTask* calls the handler makes, in order, counted at its client."""
+    calls: list[str] = []
+
+    def count(model: Any, **_: Any) -> None:
+        calls.append(model.name)
+
+    events = handler.stepfunctions.meta.events
+    for operation in ("SendTaskSuccess", "SendTaskFailure"):
+        events.register(f"before-call.sfn.{operation}", count)
+    yield calls
+    for operation in ("SendTaskSuccess", "SendTaskFailure"):
+        events.unregister(f"before-call.sfn.{operation}", count)
+
+
+def body(name: str, **overrides: Any) -> dict[str, Any]:
+    """A RunPod webhook body from tests/events, with fields replaced."""
+    return {**load_event(name), **overrides}
+
+
+def response_json(response: dict[str, Any]) -> Any:
+    return json.loads(response["body"])
+
+
+@pytest.fixture
+def live_job(local_webhook: LocalWebhook) -> Job:
+    """An execution waiting for job runpod-job-123."""
+    return local_webhook.start_job(job_id="runpod-job-123")

@@ -1,0 +1,19 @@
+"""One Lambda instance in its own process, as Lambda runs concurrent invocations."""
+
+import os
+from multiprocessing.synchronize import Barrier
+from queue import Queue
+from typing import Any
+
+
+def deliver_once(
+    endpoint: str, callback_token: str, body: dict[str, Any], start: Barrier, results: Queue[int]
+) -> None:
+    os.environ["AWS_ENDPOINT_URL"] = endpoint
+    import handler
+    from tests.unit.conftest import FakeLambdaContext, webhook_event
+
+    event = webhook_event(callback_token, body)
+    start.wait(timeout=120)  # every instance is warm: they race for the record together
+    response = handler.lambda_handler(event, FakeLambdaContext())
+    results.put(response["statusCode"])

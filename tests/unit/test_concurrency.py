@@ -1,0 +1,87 @@
+"""Concurrent duplicate deliveries, each in its own process: exactly one SendTask* call."""
+
+import multiprocessing
+import threading
+from collections import Counter
+from collections.abc import Callable, Iterator
+from typing import Any
+
+import boto3
+import pytest
+from moto.dynamodb.models import DynamoDBBackend
+from moto.stepfunctions.responses import StepFunctionResponse
+
+from localdev import aws_setup
+from localdev.local_aws import local_aws
+from tests.unit.conftest import body
+from tests.unit.lambda_instance import deliver_once
+
+INSTANCES = 8
+
+
+def _locked(method: Callable[..., Any], lock: threading.Lock) -> Callable[..., Any]:
+    def with_lock(*args: Any, **kwargs: Any) -> Any:
+        with lock:
+            return method(*args, **kwargs)
+
+    return with_lock
+
+
+@pytest.fixture
+def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Counter[str]]]:
+    """moto with DynamoDB's per-item atomicity, counting the SendTask* calls it receives."""
+    lock = threading.Lock()
+    for operation in ("get_item", "put_item", "update_item", "delete_item"):
+        monkeypatch.setattr(
+            DynamoDBBackend, operation, _locked(getattr(DynamoDBBackend, operation), lock)
+        )
+    received: Counter[str] = Counter()
+    for operation in ("send_task_success", "send_task_failure"):
+        original = getattr(StepFunctionResponse, operation)
+
+        def counted(self: Any, _original: Any = original, _name: str = operation) -> Any:
+            received[_name] += 1
+            return _original(self)
+
+        monkeypatch.setattr(StepFunctionResponse, operation, counted)
+    with local_aws() as endpoint:
+        yield endpoint, received
+
+
+@pytest.mark.parametrize(
+    ("webhook", "final_status"), [("completed.json", "SUCCEEDED"), ("failed.json", "FAILED")]
+)
+def test_concurrent_duplicates_resume_the_task_exactly_once(
+    moto_server: tuple[str, Counter[str]], webhook: str, final_status: str
+) -> None:
+    endpoint, received = moto_server
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
+    stepfunctions = boto3.client("stepfunctions", endpoint_url=endpoint)
+    table = "test-runpod-callbacks"
+    aws_setup.create_callback_table(dynamodb, table)
+    machine = aws_setup.create_waiting_state_machine(stepfunctions, table, name="runpod-job")
+    execution_arn, token = aws_setup.start_waiting_execution(
+        stepfunctions, machine, segment_filename="seg_0001.mp4", job_id="runpod-job-123"
+    )
+    aws_setup.wait_for_record(dynamodb, table, token)
+
+    spawn = multiprocessing.get_context("spawn")
+    start = spawn.Barrier(INSTANCES)
+    results = spawn.Queue()
+    instances = [
+        spawn.Process(target=deliver_once, args=(endpoint, token, body(webhook), start, results))
+        for _ in range(INSTANCES)
+    ]
+    for instance in instances:
+        instance.start()
+    statuses = sorted(results.get(timeout=180) for _ in instances)
+    for instance in instances:
+        instance.join(timeout=30)
+
+    assert sum(received.values()) == 1
+    assert all(status in (200, 409) for status in statuses), statuses
+    assert statuses.count(200) >= 1
+    execution = aws_setup.wait_for_execution(stepfunctions, execution_arn)
+    assert execution["status"] == final_status
+    record = dynamodb.get_item(TableName=table, Key={"callback_token": {"S": token}})["Item"]
+    assert record["status"]["S"] in ("COMPLETED", "FAILED")

@@ -1,0 +1,298 @@
+"""Each row of the webhook HTTP contract, through a real (moto) state machine execution."""
+
+import json
+from decimal import Decimal
+
+import pytest
+
+from tests.unit.conftest import LocalWebhook, body, response_json
+
+
+def test_completed_job_resumes_the_execution_with_the_documented_output(
+    local_webhook: LocalWebhook, sent_tasks: list[str]
+) -> None:
+    job = local_webhook.start_job()
+
+    response = local_webhook.deliver(job.callback_token, body("completed.json"))
+
+    assert response["statusCode"] == 200
+    assert response_json(response)["status"] == "COMPLETED"
+    execution = local_webhook.execution(job)
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"]) == {
+        "callback_token": job.callback_token,
+        "job_id": "runpod-job-123",
+        "status": "COMPLETED",
+        "output": {
+            "message": "Video upscaled successfully",
+            "segment": "seg_0001.mp4",
+            "psnr": 38.71,
+        },
+        "exec_id": f"exec-{job.callback_token[:8]}",
+        "segment_filename": "seg_0001.mp4",
+        "delay_time_ms": 1523,
+        "execution_time_ms": 48210,
+    }
+    assert sent_tasks == ["SendTaskSuccess"]
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "COMPLETED"
+    assert record["completed_at"].endswith("Z")
+    assert record["result"]["runpod_status"] == "COMPLETED"
+    assert record["result"]["output"]["psnr"] == Decimal("38.71")
+    assert "lease_id" not in record
+    assert "attempted_status" not in record
+
+
+@pytest.mark.parametrize("status", ["FAILED", "CANCELLED", "TIMED_OUT"])
+def test_unsuccessful_job_fails_the_execution_with_a_runpod_error(
+    local_webhook: LocalWebhook, sent_tasks: list[str], status: str
+) -> None:
+    job = local_webhook.start_job()
+
+    response = local_webhook.deliver(job.callback_token, body("failed.json", status=status))
+
+    assert response["statusCode"] == 200
+    assert local_webhook.execution(job)["status"] == "FAILED"
+    assert local_webhook.execution_error(job) == f"RunPod.{status}"
+    assert sent_tasks == ["SendTaskFailure"]
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "FAILED"
+    assert record["result"]["error"] == "CUDA out of memory"
+    assert record["result"]["step_functions_error"] == f"RunPod.{status}"
+
+
+def test_output_over_the_step_functions_limit_fails_the_task_and_keeps_the_record_small(
+    local_webhook: LocalWebhook,
+) -> None:
+    job = local_webhook.start_job()
+    huge_output = {"frames": ["x" * 1000] * 300}  # about 300 KB serialized
+
+    response = local_webhook.deliver(job.callback_token, body("completed.json", output=huge_output))
+
+    assert response["statusCode"] == 200
+    assert local_webhook.execution(job)["status"] == "FAILED"
+    assert local_webhook.execution_error(job) == "RunPod.OutputTooLarge"
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "FAILED"
+    assert "output" not in record["result"]
+    assert record["result"]["output_bytes"] > 256 * 1024
+
+
+def test_output_too_large_for_the_record_but_not_for_step_functions_is_forwarded_whole(
+    local_webhook: LocalWebhook,
+) -> None:
+    job = local_webhook.start_job()
+    output = {"frames": ["y" * 1000] * 200}  # 200 KB: fits Step Functions, not the record
+
+    local_webhook.deliver(job.callback_token, body("completed.json", output=output))
+
+    execution = local_webhook.execution(job)
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"])["output"] == output
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert record["result"]["output_omitted"] == "too large"
+
+
+def test_duplicate_delivery_is_acknowledged_without_sending_again(
+    local_webhook: LocalWebhook, sent_tasks: list[str]
+) -> None:
+    job = local_webhook.start_job()
+    local_webhook.deliver(job.callback_token, body("completed.json"))
+    record_after_first = local_webhook.record(job.callback_token)
+
+    response = local_webhook.deliver(job.callback_token, body("completed.json"))
+
+    assert response["statusCode"] == 200
+    assert response_json(response) == {"status": "COMPLETED", "message": "already completed"}
+    assert sent_tasks == ["SendTaskSuccess"]
+    assert local_webhook.record(job.callback_token) == record_after_first
+
+
+def test_failed_record_answers_a_later_success_as_already_done(
+    local_webhook: LocalWebhook, sent_tasks: list[str]
+) -> None:
+    job = local_webhook.start_job()
+    local_webhook.deliver(job.callback_token, body("failed.json"))
+
+    response = local_webhook.deliver(job.callback_token, body("completed.json"))
+
+    assert response["statusCode"] == 200
+    assert response_json(response)["status"] == "FAILED"
+    assert sent_tasks == ["SendTaskFailure"]
+
+
+def test_job_id_other_than_the_records_is_a_conflict_and_changes_nothing(
+    local_webhook: LocalWebhook, sent_tasks: list[str]
+) -> None:
+    job = local_webhook.start_job(job_id="runpod-job-123")
+    before = local_webhook.record(job.callback_token)
+
+    response = local_webhook.deliver(job.callback_token, body("completed.json", id="someone-else"))
+
+    assert response["statusCode"] == 409
+    assert local_webhook.record(job.callback_token) == before
+    assert sent_tasks == []
+    assert local_webhook.status_now(job) == "RUNNING"
+
+
+def test_record_without_a_job_id_takes_the_webhooks(local_webhook: LocalWebhook) -> None:
+    job = local_webhook.start_job(job_id="")
+
+    response = local_webhook.deliver(
+        job.callback_token, body("completed.json", id="job-from-runpod")
+    )
+
+    assert response["statusCode"] == 200
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert record["job_id"] == "job-from-runpod"
+
+
+def test_unknown_callback_token_is_not_found_and_creates_nothing(
+    local_webhook: LocalWebhook, sent_tasks: list[str]
+) -> None:
+    response = local_webhook.deliver("no-such-token", body("completed.json"))
+
+    assert response["statusCode"] == 404
+    assert local_webhook.all_records() == []
+    assert sent_tasks == []
+
+
+BAD_BODIES = [
+    pytest.param("not json", id="not-json"),
+    pytest.param("", id="empty"),
+    pytest.param("[1, 2]", id="array"),
+    pytest.param('"COMPLETED"', id="string"),
+    pytest.param({"id": "runpod-job-123"}, id="status-missing"),
+    pytest.param({"id": "runpod-job-123", "status": 3}, id="status-not-string"),
+    pytest.param({"id": "runpod-job-123", "status": "IN_PROGRESS"}, id="status-not-terminal"),
+    pytest.param({"id": "runpod-job-123", "status": "completed"}, id="status-lowercase"),
+    pytest.param({"id": 123, "status": "COMPLETED"}, id="id-not-string"),
+    pytest.param({"status": "COMPLETED"}, id="id-missing"),
+    pytest.param('{"id": "j", "status": "COMPLETED", "output": NaN}', id="nan"),
+    pytest.param('{"id": "j", "status": "COMPLETED", "output": 1e999}', id="infinite-number"),
+    pytest.param("[" * 100_000 + "]" * 100_000, id="deeply-nested"),
+]
+
+
+@pytest.mark.parametrize("bad_body", BAD_BODIES)
+def test_bad_body_is_rejected_and_changes_nothing(
+    local_webhook: LocalWebhook, sent_tasks: list[str], bad_body: object
+) -> None:
+    job = local_webhook.start_job()
+    before = local_webhook.record(job.callback_token)
+
+    response = local_webhook.deliver(job.callback_token, bad_body)
+
+    assert response["statusCode"] == 400
+    assert "message" in response_json(response)
+    assert local_webhook.record(job.callback_token) == before
+    assert sent_tasks == []
+
+
+@pytest.mark.parametrize("token", ["has space", "a" * 129, "semi;colon", "quote'd", "ünïcode"])
+def test_malformed_callback_token_is_rejected(local_webhook: LocalWebhook, token: str) -> None:
+    response = local_webhook.deliver(token, body("completed.json"))
+
+    assert response["statusCode"] == 400
+    assert local_webhook.all_records() == []
+
+
+def test_base64_encoded_body_is_decoded(local_webhook: LocalWebhook) -> None:
+    job = local_webhook.start_job()
+
+    response = local_webhook.deliver(
+        job.callback_token, body("completed.json"), base64_encoded=True
+    )
+
+    assert response["statusCode"] == 200
+    assert local_webhook.execution(job)["status"] == "SUCCEEDED"
+
+
+def test_task_no_longer_waiting_is_gone_and_stays_gone(
+    local_webhook: LocalWebhook, sent_tasks: list[str]
+) -> None:
+    job = local_webhook.start_job(impatient=True)
+    assert local_webhook.execution(job)["status"] == "FAILED"  # States.Timeout
+
+    first = local_webhook.deliver(job.callback_token, body("completed.json"))
+    second = local_webhook.deliver(job.callback_token, body("completed.json"))
+
+    assert (first["statusCode"], second["statusCode"]) == (410, 410)
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "EXPIRED"
+    assert sent_tasks == ["SendTaskSuccess"]
+
+
+def test_delivery_in_flight_is_a_conflict(local_webhook: LocalWebhook, handler: object) -> None:
+    from runpod_callbacks.callback_records import CallbackStore
+
+    job = local_webhook.start_job()
+    CallbackStore(local_webhook.dynamodb, local_webhook.table_name).claim(
+        job.callback_token, "runpod-job-123", "COMPLETED"
+    )
+
+    response = local_webhook.deliver(job.callback_token, body("completed.json"))
+
+    assert response["statusCode"] == 409
+    assert local_webhook.status_now(job) == "RUNNING"
+
+
+def test_floats_and_unicode_are_forwarded_and_stored_faithfully(
+    local_webhook: LocalWebhook,
+) -> None:
+    job = local_webhook.start_job()
+    output = {
+        "scores": [0.1, 0.2, 1e-7, 2.5e10, -0.0, 1.0, 123456789.123456789],
+        "ratio": 1 / 3,
+        "count": 10**20,
+        "caption": "Café ☕ — 東京 🚀",
+        "nested": {"deep": [{"x": 3.14159}]},
+    }
+
+    response = local_webhook.deliver(job.callback_token, body("completed.json", output=output))
+
+    assert response["statusCode"] == 200
+    forwarded = json.loads(local_webhook.execution(job)["output"])["output"]
+    assert forwarded == output
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    stored = record["result"]["output"]
+    assert [float(score) for score in stored["scores"]] == output["scores"]
+    assert float(stored["ratio"]) == output["ratio"]
+    assert stored["count"] == 10**20
+    assert stored["caption"] == output["caption"]
+
+
+def test_numbers_dynamodb_cannot_hold_are_forwarded_and_only_omitted_from_the_record(
+    local_webhook: LocalWebhook,
+) -> None:
+    job = local_webhook.start_job()
+    output = {"huge": 10**50, "weird key": {"": 1}}
+
+    response = local_webhook.deliver(job.callback_token, body("completed.json", output=output))
+
+    assert response["statusCode"] == 200
+    assert json.loads(local_webhook.execution(job)["output"])["output"] == output
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "COMPLETED"
+    assert "output" not in record["result"]
+    assert record["result"]["output_omitted"]
+
+
+def test_huge_error_message_is_cut_in_the_record(local_webhook: LocalWebhook) -> None:
+    job = local_webhook.start_job()
+
+    response = local_webhook.deliver(job.callback_token, body("failed.json", error="E" * 500_000))
+
+    assert response["statusCode"] == 200
+    assert local_webhook.execution_error(job) == "RunPod.FAILED"
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert len(record["result"]["error"]) <= 4096
