@@ -1,0 +1,61 @@
+# Every target creates or reuses the project's venv: a fresh clone needs nothing but Python.
+PYTHON ?= python3
+VENV ?= .venv
+BIN := $(VENV)/bin
+INSTALLED := $(VENV)/.installed
+CHECKOV_VENV ?= .venv-checkov
+TERRAFORM ?= terraform
+
+.DEFAULT_GOAL := help
+.PHONY: help install test test-unit test-terraform lint fmt bench demo serve security clean
+
+help: ## list the targets
+	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(INSTALLED): pyproject.toml
+	$(PYTHON) -m venv $(VENV)
+	$(BIN)/pip install --quiet --disable-pip-version-check '.[dev]'
+	touch $@
+
+install: $(INSTALLED) ## create the venv with the development dependencies
+
+test: $(INSTALLED) ## run every test (unit, Terraform, demo); CI=true forbids skips
+	$(BIN)/pytest
+
+test-unit: $(INSTALLED) ## run the handler's tests only
+	$(BIN)/pytest tests/unit
+
+test-terraform: $(INSTALLED) ## run the Terraform tests only
+	$(BIN)/pytest tests/terraform
+
+lint: $(INSTALLED) ## ruff (lint + format check) and mypy
+	$(BIN)/ruff check .
+	$(BIN)/ruff format --check .
+	$(BIN)/mypy lambda localdev
+
+fmt: $(INSTALLED) ## format Python and Terraform
+	$(BIN)/ruff check --fix .
+	$(BIN)/ruff format .
+	$(TERRAFORM) fmt -recursive
+
+bench: $(INSTALLED) ## cold start ratio, warm overhead, AWS calls per webhook, zip size
+	$(BIN)/python -m bench.webhook_bench
+
+demo: $(INSTALLED) ## RunPod → webhook → Step Functions on this machine, no AWS account
+	$(BIN)/python -m localdev.demo
+
+serve: $(INSTALLED) ## the local AWS and webhook left running for manual testing (ARGS=--aws ...)
+	$(BIN)/python -m localdev.serve $(ARGS)
+
+$(CHECKOV_VENV)/.installed:
+	$(PYTHON) -m venv $(CHECKOV_VENV)
+	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check 'checkov>=3.2'
+	touch $@
+
+security: $(CHECKOV_VENV)/.installed ## checkov over the module and examples (its own venv)
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework terraform -d . --skip-path tests --skip-path .venv
+
+clean: ## remove venvs, caches and Terraform working files
+	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build
+	find . -name __pycache__ -prune -exec rm -rf {} +
+	find . -name .terraform -prune -exec rm -rf {} +

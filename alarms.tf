@@ -1,0 +1,42 @@
+locals {
+  alarms = var.alarms.enabled ? {
+    function-errors = {
+      namespace  = "AWS/Lambda"
+      metric     = "Errors"
+      dimensions = { FunctionName = aws_lambda_function.this.function_name }
+      summary    = "The webhook function failed invocations (unhandled errors or timeouts)"
+    }
+    function-throttles = {
+      namespace  = "AWS/Lambda"
+      metric     = "Throttles"
+      dimensions = { FunctionName = aws_lambda_function.this.function_name }
+      summary    = "The webhook function was throttled; RunPod's deliveries may be lost after its retries"
+    }
+    api-5xx = {
+      namespace  = "AWS/ApiGateway"
+      metric     = "5XXError"
+      dimensions = { ApiName = aws_api_gateway_rest_api.this.name, Stage = aws_api_gateway_stage.this.stage_name }
+      summary    = "The webhook answered 5xx; RunPod retries, but repeated 5xx means lost callbacks"
+    }
+  } : {}
+}
+
+resource "aws_cloudwatch_metric_alarm" "this" {
+  for_each = local.alarms
+
+  alarm_name          = "${local.function_name}-${each.key}"
+  alarm_description   = each.value.summary
+  namespace           = each.value.namespace
+  metric_name         = each.value.metric
+  dimensions          = each.value.dimensions
+  statistic           = "Sum"
+  period              = 300
+  evaluation_periods  = 1
+  threshold           = 0
+  comparison_operator = "GreaterThanThreshold"
+  treat_missing_data  = "notBreaching"
+  alarm_actions       = var.alarms.sns_topic_arns
+  ok_actions          = var.alarms.sns_topic_arns
+
+  tags = local.tags
+}

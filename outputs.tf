@@ -1,0 +1,49 @@
+output "webhook_base_url" {
+  description = "Base URL of the webhook. Give RunPod `<webhook_base_url>/<callback_token>` as the job's `webhook`."
+  value       = "${aws_api_gateway_stage.this.invoke_url}/webhook"
+}
+
+output "table_name" {
+  description = "Name of the callback table: the state machine writes each job's record (with its task token) here."
+  value       = aws_dynamodb_table.this.name
+}
+
+output "table_arn" {
+  description = "ARN of the callback table, for IAM policies of other writers."
+  value       = aws_dynamodb_table.this.arn
+}
+
+output "function_name" {
+  description = "Name of the webhook Lambda function, for logs and dashboards."
+  value       = aws_lambda_function.this.function_name
+}
+
+output "function_arn" {
+  description = "ARN of the webhook Lambda function."
+  value       = aws_lambda_function.this.arn
+}
+
+output "role_arn" {
+  description = "ARN of the webhook function's IAM role."
+  value       = aws_iam_role.this.arn
+}
+
+output "rest_api_id" {
+  description = "ID of the REST API that receives RunPod's webhooks."
+  value       = aws_api_gateway_rest_api.this.id
+}
+
+output "rest_api_execution_arn" {
+  description = "Execution ARN of the REST API, for further Lambda permissions or IAM conditions."
+  value       = aws_api_gateway_rest_api.this.execution_arn
+}
+
+output "stage_name" {
+  description = "Name of the API stage serving the webhook."
+  value       = aws_api_gateway_stage.this.stage_name
+}
+
+output "state_machine_policy_json" {
+  description = "IAM policy (JSON) that a state machine's role needs to write callback records; attach it with aws_iam_role_policy."
+  value       = data.aws_iam_policy_document.state_machine.json
+}

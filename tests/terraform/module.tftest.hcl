@@ -1,0 +1,299 @@
+# Plan-time checks of the module against a mocked AWS provider (`terraform test`, offline).
+mock_provider "aws" {
+  override_data {
+    target = data.aws_region.current
+    values = { name = "eu-west-1" }
+  }
+
+  override_data {
+    target = data.aws_partition.current
+    values = { partition = "aws" }
+  }
+
+  mock_data "aws_iam_policy_document" {
+    defaults = { json = "{\"Version\":\"2012-10-17\",\"Statement\":[]}" }
+  }
+
+  mock_resource "aws_iam_role" {
+    defaults = { arn = "arn:aws:iam::123456789012:role/dev-runpod-webhook" }
+  }
+
+  mock_resource "aws_dynamodb_table" {
+    defaults = { arn = "arn:aws:dynamodb:eu-west-1:123456789012:table/dev-runpod-callbacks" }
+  }
+
+  mock_resource "aws_cloudwatch_log_group" {
+    defaults = { arn = "arn:aws:logs:eu-west-1:123456789012:log-group:mocked" }
+  }
+
+  mock_resource "aws_lambda_function" {
+    defaults = {
+      arn        = "arn:aws:lambda:eu-west-1:123456789012:function:dev-runpod-webhook"
+      invoke_arn = "arn:aws:apigateway:eu-west-1:lambda:path/2015-03-31/functions/arn:aws:lambda:eu-west-1:123456789012:function:dev-runpod-webhook/invocations"
+    }
+  }
+
+  mock_resource "aws_api_gateway_rest_api" {
+    defaults = { execution_arn = "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234" }
+  }
+
+  mock_resource "aws_api_gateway_stage" {
+    defaults = {
+      arn        = "arn:aws:apigateway:eu-west-1::/restapis/abcdef1234/stages/v1"
+      invoke_url = "https://abcdef1234.execute-api.eu-west-1.amazonaws.com/v1"
+    }
+  }
+}
+
+variables {
+  prefix = "dev"
+}
+
+run "names_follow_the_prefix" {
+  command = plan
+
+  assert {
+    condition     = aws_dynamodb_table.this.name == "dev-runpod-callbacks"
+    error_message = "table must be <prefix>-runpod-callbacks"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.function_name == "dev-runpod-webhook"
+    error_message = "function must be <prefix>-runpod-webhook"
+  }
+
+  assert {
+    condition     = aws_iam_role.this.name == "dev-runpod-webhook"
+    error_message = "role must be named after the function"
+  }
+
+  assert {
+    condition     = aws_cloudwatch_log_group.lambda.name == "/aws/lambda/dev-runpod-webhook"
+    error_message = "the module must own the function's log group"
+  }
+}
+
+run "table_has_the_record_schema" {
+  command = plan
+
+  assert {
+    condition     = aws_dynamodb_table.this.hash_key == "callback_token" && one(aws_dynamodb_table.this.attribute).type == "S"
+    error_message = "hash key must be callback_token (S)"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.this.billing_mode == "PAY_PER_REQUEST"
+    error_message = "table must be on-demand"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.this.ttl[0].attribute_name == "ttl" && aws_dynamodb_table.this.ttl[0].enabled
+    error_message = "TTL must be on the ttl attribute"
+  }
+
+  assert {
+    condition     = aws_dynamodb_table.this.point_in_time_recovery[0].enabled
+    error_message = "point-in-time recovery must be on by default"
+  }
+}
+
+run "function_runs_the_handler_with_its_environment" {
+  command = plan
+
+  assert {
+    condition     = aws_lambda_function.this.handler == "handler.lambda_handler"
+    error_message = "handler must be handler.lambda_handler"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.architectures == tolist(["arm64"]) && aws_lambda_function.this.runtime == "python3.13"
+    error_message = "defaults must be arm64 and python3.13"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["CALLBACK_TABLE_NAME"] == "dev-runpod-callbacks"
+    error_message = "CALLBACK_TABLE_NAME must name the table"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["POWERTOOLS_TRACE_DISABLED"] == "true"
+    error_message = "tracing must be off by default, in the handler too"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.layers == tolist(["arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"])
+    error_message = "the AWS-managed Powertools v3 layer must match region, runtime and architecture"
+  }
+}
+
+run "route_is_a_lambda_proxy_post_with_a_required_token" {
+  command = plan
+
+  assert {
+    condition     = aws_api_gateway_resource.webhook.path_part == "webhook" && aws_api_gateway_resource.callback_token.path_part == "{callback_token}"
+    error_message = "route must be /webhook/{callback_token}"
+  }
+
+  assert {
+    condition     = aws_api_gateway_method.post.http_method == "POST" && aws_api_gateway_method.post.request_parameters["method.request.path.callback_token"]
+    error_message = "POST with a required callback_token path parameter"
+  }
+
+  assert {
+    condition     = aws_api_gateway_integration.lambda.type == "AWS_PROXY" && aws_api_gateway_integration.lambda.integration_http_method == "POST"
+    error_message = "integration must be AWS_PROXY"
+  }
+
+  assert {
+    condition     = aws_api_gateway_stage.this.stage_name == "v1"
+    error_message = "default stage must be v1"
+  }
+
+  assert {
+    condition     = aws_api_gateway_method_settings.all.settings[0].throttling_burst_limit == 100 && aws_api_gateway_method_settings.all.settings[0].throttling_rate_limit == 50
+    error_message = "stage must be throttled by default"
+  }
+}
+
+run "permission_is_scoped_to_the_webhook_route" {
+  command = apply
+
+  assert {
+    condition     = endswith(aws_lambda_permission.api_gateway.source_arn, "/*/POST/webhook/*")
+    error_message = "API Gateway may invoke the function for POST /webhook/* only"
+  }
+
+  assert {
+    condition     = startswith(aws_lambda_permission.api_gateway.source_arn, aws_api_gateway_rest_api.this.execution_arn)
+    error_message = "permission must name this API"
+  }
+
+  assert {
+    condition     = output.webhook_base_url == "${aws_api_gateway_stage.this.invoke_url}/webhook"
+    error_message = "webhook_base_url must be the stage URL plus /webhook"
+  }
+
+  assert {
+    condition     = output.table_name == "dev-runpod-callbacks" && output.stage_name == "v1"
+    error_message = "outputs must describe what was created"
+  }
+}
+
+run "iam_is_least_privilege" {
+  command = apply
+
+  assert {
+    condition = toset(flatten([for statement in data.aws_iam_policy_document.this.statement : statement.actions])) == toset([
+      "dynamodb:GetItem", "dynamodb:UpdateItem", "states:SendTaskSuccess", "states:SendTaskFailure",
+      "logs:CreateLogStream", "logs:PutLogEvents",
+    ])
+    error_message = "the function may read/update records, resume tasks and write its own logs, nothing else"
+  }
+
+  assert {
+    condition = alltrue([
+      for statement in data.aws_iam_policy_document.this.statement :
+      statement.resources == toset([aws_dynamodb_table.this.arn]) if anytrue([for action in statement.actions : startswith(action, "dynamodb:")])
+    ])
+    error_message = "DynamoDB actions must be on the table only"
+  }
+
+  assert {
+    condition = alltrue([
+      for statement in data.aws_iam_policy_document.this.statement :
+      statement.resources == toset(["${aws_cloudwatch_log_group.lambda.arn}:*"]) if anytrue([for action in statement.actions : startswith(action, "logs:")])
+    ])
+    error_message = "logs only to the function's own log group"
+  }
+
+  assert {
+    condition     = toset(flatten([for statement in data.aws_iam_policy_document.state_machine.statement : statement.actions])) == toset(["dynamodb:PutItem", "dynamodb:UpdateItem"])
+    error_message = "a state machine needs PutItem/UpdateItem on the table to write records"
+  }
+}
+
+run "tracing_switch_flips_function_stage_handler_and_iam" {
+  command = plan
+
+  variables {
+    tracing_enabled = true
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.tracing_config[0].mode == "Active" && aws_api_gateway_stage.this.xray_tracing_enabled
+    error_message = "tracing must turn on X-Ray for function and stage"
+  }
+
+  assert {
+    condition     = aws_lambda_function.this.environment[0].variables["POWERTOOLS_TRACE_DISABLED"] == "false"
+    error_message = "tracing must switch the handler's tracer on"
+  }
+
+  assert {
+    condition     = contains(flatten([for statement in data.aws_iam_policy_document.this.statement : statement.actions]), "xray:PutTraceSegments")
+    error_message = "tracing needs X-Ray permissions"
+  }
+}
+
+run "optional_alarms_and_waf" {
+  command = plan
+
+  variables {
+    alarms          = { enabled = true, sns_topic_arns = ["arn:aws:sns:eu-west-1:123456789012:ops"] }
+    waf_web_acl_arn = "arn:aws:wafv2:eu-west-1:123456789012:regional/webacl/runpod/abc"
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.this) == 3
+    error_message = "alarms on function errors, throttles and API 5xx"
+  }
+
+  assert {
+    condition     = alltrue([for alarm in aws_cloudwatch_metric_alarm.this : alarm.alarm_actions == toset(["arn:aws:sns:eu-west-1:123456789012:ops"])])
+    error_message = "alarms must notify the given topics"
+  }
+
+  assert {
+    condition     = length(aws_wafv2_web_acl_association.this) == 1
+    error_message = "the web ACL must be associated with the stage"
+  }
+}
+
+run "no_alarms_or_waf_by_default" {
+  command = plan
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.this) == 0 && length(aws_wafv2_web_acl_association.this) == 0
+    error_message = "alarms and WAF are opt-in"
+  }
+}
+
+run "bad_prefix_is_rejected" {
+  command = plan
+
+  variables {
+    prefix = "Dev_Stack"
+  }
+
+  expect_failures = [var.prefix]
+}
+
+run "too_long_prefix_is_rejected" {
+  command = plan
+
+  variables {
+    prefix = "a-prefix-that-is-far-too-long-for-names"
+  }
+
+  expect_failures = [var.prefix]
+}
+
+run "bad_architecture_is_rejected" {
+  command = plan
+
+  variables {
+    lambda_architecture = "sparc"
+  }
+
+  expect_failures = [var.lambda_architecture]
+}

@@ -1,0 +1,71 @@
+# The module with prefix = "dev" and every other input at its default, applied to moto.
+variable "aws_endpoint" {
+  description = "URL of the moto server standing in for AWS."
+  type        = string
+}
+
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+
+  endpoints {
+    apigateway = var.aws_endpoint
+    cloudwatch = var.aws_endpoint
+    dynamodb   = var.aws_endpoint
+    iam        = var.aws_endpoint
+    lambda     = var.aws_endpoint
+    logs       = var.aws_endpoint
+    sts        = var.aws_endpoint
+    wafv2      = var.aws_endpoint
+  }
+}
+
+module "runpod_webhook" {
+  source = "../.."
+
+  prefix = "dev"
+}
+
+output "webhook_base_url" {
+  value = module.runpod_webhook.webhook_base_url
+}
+
+output "table_name" {
+  value = module.runpod_webhook.table_name
+}
+
+output "table_arn" {
+  value = module.runpod_webhook.table_arn
+}
+
+output "function_name" {
+  value = module.runpod_webhook.function_name
+}
+
+output "function_arn" {
+  value = module.runpod_webhook.function_arn
+}
+
+output "role_arn" {
+  value = module.runpod_webhook.role_arn
+}
+
+output "rest_api_id" {
+  value = module.runpod_webhook.rest_api_id
+}
+
+output "rest_api_execution_arn" {
+  value = module.runpod_webhook.rest_api_execution_arn
+}
+
+output "stage_name" {
+  value = module.runpod_webhook.stage_name
+}
+
+output "state_machine_policy_json" {
+  value = module.runpod_webhook.state_machine_policy_json
+}

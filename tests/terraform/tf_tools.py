@@ -1,0 +1,115 @@
+"""Find terraform and the hashicorp/aws provider mirror; lay out an offline copy of the module.
+
+No machine paths: TERRAFORM / TF_PLUGIN_DIR override, else PATH and a bounded search.
+"""
+
+import os
+import re
+import shutil
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from localdev.lambda_zip import build_lambda_zip
+
+REPO = Path(__file__).resolve().parents[2]
+PROVIDER = Path("registry.terraform.io", "hashicorp", "aws")
+# Terraform's own implicit mirror locations, then shallow roots where images put mirrors.
+IMPLICIT_MIRRORS = [
+    Path.home() / ".terraform.d" / "plugins",
+    Path.home() / ".local" / "share" / "terraform" / "plugins",
+    Path("/usr/local/share/terraform/plugins"),
+    Path("/usr/share/terraform/plugins"),
+]
+SEARCH_ROOTS = [Path("/opt"), Path("/usr/local"), Path("/srv"), Path.home()]
+SEARCH_DEPTH = 3
+
+PACKAGE_DOUBLE = """\
+# Test double of package.tf: hashicorp/archive is not available offline, so the test builds
+# lambda.zip from lambda/ in Python (localdev/lambda_zip.py) and this file exposes it.
+locals {
+  lambda_zip_path = "${path.module}/lambda.zip"
+  lambda_zip_hash = filebase64sha256("${path.module}/lambda.zip")
+}
+"""
+
+
+def in_ci() -> bool:
+    return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
+
+
+def unavailable(reason: str) -> None:
+    """Under CI a missing tool is a failure; elsewhere the test is skipped, saying why."""
+    if in_ci():
+        pytest.fail(f"CI=true and {reason}")
+    pytest.skip(reason)
+
+
+def terraform_binary() -> str | None:
+    return os.environ.get("TERRAFORM") or shutil.which("terraform")
+
+
+def provider_mirror() -> Path | None:
+    """A directory holding registry.terraform.io/hashicorp/aws/<version>/<os_arch>/."""
+    override = os.environ.get("TF_PLUGIN_DIR")
+    if override:
+        return Path(override) if (Path(override) / PROVIDER).is_dir() else None
+    for candidate in IMPLICIT_MIRRORS:
+        if (candidate / PROVIDER).is_dir():
+            return candidate
+    for root in SEARCH_ROOTS:
+        for directory in _directories(root, SEARCH_DEPTH):
+            if (directory / PROVIDER).is_dir():
+                return directory
+    return None
+
+
+def _directories(root: Path, depth: int) -> Iterator[Path]:
+    if depth < 0 or not root.is_dir():
+        return
+    yield root
+    try:
+        children = sorted(child for child in root.iterdir() if child.is_dir())
+    except OSError:
+        return
+    for child in children:
+        if not child.is_symlink() and not child.name.startswith("."):
+            yield from _directories(child, depth - 1)
+
+
+def cli_config(mirror: Path, destination: Path) -> Path:
+    """A CLI config that installs every provider from the mirror and nothing from the network."""
+    destination.write_text(
+        "provider_installation {\n"
+        f'  filesystem_mirror {{\n    path    = "{mirror}"\n'
+        '    include = ["registry.terraform.io/hashicorp/*"]\n  }\n'
+        "}\n"
+    )
+    return destination
+
+
+def offline_module_tree(destination: Path) -> Path:
+    """Copy the module, its examples and its Terraform tests; swap package.tf for the double."""
+    for path in REPO.glob("*.tf"):
+        shutil.copy2(path, destination / path.name)
+    shutil.copytree(REPO / "examples", destination / "examples", ignore=_ignore_working_files)
+    (destination / "tests").mkdir()
+    for test_file in (REPO / "tests" / "terraform").glob("*.tftest.hcl"):
+        shutil.copy2(test_file, destination / "tests" / test_file.name)
+    shutil.copytree(REPO / "tests" / "terraform" / "roots", destination / "roots")
+    (destination / "package.tf").write_text(PACKAGE_DOUBLE)
+    versions = (destination / "versions.tf").read_text()
+    (destination / "versions.tf").write_text(_without_archive_provider(versions))
+    build_lambda_zip(destination / "lambda.zip")
+    return destination
+
+
+def _without_archive_provider(versions_tf: str) -> str:
+    stripped = re.sub(r"\n\s*archive = \{[^}]*\}", "", versions_tf)
+    assert "archive" not in stripped, "versions.tf changed shape; update the test double"
+    return stripped
+
+
+def _ignore_working_files(_: str, names: list[str]) -> list[str]:
+    return [name for name in names if name in {".terraform", "__pycache__", ".terraform.lock.hcl"}]

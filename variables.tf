@@ -1,0 +1,166 @@
+variable "prefix" {
+  description = "Prefix of every resource name, e.g. `dev` gives `dev-runpod-callbacks` and `dev-runpod-webhook`."
+  type        = string
+
+  validation {
+    condition     = can(regex("^[a-z0-9]([a-z0-9-]{0,30}[a-z0-9])?$", var.prefix))
+    error_message = "prefix must be 1-32 lowercase letters, digits or hyphens, starting and ending with a letter or digit."
+  }
+}
+
+variable "tags" {
+  description = "Tags added to every resource the module creates."
+  type        = map(string)
+  default     = {}
+}
+
+variable "lambda_runtime" {
+  description = "Python runtime of the webhook function. The Powertools layer is chosen to match it."
+  type        = string
+  default     = "python3.13"
+
+  validation {
+    condition     = can(regex("^python3\\.(1[2-9]|[2-9][0-9])$", var.lambda_runtime))
+    error_message = "lambda_runtime must be python3.12 or newer (the handler needs Powertools v3)."
+  }
+}
+
+variable "lambda_architecture" {
+  description = "Instruction set of the webhook function: `arm64` (cheaper, default) or `x86_64`."
+  type        = string
+  default     = "arm64"
+
+  validation {
+    condition     = contains(["arm64", "x86_64"], var.lambda_architecture)
+    error_message = "lambda_architecture must be arm64 or x86_64."
+  }
+}
+
+variable "lambda_memory_size" {
+  description = "Memory of the webhook function in MB (CPU scales with it)."
+  type        = number
+  default     = 256
+
+  validation {
+    condition     = var.lambda_memory_size >= 128 && var.lambda_memory_size <= 10240
+    error_message = "lambda_memory_size must be between 128 and 10240 MB."
+  }
+}
+
+variable "lambda_timeout" {
+  description = "Timeout of the webhook function in seconds. Its AWS calls are bounded to fit in 25 s; API Gateway gives up after 29 s."
+  type        = number
+  default     = 25
+
+  validation {
+    condition     = var.lambda_timeout >= 10 && var.lambda_timeout <= 29
+    error_message = "lambda_timeout must be between 10 and 29 seconds (API Gateway's integration timeout)."
+  }
+}
+
+variable "lambda_reserved_concurrency" {
+  description = "Reserved concurrent executions of the webhook function; null leaves it unreserved."
+  type        = number
+  default     = null
+
+  validation {
+    condition     = var.lambda_reserved_concurrency == null || try(var.lambda_reserved_concurrency >= 1, false)
+    error_message = "lambda_reserved_concurrency must be null or at least 1 (0 would disable the webhook)."
+  }
+}
+
+variable "log_level" {
+  description = "Log level of the webhook function (`LOG_LEVEL`)."
+  type        = string
+  default     = "INFO"
+
+  validation {
+    condition     = contains(["DEBUG", "INFO", "WARNING", "ERROR"], var.log_level)
+    error_message = "log_level must be DEBUG, INFO, WARNING or ERROR."
+  }
+}
+
+variable "tracing_enabled" {
+  description = "Turn on X-Ray for the function and the API stage. Also imports the tracer in the handler (about 0.2 s more cold start)."
+  type        = bool
+  default     = false
+}
+
+variable "powertools_layer_arn" {
+  description = "ARN of the Powertools for AWS Lambda (Python) v3 layer. Null picks the AWS-managed layer for the region, runtime and architecture."
+  type        = string
+  default     = null
+}
+
+variable "powertools_layer_version" {
+  description = "Version of the AWS-managed Powertools v3 layer, used when `powertools_layer_arn` is null."
+  type        = number
+  default     = 27
+}
+
+variable "log_retention_in_days" {
+  description = "Retention of the function's and the API's log groups."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
+    error_message = "log_retention_in_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
+}
+
+variable "logs_kms_key_arn" {
+  description = "KMS key ARN to encrypt the module's log groups; null uses CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+}
+
+variable "table" {
+  description = "Callback table settings: `kms_key_arn` (null uses an AWS-owned key), `point_in_time_recovery`, `deletion_protection`."
+  type = object({
+    kms_key_arn            = optional(string)
+    point_in_time_recovery = optional(bool, true)
+    deletion_protection    = optional(bool, false)
+  })
+  default = {}
+}
+
+variable "api_stage_name" {
+  description = "Name of the API Gateway stage; it appears in `webhook_base_url`."
+  type        = string
+  default     = "v1"
+
+  validation {
+    condition     = can(regex("^[A-Za-z0-9_-]{1,128}$", var.api_stage_name))
+    error_message = "api_stage_name may contain only letters, digits, hyphens and underscores."
+  }
+}
+
+variable "api_throttling" {
+  description = "Stage-wide throttling of the webhook route: `burst_limit` requests and `rate_limit` requests per second."
+  type = object({
+    burst_limit = optional(number, 100)
+    rate_limit  = optional(number, 50)
+  })
+  default = {}
+
+  validation {
+    condition     = var.api_throttling.burst_limit >= 1 && var.api_throttling.rate_limit > 0
+    error_message = "api_throttling limits must be positive."
+  }
+}
+
+variable "waf_web_acl_arn" {
+  description = "ARN of a regional WAFv2 web ACL to associate with the API stage; null for none."
+  type        = string
+  default     = null
+}
+
+variable "alarms" {
+  description = "CloudWatch alarms on function errors and throttles and on API 5xx, notifying `sns_topic_arns`."
+  type = object({
+    enabled        = optional(bool, false)
+    sns_topic_arns = optional(list(string), [])
+  })
+  default = {}
+}
