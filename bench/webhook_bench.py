@@ -80,7 +80,7 @@ def _instant_aws(responses: dict[str, dict[str, Any]]) -> Callable[..., Any]:
         operation = request.headers["X-Amz-Target"].decode().split(".")[-1]
         body = json.dumps(responses.get(operation, {})).encode()
         response = AWSResponse(request.url, 200, {"x-amzn-RequestId": "bench"}, _Raw(body))
-        response._content = body  # noqa: SLF001 - the raw body is what botocore parses
+        response._content = body
         return response
 
     return answer
@@ -91,7 +91,6 @@ def warm_overhead_us() -> float:
     os.environ.update(ENVIRONMENT)
     sys.path.insert(0, str(ROOT / "lambda"))
     import handler
-
     from tests.unit.conftest import FakeLambdaContext, body, webhook_event
 
     claimed = {

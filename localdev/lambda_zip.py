@@ -1,4 +1,4 @@
-"""The Lambda zip built in Python, as package.tf's archive_file builds it (same files, fixed mode)."""
+"""The Lambda zip built in Python as package.tf's archive_file builds it: same files, fixed mode."""
 
 import zipfile
 from pathlib import Path

@@ -39,11 +39,11 @@ def in_ci() -> bool:
     return os.environ.get("CI", "").lower() in {"1", "true", "yes"}
 
 
-def unavailable(reason: str) -> None:
+def unavailable(reason: str, *, module_level: bool = False) -> None:
     """Under CI a missing tool is a failure; elsewhere the test is skipped, saying why."""
     if in_ci():
-        pytest.fail(f"CI=true and {reason}")
-    pytest.skip(reason)
+        pytest.fail(f"CI=true and {reason}", pytrace=False)
+    pytest.skip(reason, allow_module_level=module_level)
 
 
 def terraform_binary() -> str | None:
@@ -91,6 +91,7 @@ def cli_config(mirror: Path, destination: Path) -> Path:
 
 def offline_module_tree(destination: Path) -> Path:
     """Copy the module, its examples and its Terraform tests; swap package.tf for the double."""
+    destination.mkdir(parents=True)
     for path in REPO.glob("*.tf"):
         shutil.copy2(path, destination / path.name)
     shutil.copytree(REPO / "examples", destination / "examples", ignore=_ignore_working_files)

@@ -1,0 +1,35 @@
+"""An offline copy of the module (package.tf swapped for its double) and terraform set up for it."""
+
+from collections.abc import Iterator
+from pathlib import Path
+
+import pytest
+
+from tests.terraform import tf_tools
+
+
+@pytest.fixture(scope="session")
+def terraform() -> str:
+    binary = tf_tools.terraform_binary()
+    if binary is None:
+        tf_tools.unavailable("no terraform binary (set TERRAFORM or put terraform on PATH)")
+    assert binary is not None
+    return binary
+
+
+@pytest.fixture(scope="session")
+def module_tree(terraform: str, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    """The module, examples and .tftest.hcl files, installable from the provider mirror only."""
+    mirror = tf_tools.provider_mirror()
+    if mirror is None:
+        tf_tools.unavailable("no hashicorp/aws provider mirror found (set TF_PLUGIN_DIR)")
+    assert mirror is not None
+    scratch = tmp_path_factory.mktemp("terraform")
+    tree = tf_tools.offline_module_tree(scratch / "module")
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv(
+            "TF_CLI_CONFIG_FILE", str(tf_tools.cli_config(mirror, scratch / "cli.tfrc"))
+        )
+        environment.setenv("TF_IN_AUTOMATION", "1")
+        environment.delenv("TF_PLUGIN_CACHE_DIR", raising=False)
+        yield tree

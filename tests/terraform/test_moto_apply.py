@@ -1,0 +1,264 @@
+"""Apply the module (prefix = "dev", all else default) to a moto server and use what it deployed."""
+
+import contextlib
+import importlib
+import io
+import json
+import os
+import subprocess
+import zipfile
+from collections.abc import Iterator
+from pathlib import Path
+from typing import Any
+
+import boto3
+import pytest
+
+from localdev import aws_setup
+from localdev.local_aws import local_aws
+from tests.terraform import tf_tools
+
+if tf_tools.terraform_binary() is None:
+    tf_tools.unavailable("no terraform binary for pytest-terraform", module_level=True)
+
+from pytest_terraform import terraform as terraform_root
+from pytest_terraform import tf as pytest_terraform_state
+
+# AWS publishes the Powertools layer from this account. Running moto as that account lets the
+# layer moto publishes carry exactly the ARN the module asks for, so a second plan is clean.
+POWERTOOLS_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python313-arm64"
+POWERTOOLS_LAYER_VERSION = 27
+
+
+@pytest.fixture(scope="session")
+def moto_endpoint(module_tree: Path) -> Iterator[str]:
+    """moto as AWS for terraform, holding the AWS-managed layer the module defaults to."""
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("MOTO_ACCOUNT_ID", POWERTOOLS_ACCOUNT)
+        with local_aws() as endpoint:
+            _publish_powertools_layer(endpoint)
+            environment.setenv("TF_VAR_aws_endpoint", endpoint)
+            environment.setattr(
+                pytest_terraform_state.LazyModuleDir, "value", str(module_tree / "roots")
+            )
+            yield endpoint
+
+
+def _publish_powertools_layer(endpoint: str) -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as layer:
+        layer.writestr("python/aws_lambda_powertools/__init__.py", "")
+    lambda_client = boto3.client("lambda", endpoint_url=endpoint)
+    for _ in range(POWERTOOLS_LAYER_VERSION):  # moto numbers versions 1, 2, ...
+        lambda_client.publish_layer_version(
+            LayerName=POWERTOOLS_LAYER,
+            Content={"ZipFile": archive.getvalue()},
+            CompatibleRuntimes=["python3.13"],
+        )
+
+
+terraform_root("moto", scope="session", teardown=terraform_root.TEARDOWN_ON)
+
+
+@pytest.fixture(scope="session")
+def deployed(moto_endpoint: str, moto: Any) -> Any:
+    """The applied root (pytest-terraform destroys it at the end of the session)."""
+    return moto
+
+
+def output(deployed: Any, name: str) -> Any:
+    return deployed.outputs[name]["value"]
+
+
+def aws(service: str, endpoint: str) -> Any:
+    return boto3.client(service, endpoint_url=endpoint)
+
+
+def test_table_has_the_record_schema(deployed: Any, moto_endpoint: str) -> None:
+    dynamodb = aws("dynamodb", moto_endpoint)
+
+    table = dynamodb.describe_table(TableName="dev-runpod-callbacks")["Table"]
+    ttl = dynamodb.describe_time_to_live(TableName="dev-runpod-callbacks")
+    backups = dynamodb.describe_continuous_backups(TableName="dev-runpod-callbacks")
+
+    assert table["KeySchema"] == [{"AttributeName": "callback_token", "KeyType": "HASH"}]
+    assert table["AttributeDefinitions"] == [
+        {"AttributeName": "callback_token", "AttributeType": "S"}
+    ]
+    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
+    assert ttl["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
+    recovery = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
+    assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
+    assert output(deployed, "table_name") == "dev-runpod-callbacks"
+    assert output(deployed, "table_arn") == table["TableArn"]
+
+
+def test_function_runs_the_handler_with_its_environment(deployed: Any, moto_endpoint: str) -> None:
+    functions = aws("lambda", moto_endpoint)
+
+    configuration = functions.get_function_configuration(FunctionName="dev-runpod-webhook")
+
+    assert configuration["Handler"] == "handler.lambda_handler"
+    assert configuration["Runtime"] == "python3.13"
+    assert configuration["Architectures"] == ["arm64"]
+    assert (
+        configuration["Environment"]["Variables"]["CALLBACK_TABLE_NAME"] == "dev-runpod-callbacks"
+    )
+    assert configuration["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "true"
+    assert [layer["Arn"] for layer in configuration["Layers"]] == [
+        f"arn:aws:lambda:us-east-1:{POWERTOOLS_ACCOUNT}:layer:{POWERTOOLS_LAYER}:27"
+    ]
+    assert output(deployed, "function_name") == "dev-runpod-webhook"
+    assert output(deployed, "function_arn") == configuration["FunctionArn"]
+
+
+def test_route_is_a_lambda_proxy_post(deployed: Any, moto_endpoint: str) -> None:
+    apigateway = aws("apigateway", moto_endpoint)
+    api_id = output(deployed, "rest_api_id")
+
+    resources = apigateway.get_resources(restApiId=api_id)["items"]
+    webhook = next(item for item in resources if item["path"] == "/webhook/{callback_token}")
+    method = apigateway.get_method(restApiId=api_id, resourceId=webhook["id"], httpMethod="POST")
+    integration = apigateway.get_integration(
+        restApiId=api_id, resourceId=webhook["id"], httpMethod="POST"
+    )
+    stage = apigateway.get_stage(restApiId=api_id, stageName="v1")
+
+    assert method["requestParameters"] == {"method.request.path.callback_token": True}
+    assert integration["type"] == "AWS_PROXY"
+    assert integration["uri"].endswith("function:dev-runpod-webhook/invocations"), integration[
+        "uri"
+    ]
+    assert "destinationArn" in stage["accessLogSettings"]
+    assert output(deployed, "stage_name") == "v1"
+    assert output(deployed, "webhook_base_url") == (
+        f"https://{api_id}.execute-api.us-east-1.amazonaws.com/v1/webhook"
+    )
+
+
+def test_iam_is_least_privilege(deployed: Any, moto_endpoint: str) -> None:
+    iam = aws("iam", moto_endpoint)
+    table_arn = output(deployed, "table_arn")
+
+    names = iam.list_role_policies(RoleName="dev-runpod-webhook")["PolicyNames"]
+    attached = iam.list_attached_role_policies(RoleName="dev-runpod-webhook")["AttachedPolicies"]
+    statements = [
+        statement
+        for name in names
+        for statement in _document(
+            iam.get_role_policy(RoleName="dev-runpod-webhook", PolicyName=name)["PolicyDocument"]
+        )["Statement"]
+    ]
+    actions = {action for statement in statements for action in _list(statement["Action"])}
+
+    assert attached == []
+    assert actions == {
+        "dynamodb:GetItem",
+        "dynamodb:UpdateItem",
+        "states:SendTaskSuccess",
+        "states:SendTaskFailure",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    assert not any("*" in action for action in actions)
+    for statement in statements:
+        if any(action.startswith("dynamodb:") for action in _list(statement["Action"])):
+            assert _list(statement["Resource"]) == [table_arn]
+        if any(action.startswith("logs:") for action in _list(statement["Action"])):
+            assert _list(statement["Resource"]) == [
+                f"arn:aws:logs:us-east-1:{POWERTOOLS_ACCOUNT}:log-group:/aws/lambda/dev-runpod-webhook:*"
+            ]
+    state_machine_policy = json.loads(output(deployed, "state_machine_policy_json"))
+    assert {
+        action
+        for statement in state_machine_policy["Statement"]
+        for action in _list(statement["Action"])
+    } == {"dynamodb:PutItem", "dynamodb:UpdateItem"}
+
+
+def test_only_the_webhook_route_may_invoke_the_function(deployed: Any, moto_endpoint: str) -> None:
+    policy = json.loads(
+        aws("lambda", moto_endpoint).get_policy(FunctionName="dev-runpod-webhook")["Policy"]
+    )
+
+    (statement,) = policy["Statement"]
+    assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
+    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == (
+        f"{output(deployed, 'rest_api_execution_arn')}/*/POST/webhook/*"
+    )
+
+
+def test_a_callback_resumes_an_execution_through_what_was_deployed(
+    deployed: Any, moto_endpoint: str
+) -> None:
+    stepfunctions = aws("stepfunctions", moto_endpoint)
+    dynamodb = aws("dynamodb", moto_endpoint)
+    table = output(deployed, "table_name")
+    machine = aws_setup.create_waiting_state_machine(stepfunctions, table, name="deployed-check")
+    execution_arn, token = aws_setup.start_waiting_execution(
+        stepfunctions, machine, segment_filename="seg_0001.mp4", job_id="runpod-job-1"
+    )
+    aws_setup.wait_for_record(dynamodb, table, token)
+    configuration = aws("lambda", moto_endpoint).get_function_configuration(
+        FunctionName=output(deployed, "function_name")
+    )
+
+    with _handler_as_deployed(configuration["Environment"]["Variables"], moto_endpoint) as handler:
+        from tests.unit.conftest import FakeLambdaContext, webhook_event
+
+        response = handler.lambda_handler(
+            webhook_event(
+                token, {"id": "runpod-job-1", "status": "COMPLETED", "output": {"ok": 1}}
+            ),
+            FakeLambdaContext(function_name=configuration["FunctionName"]),
+        )
+
+    assert response["statusCode"] == 200
+    execution = aws_setup.wait_for_execution(stepfunctions, execution_arn)
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"])["output"] == {"ok": 1}
+
+
+def test_second_plan_shows_no_changes(deployed: Any, terraform: str) -> None:
+    runner = deployed.terraform
+    result = subprocess.run(
+        [
+            terraform,
+            "plan",
+            "-detailed-exitcode",
+            "-input=false",
+            "-no-color",
+            f"-state={runner.state_path}",
+        ],
+        cwd=runner.module_dir,
+        env={**os.environ, "TF_DATA_DIR": str(runner.work_dir)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+@contextlib.contextmanager
+def _handler_as_deployed(variables: dict[str, str], endpoint: str) -> Iterator[Any]:
+    """Import the handler with the deployed function's environment, then restore the test one."""
+    import handler
+
+    with pytest.MonkeyPatch.context() as environment:
+        for name, value in {**variables, "AWS_ENDPOINT_URL": endpoint}.items():
+            environment.setenv(name, value)
+        try:
+            yield importlib.reload(handler)
+        finally:
+            environment.undo()
+            importlib.reload(handler)
+
+
+def _document(policy: Any) -> Any:
+    return json.loads(policy) if isinstance(policy, str) else policy
+
+
+def _list(value: Any) -> list[str]:
+    return [value] if isinstance(value, str) else list(value)
