@@ -7,7 +7,7 @@ CHECKOV_VENV ?= .venv-checkov
 TERRAFORM ?= terraform
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-unit test-terraform lint fmt bench demo serve security clean
+.PHONY: help install test test-unit test-terraform lint fmt docs bench demo serve security clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
@@ -31,12 +31,15 @@ test-terraform: $(INSTALLED) ## run the Terraform tests only
 lint: $(INSTALLED) ## ruff (lint + format check) and mypy
 	$(BIN)/ruff check .
 	$(BIN)/ruff format --check .
-	$(BIN)/mypy lambda localdev
+	$(BIN)/mypy lambda localdev tools
 
 fmt: $(INSTALLED) ## format Python and Terraform
 	$(BIN)/ruff check --fix .
 	$(BIN)/ruff format .
 	$(TERRAFORM) fmt -recursive
+
+docs: $(INSTALLED) ## regenerate the README's Inputs and Outputs tables from the .tf files
+	$(BIN)/python -m tools.terraform_docs
 
 bench: $(INSTALLED) ## cold start ratio, warm overhead, AWS calls per webhook, zip size
 	$(BIN)/python -m bench.webhook_bench
@@ -53,7 +56,8 @@ $(CHECKOV_VENV)/.installed:
 	touch $@
 
 security: $(CHECKOV_VENV)/.installed ## checkov over the module and examples (its own venv)
-	$(CHECKOV_VENV)/bin/checkov --quiet --compact --framework terraform -d . --skip-path tests --skip-path .venv
+	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework terraform -d . \
+		--skip-path tests --skip-path .venv
 
 clean: ## remove venvs, caches and Terraform working files
 	rm -rf $(VENV) $(CHECKOV_VENV) .pytest_cache .mypy_cache .ruff_cache .hypothesis build

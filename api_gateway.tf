@@ -7,6 +7,10 @@ resource "aws_api_gateway_rest_api" "this" {
   }
 
   tags = local.tags
+
+  lifecycle {
+    create_before_destroy = true
+  }
 }
 
 resource "aws_api_gateway_resource" "webhook" {
@@ -75,6 +79,7 @@ resource "aws_api_gateway_stage" "this" {
   #checkov:skip=CKV_AWS_120:Webhook deliveries are unique POSTs; caching them would be wrong.
   #checkov:skip=CKV2_AWS_51:RunPod presents no client certificate.
   #checkov:skip=CKV2_AWS_29:A WAF web ACL is optional (var.waf_web_acl_arn); throttling guards the stage by default.
+  #checkov:skip=CKV2_AWS_77:The web ACL, when given, is the caller's; its rule groups are theirs to choose.
   #checkov:skip=CKV_AWS_73:X-Ray is a switch (var.tracing_enabled), off by default.
   rest_api_id          = aws_api_gateway_rest_api.this.id
   deployment_id        = aws_api_gateway_deployment.this.id
@@ -108,6 +113,7 @@ resource "aws_api_gateway_method_settings" "all" {
 
   settings {
     metrics_enabled        = true
+    logging_level          = var.api_logging_level
     throttling_burst_limit = var.api_throttling.burst_limit
     throttling_rate_limit  = var.api_throttling.rate_limit
   }

@@ -136,6 +136,17 @@ variable "api_stage_name" {
   }
 }
 
+variable "api_logging_level" {
+  description = "API Gateway execution logging: `OFF`, `ERROR` or `INFO`. Any logging (access logs too) needs the account's API Gateway CloudWatch role, set once per region outside this module."
+  type        = string
+  default     = "ERROR"
+
+  validation {
+    condition     = contains(["OFF", "ERROR", "INFO"], var.api_logging_level)
+    error_message = "api_logging_level must be OFF, ERROR or INFO."
+  }
+}
+
 variable "api_throttling" {
   description = "Stage-wide throttling of the webhook route: `burst_limit` requests and `rate_limit` requests per second."
   type = object({

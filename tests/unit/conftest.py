@@ -4,9 +4,8 @@ import base64
 import copy
 import json
 import sys
-import uuid
 from collections.abc import Iterator
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -15,20 +14,13 @@ import moto
 import pytest
 
 from localdev import aws_setup
+from localdev.lambda_context import LocalLambdaContext
+from localdev.local_aws import EXECUTE_STATE_MACHINES
 
 EVENTS = Path(__file__).parent.parent / "events"
-EXECUTE_STATE_MACHINES = {"stepfunctions": {"execute_state_machine": True}}
 
 
-@dataclass
-class FakeLambdaContext:
-    function_name: str = "test-runpod-webhook"
-    memory_limit_in_mb: int = 256
-    invoked_function_arn: str = "arn:aws:lambda:us-east-1:123456789012:function:test-runpod-webhook"
-    aws_request_id: str = field(default_factory=lambda: str(uuid.uuid4()))
-
-    def get_remaining_time_in_millis(self) -> int:
-        return 25_000
+FakeLambdaContext = LocalLambdaContext  # the Lambda context dataclass, shared with localdev
 
 
 def load_event(name: str) -> Any:

@@ -1,0 +1,101 @@
+"""`make serve`: the local AWS and the webhook left running, to drive by hand until Ctrl-C.
+
+With --aws the handler serves against your real AWS account instead (default credential chain),
+e.g. to debug a deployed state machine by pointing RunPod at a tunnel to this machine.
+"""
+
+import argparse
+import json
+import signal
+import sys
+import threading
+from contextlib import ExitStack
+
+import boto3
+
+from localdev import aws_setup
+from localdev.local_aws import local_aws
+from localdev.runtime import load_handler
+from localdev.webhook_server import serve_webhook
+
+DEMO_TABLE = "local-runpod-callbacks"
+EXAMPLE_TOKEN = "test-123"  # noqa: S105 - the spec's example callback token, not a secret
+EXAMPLE_JOB = "runpod-job-123"
+
+
+def main(argv: list[str] | None = None) -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--port", type=int, default=8080, help="webhook port on 127.0.0.1")
+    parser.add_argument("--aws", action="store_true", help="use your real AWS account, not moto")
+    parser.add_argument("--table", help="callback table name (required with --aws)")
+    options = parser.parse_args(argv)
+    if options.aws and not options.table:
+        parser.error("--aws needs --table NAME (the module's table_name output)")
+
+    stopped = threading.Event()
+    signal.signal(signal.SIGINT, lambda *_: stopped.set())
+    signal.signal(signal.SIGTERM, lambda *_: stopped.set())
+    with ExitStack() as stack:
+        endpoint = None if options.aws else stack.enter_context(local_aws())
+        table = options.table or DEMO_TABLE
+        handler = load_handler(table, endpoint)
+        webhook = stack.enter_context(serve_webhook(handler.lambda_handler, options.port))
+        if endpoint:
+            _prepare_local_aws(endpoint, table)
+        _print_instructions(webhook, endpoint, table)
+        stopped.wait()
+        print("\nShutting down.")
+    return 0
+
+
+def _prepare_local_aws(endpoint: str, table: str) -> None:
+    """Table, state machine, and one execution already waiting under the README's token."""
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
+    stepfunctions = boto3.client("stepfunctions", endpoint_url=endpoint)
+    aws_setup.create_callback_table(dynamodb, table)
+    machine = aws_setup.create_waiting_state_machine(stepfunctions, table, name="runpod-job")
+    aws_setup.start_waiting_execution(
+        stepfunctions,
+        machine,
+        segment_filename="seg_0001.mp4",
+        job_id=EXAMPLE_JOB,
+        callback_token=EXAMPLE_TOKEN,
+    )
+    aws_setup.wait_for_record(dynamodb, table, EXAMPLE_TOKEN)
+
+
+def _print_instructions(webhook: str, endpoint: str | None, table: str) -> None:
+    body = json.dumps({"id": EXAMPLE_JOB, "status": "COMPLETED", "output": {"message": "done"}})
+    print(f"Webhook: POST {webhook}/webhook/<callback_token>   (Ctrl-C stops everything)")
+    if endpoint is None:
+        print(f"Serving against your AWS account, table {table}.")
+        return
+    region = "us-east-1"
+    aws = f"aws --endpoint-url {endpoint} --region {region}"
+    execution_input = json.dumps(
+        {
+            "callback_token": "my-token-1",
+            "job_id": "",
+            "exec_id": "exec-1",
+            "segment_filename": "seg_0002.mp4",
+            "created_at": "2026-01-06T12:00:00Z",
+            "ttl": "1999999999",
+        }
+    )
+    print(f"Local AWS (moto): {endpoint}  (any access key works)")
+    print(f"An execution is waiting on callback token {EXAMPLE_TOKEN}. Play RunPod:")
+    print(f"  curl -X POST {webhook}/webhook/{EXAMPLE_TOKEN} \\")
+    print(f"    -H 'Content-Type: application/json' -d '{body}'")
+    print("Start another execution (AWS CLI):")
+    print(f"  {aws} stepfunctions start-execution \\")
+    print(
+        f"    --state-machine-arn arn:aws:states:{region}:123456789012:stateMachine:runpod-job \\"
+    )
+    print(f"    --input '{execution_input}'")
+    print("Look at the records:")
+    print(f"  {aws} dynamodb scan --table-name {table}")
+    sys.stdout.flush()
+
+
+if __name__ == "__main__":
+    sys.exit(main())

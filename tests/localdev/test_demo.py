@@ -1,0 +1,33 @@
+"""`make demo` end to end, as a newcomer runs it: a fresh process, real HTTP, exit status."""
+
+import subprocess
+import sys
+
+from tests.terraform.tf_tools import REPO
+
+
+def test_demo_shows_every_outcome_and_exits_zero() -> None:
+    demo = subprocess.run(
+        [sys.executable, "-m", "localdev.demo"],
+        cwd=REPO,
+        capture_output=True,
+        text=True,
+        timeout=120,
+        check=False,
+    )
+    lines = demo.stdout.splitlines()
+
+    def line(step: str) -> str:
+        return next(text for text in lines if f" {step} " in text)
+
+    assert demo.returncode == 0, demo.stdout + demo.stderr
+    assert "RUNNING → SUCCEEDED" in demo.stdout
+    assert "RUNNING → FAILED" in demo.stdout
+    assert "HTTP 200" in line("webhook COMPLETED")
+    assert "RunPod.FAILED" in line("webhook FAILED")
+    assert "already completed" in line("retried delivery")
+    assert "HTTP 404" in line("unknown token")
+    assert "HTTP 400" in line("malformed body")
+    assert "✗" not in demo.stdout
+    assert "Every outcome is the expected one." in demo.stdout
+    assert "\033[" not in demo.stdout  # no colour codes when not on a terminal
