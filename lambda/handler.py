@@ -28,11 +28,7 @@ stepfunctions = aws.client("stepfunctions")
 
 
 def callback_table_name() -> str:
-    table_name = os.environ.get(TABLE_NAME_VARIABLE)
-    if not table_name:
-        message = f"environment variable {TABLE_NAME_VARIABLE} must name the callback table"
-        raise RuntimeError(message)
-    return table_name
+    return aws.required_setting(TABLE_NAME_VARIABLE)
 
 
 callback_table_name()  # fail the cold start, not the first webhook, when the table is not set

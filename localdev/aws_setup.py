@@ -137,3 +137,44 @@ def execution_failure(stepfunctions: Any, execution_arn: str) -> dict[str, Any]:
         if details:
             return dict(details)
     return {}
+
+
+def submitting_task_definition(submit_function_arn: str, timeout_s: int = 3600) -> dict[str, Any]:
+    """One Task state: the submit function stores the token, submits the job, and the task waits."""
+    return {
+        "Comment": "Run a RunPod job as one task: submit, then wait for the webhook",
+        "StartAt": "RunOnRunPod",
+        "States": {
+            "RunOnRunPod": {
+                "Type": "Task",
+                "Resource": "arn:aws:states:::lambda:invoke.waitForTaskToken",
+                "Parameters": {
+                    "FunctionName": submit_function_arn,
+                    "Payload": {
+                        "task_token.$": "$$.Task.Token",
+                        "endpoint_id.$": "$.endpoint_id",
+                        "input.$": "$.input",
+                        "exec_id.$": "$.exec_id",
+                        "segment_filename.$": "$.segment_filename",
+                    },
+                },
+                "TimeoutSeconds": timeout_s,
+                "End": True,
+            }
+        },
+    }
+
+
+def scheduled_lambda_payload(
+    stepfunctions: Any, execution_arn: str, timeout_s: float = 10
+) -> dict[str, Any]:
+    """The payload Step Functions sent the submit function (what Lambda would hand the handler)."""
+    deadline = time.monotonic() + timeout_s
+    while time.monotonic() < deadline:
+        history = stepfunctions.get_execution_history(executionArn=execution_arn)["events"]
+        for event in history:
+            details = event.get("taskScheduledEventDetails")
+            if details and details["resourceType"] == "lambda":
+                return dict(json.loads(details["parameters"])["Payload"])
+        time.sleep(0.05)
+    raise TimeoutError(f"no Lambda task scheduled within {timeout_s} s")

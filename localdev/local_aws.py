@@ -10,7 +10,12 @@ from typing import Any
 
 from moto.server import ThreadedMotoServer
 
-EXECUTE_STATE_MACHINES = {"stepfunctions": {"execute_state_machine": True}}
+# Run state machines for real; Lambda invocations from them return at once (no Docker here):
+# the callers run the invoked handler themselves with the scheduled payload.
+EXECUTE_STATE_MACHINES = {
+    "stepfunctions": {"execute_state_machine": True},
+    "lambda": {"use_docker": False},
+}
 
 
 @contextmanager

@@ -11,6 +11,9 @@ os.environ.update(
         "AWS_SECRET_ACCESS_KEY": "testing",
         "AWS_SESSION_TOKEN": "testing",
         "CALLBACK_TABLE_NAME": "test-runpod-callbacks",
+        # The submit function's settings; tests that submit point them at their fakes.
+        "WEBHOOK_BASE_URL": "http://127.0.0.1:9/webhook",
+        "RUNPOD_API_KEY_SECRET_ARN": "arn:aws:secretsmanager:us-east-1:123456789012:secret:unset",
         "POWERTOOLS_SERVICE_NAME": "runpod-webhook",
         "POWERTOOLS_METRICS_NAMESPACE": "RunPodWebhookTests",
         "LOG_LEVEL": "INFO",

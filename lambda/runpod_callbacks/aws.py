@@ -1,5 +1,6 @@
 """AWS clients whose calls end well inside the record lease and the function timeout."""
 
+import os
 from typing import Any
 
 import boto3
@@ -30,3 +31,11 @@ def aws_error_code(error: ClientError) -> str:
 def was_retried(error: ClientError) -> bool:
     """True when botocore sent the request more than once, so an earlier try may have landed."""
     return int(error.response.get("ResponseMetadata", {}).get("RetryAttempts", 0)) > 0
+
+
+def required_setting(name: str) -> str:
+    """An environment variable the function cannot run without; its absence names it."""
+    value = os.environ.get(name)
+    if not value:
+        raise RuntimeError(f"environment variable {name} is required")
+    return value

@@ -146,7 +146,7 @@ class CallbackStore:
                 ExpressionAttributeNames={"#status": "status", "#result": "result"},
                 ExpressionAttributeValues={
                     ":status": {"S": status},
-                    ":completed_at": {"S": _iso_now()},
+                    ":completed_at": {"S": iso_now()},
                     ":result": to_attribute(dict(result)),
                     ":lease_id": {"S": claim.lease_id},
                 },
@@ -178,18 +178,60 @@ class CallbackStore:
                 ExpressionAttributeValues=values,
             )
 
-    def _update_item(self, callback_token: str, **request: Any) -> dict[str, Any]:
+    def create(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Write a new PENDING record; if one exists already, return it instead (a retry)."""
         try:
-            response: dict[str, Any] = self._dynamodb.update_item(
-                TableName=self._table_name, Key=_key(callback_token), **request
+            self._write(
+                "PutItem",
+                Item={name: to_attribute(value) for name, value in record.items()},
+                ConditionExpression="attribute_not_exists(callback_token)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
+        except ConditionFailed as existing:
+            return existing.record
+        return None
+
+    def record_job_id(self, callback_token: str, job_id: str) -> None:
+        """Store RunPod's job id, unless the webhook beat us to it (then it is already there)."""
+        with contextlib.suppress(ConditionFailed):
+            self._update_item(
+                callback_token,
+                UpdateExpression="SET job_id = :job_id",
+                ConditionExpression="attribute_not_exists(job_id) OR job_id = :empty",
+                ExpressionAttributeValues={":job_id": {"S": job_id}, ":empty": {"S": ""}},
+            )
+
+    def fail_unsubmitted(self, callback_token: str, result: Mapping[str, Any]) -> None:
+        """Mark a record FAILED whose job never started, so no webhook can resurrect it."""
+        with contextlib.suppress(ConditionFailed):
+            self._update_item(
+                callback_token,
+                UpdateExpression="SET #status = :failed, completed_at = :now, #result = :result",
+                ConditionExpression="#status = :pending",
+                ExpressionAttributeNames={"#status": "status", "#result": "result"},
+                ExpressionAttributeValues={
+                    ":failed": {"S": FAILED},
+                    ":pending": {"S": PENDING},
+                    ":now": {"S": iso_now()},
+                    ":result": to_attribute(dict(result)),
+                },
+            )
+
+    def _update_item(self, callback_token: str, **request: Any) -> dict[str, Any]:
+        return self._write("UpdateItem", Key=_key(callback_token), **request)
+
+    def _write(self, operation: str, **request: Any) -> dict[str, Any]:
+        """One conditional write; ConditionFailed carries the item as it was (ALL_OLD)."""
+        call = self._dynamodb.put_item if operation == "PutItem" else self._dynamodb.update_item
+        try:
+            response: dict[str, Any] = call(TableName=self._table_name, **request)
         except ClientError as error:
             if aws_error_code(error) == "ConditionalCheckFailedException":
                 old_item: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
                 raise ConditionFailed(from_item(old_item)) from error
-            raise AwsUnavailable(f"DynamoDB UpdateItem failed: {aws_error_code(error)}") from error
+            raise AwsUnavailable(f"DynamoDB {operation} failed: {aws_error_code(error)}") from error
         except BotoCoreError as error:
-            raise AwsUnavailable(f"DynamoDB UpdateItem failed: {type(error).__name__}") from error
+            raise AwsUnavailable(f"DynamoDB {operation} failed: {type(error).__name__}") from error
         return response
 
 
@@ -220,7 +262,7 @@ def _optional_str(value: Any) -> str | None:
     return value if isinstance(value, str) else None
 
 
-def _iso_now() -> str:
+def iso_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
 
 

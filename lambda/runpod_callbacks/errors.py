@@ -61,3 +61,35 @@ class CorruptRecord(WebhookError):
 
     status_code = HTTPStatus.INTERNAL_SERVER_ERROR
     metric_name = "CorruptRecord"
+
+
+class SubmitError(Exception):
+    """A submission the state machine can Catch: the Lambda error type is ``error_name``."""
+
+    error_name = "RunPod.SubmitFailed"
+    metric_name = "SubmitFailed"
+
+    def __init_subclass__(cls) -> None:
+        super().__init_subclass__()
+        cls.__name__ = cls.__qualname__ = cls.error_name  # Lambda reports type(error).__name__
+
+
+class InvalidRequest(SubmitError):
+    """The state machine's payload is wrong (missing task token, bad endpoint id, ...)."""
+
+    error_name = "RunPod.InvalidRequest"
+    metric_name = "InvalidRequest"
+
+
+class SubmitRejected(SubmitError):
+    """RunPod refused the job (4xx): retrying the same request will not help."""
+
+    error_name = "RunPod.SubmitRejected"
+    metric_name = "SubmitRejected"
+
+
+class SubmitFailed(SubmitError):
+    """RunPod or AWS failed (5xx, network, throttling) after bounded retries."""
+
+    error_name = "RunPod.SubmitFailed"
+    metric_name = "SubmitFailed"

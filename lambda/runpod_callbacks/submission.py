@@ -1,0 +1,153 @@
+"""Submit a RunPod job for a waiting task: the record first, then RunPod, so no webhook is early."""
+
+import base64
+import hashlib
+import hmac
+import re
+import time
+from dataclasses import dataclass
+from typing import Any
+
+from aws_lambda_powertools import Logger
+from botocore.exceptions import BotoCoreError, ClientError
+
+from runpod_callbacks.callback_records import PENDING, CallbackStore, iso_now
+from runpod_callbacks.errors import InvalidRequest, SubmitError
+from runpod_callbacks.job_status import redact
+from runpod_callbacks.runpod_api import RunPodApi
+from runpod_callbacks.task_outcome import MAX_CAUSE_CHARACTERS, to_json
+
+logger = Logger(child=True)
+
+DEFAULT_RECORD_LIFETIME_S = 7 * 24 * 3600
+ENDPOINT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+POLICY_KEYS = frozenset({"executionTimeout", "ttl", "lowPriority"})
+MAX_TASK_TOKEN_LENGTH = 2048
+MAX_NAME_LENGTH = 1024
+
+
+@dataclass(frozen=True)
+class SubmitRequest:
+    task_token: str
+    endpoint_id: str
+    input: dict[str, Any]
+    exec_id: str
+    segment_filename: str
+    policy: dict[str, Any] | None
+    record_lifetime_s: int
+
+
+@dataclass(frozen=True)
+class Submitted:
+    job_id: str | None
+    status: str
+
+
+def parse_submit_request(payload: Any) -> SubmitRequest:
+    """The state machine's payload, or InvalidRequest saying what is wrong with it."""
+    if not isinstance(payload, dict):
+        raise InvalidRequest("payload must be a JSON object")
+    task_token = payload.get("task_token")
+    if not isinstance(task_token, str) or not 0 < len(task_token) <= MAX_TASK_TOKEN_LENGTH:
+        raise InvalidRequest("task_token must be the task's token ($$.Task.Token)")
+    endpoint_id = payload.get("endpoint_id")
+    if not isinstance(endpoint_id, str) or not ENDPOINT_ID_PATTERN.fullmatch(endpoint_id):
+        raise InvalidRequest("endpoint_id must be a RunPod endpoint id (letters, digits, - and _)")
+    job_input = payload.get("input")
+    if not isinstance(job_input, dict):
+        raise InvalidRequest("input must be a JSON object (RunPod's job input)")
+    names = {name: payload.get(name) for name in ("exec_id", "segment_filename")}
+    for name, value in names.items():
+        if not isinstance(value, str) or not 0 < len(value) <= MAX_NAME_LENGTH:
+            raise InvalidRequest(f"{name} must be a string of 1 to {MAX_NAME_LENGTH} characters")
+    policy = payload.get("policy")
+    if policy is not None and (not isinstance(policy, dict) or not set(policy) <= POLICY_KEYS):
+        raise InvalidRequest(f"policy may hold only {', '.join(sorted(POLICY_KEYS))}")
+    lifetime = payload.get("record_lifetime_s", DEFAULT_RECORD_LIFETIME_S)
+    if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 60:
+        raise InvalidRequest("record_lifetime_s must be a whole number of seconds, at least 60")
+    return SubmitRequest(
+        task_token=task_token,
+        endpoint_id=endpoint_id,
+        input=job_input,
+        exec_id=str(names["exec_id"]),
+        segment_filename=str(names["segment_filename"]),
+        policy=policy,
+        record_lifetime_s=lifetime,
+    )
+
+
+def callback_token_for(task_token: str, key: str) -> str:
+    """Unguessable without the key (192 bits), URL-safe, and the same for a retried invocation."""
+    digest = hmac.new(key.encode(), b"runpod-callback:" + task_token.encode(), hashlib.sha256)
+    return base64.urlsafe_b64encode(digest.digest()[:24]).decode().rstrip("=")
+
+
+class JobSubmission:
+    def __init__(self, store: CallbackStore, runpod: RunPodApi, webhook_base_url: str) -> None:
+        self._store = store
+        self._runpod = runpod
+        self._webhook_base_url = webhook_base_url.rstrip("/")
+
+    def submit(self, request: SubmitRequest, callback_token: str) -> Submitted:
+        now = int(time.time())
+        existing = self._store.create(
+            {
+                "callback_token": callback_token,
+                "task_token": request.task_token,
+                "job_id": "",
+                "status": PENDING,
+                "exec_id": request.exec_id,
+                "segment_filename": request.segment_filename,
+                "endpoint_id": request.endpoint_id,
+                "created_at": iso_now(),
+                "ttl": now + request.record_lifetime_s,
+            }
+        )
+        if existing is not None:
+            return self._already_submitted(existing, callback_token)
+        logger.info(
+            f"Submitting {request.segment_filename} to RunPod endpoint {request.endpoint_id} "
+            f"for callback {redact(callback_token)}"
+        )
+        job = {"input": request.input, "webhook": f"{self._webhook_base_url}/{callback_token}"}
+        if request.policy is not None:
+            job["policy"] = request.policy
+        try:
+            job_id = self._runpod.run(request.endpoint_id, job)
+        except SubmitError as error:
+            result = {"error": str(error), "step_functions_error": error.error_name}
+            self._store.fail_unsubmitted(callback_token, result)
+            raise
+        self._store.record_job_id(callback_token, job_id)
+        logger.info(f"RunPod accepted job {job_id} for callback {redact(callback_token)}")
+        return Submitted(job_id=job_id, status="SUBMITTED")
+
+    def _already_submitted(self, record: dict[str, Any], callback_token: str) -> Submitted:
+        """A retried invocation: never a second job. Report what the first one did."""
+        job_id = record.get("job_id") or None
+        status = str(record.get("status"))
+        if status == PENDING and job_id is None:
+            logger.warning(
+                f"Callback {redact(callback_token)} was submitted before without a job id; "
+                "not submitting again, the webhook will fill it in"
+            )
+        else:
+            logger.info(f"Callback {redact(callback_token)} already submitted as job {job_id}")
+        return Submitted(job_id=job_id, status="ALREADY_SUBMITTED" if status == PENDING else status)
+
+
+def fail_waiting_task(stepfunctions: Any, payload: Any, error: SubmitError) -> None:
+    """Fail the waiting task with the typed error at once, so its Catch runs.
+
+    The function's own error reaches Step Functions too; whichever lands second is ignored.
+    """
+    task_token = payload.get("task_token") if isinstance(payload, dict) else None
+    if not isinstance(task_token, str) or not task_token:
+        return
+    context = {name: payload.get(name) for name in ("endpoint_id", "exec_id", "segment_filename")}
+    cause = to_json({"message": str(error), **context})[:MAX_CAUSE_CHARACTERS]
+    try:
+        stepfunctions.send_task_failure(taskToken=task_token, error=error.error_name, cause=cause)
+    except (ClientError, BotoCoreError) as failure:
+        logger.warning(f"Could not send the task failure: {type(failure).__name__}")

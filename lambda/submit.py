@@ -1,0 +1,64 @@
+"""Lambda entry point: submit a RunPod job for a task waiting on `lambda:invoke.waitForTaskToken`.
+
+The record (with the task token) is written before RunPod hears of the job, so even a job that
+fails at once finds its record when the webhook arrives.
+"""
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from runpod_callbacks import aws
+from runpod_callbacks.api_key import ApiKeyCache
+from runpod_callbacks.callback_records import CallbackStore
+from runpod_callbacks.errors import AwsUnavailable, SubmitError, SubmitFailed
+from runpod_callbacks.runpod_api import DEFAULT_BASE_URL, RunPodApi
+from runpod_callbacks.submission import (
+    JobSubmission,
+    callback_token_for,
+    fail_waiting_task,
+    parse_submit_request,
+)
+from runpod_callbacks.tracing import capture_lambda_handler
+
+REQUIRED_SETTINGS = ("CALLBACK_TABLE_NAME", "WEBHOOK_BASE_URL", "RUNPOD_API_KEY_SECRET_ARN")
+
+logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runpod-submit"))
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RunPodWebhook"))
+
+dynamodb = aws.client("dynamodb")
+stepfunctions = aws.client("stepfunctions")
+api_keys = ApiKeyCache(aws.client("secretsmanager"))
+
+for _setting in REQUIRED_SETTINGS:  # fail the cold start, not the first job
+    aws.required_setting(_setting)
+
+
+def submit_job(payload: Any) -> dict[str, Any]:
+    table, webhook_base_url, secret_arn = (aws.required_setting(name) for name in REQUIRED_SETTINGS)
+    request = parse_submit_request(payload)
+    api_key = api_keys.get(secret_arn)
+    runpod = RunPodApi(os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_BASE_URL, api_key)
+    submission = JobSubmission(CallbackStore(dynamodb, table), runpod, webhook_base_url)
+    try:
+        submitted = submission.submit(request, callback_token_for(request.task_token, api_key))
+    except AwsUnavailable as error:
+        raise SubmitFailed(str(error)) from error
+    metrics.add_metric(name="SubmitAccepted", unit=MetricUnit.Count, value=1)
+    return {"job_id": submitted.job_id, "status": submitted.status}
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@capture_lambda_handler
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
+    try:
+        return submit_job(event)
+    except SubmitError as error:
+        metrics.add_metric(name=error.metric_name, unit=MetricUnit.Count, value=1)
+        logger.warning(f"Submission failed with {error.error_name}: {error}")
+        fail_waiting_task(stepfunctions, event, error)
+        raise

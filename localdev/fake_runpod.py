@@ -1,0 +1,169 @@
+"""A fake RunPod on loopback: accepts /v2/<endpoint>/run, then calls the job's webhook like RunPod.
+
+RunPod POSTs the job-status object to the webhook when the job ends and retries a non-200 answer
+(3 attempts, 10 s apart). Tests shorten the wait; the demo keeps it short too.
+"""
+
+import json
+import threading
+import time
+import urllib.error
+import urllib.request
+import uuid
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass, field
+from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
+from typing import Any
+
+WEBHOOK_ATTEMPTS = 3
+
+
+@dataclass
+class RunRequest:
+    endpoint_id: str
+    headers: dict[str, str]
+    body: dict[str, Any]
+
+
+@dataclass
+class WebhookDelivery:
+    url: str
+    body: dict[str, Any]
+    statuses: list[int] = field(default_factory=list)
+
+
+def finish_job(job_id: str, job_input: dict[str, Any]) -> dict[str, Any]:
+    """RunPod's job-status object: FAILED when the input asks for it, else COMPLETED."""
+    if "fail_with" in job_input:
+        return {
+            "id": job_id,
+            "status": "FAILED",
+            "error": str(job_input["fail_with"]),
+            "delayTime": 412,
+            "executionTime": 1093,
+        }
+    return {
+        "id": job_id,
+        "status": "COMPLETED",
+        "output": {"processed": job_input},
+        "delayTime": 412,
+        "executionTime": 20417,
+    }
+
+
+class FakeRunPod:
+    def __init__(
+        self,
+        *,
+        retry_interval_s: float = 0.2,
+        job_delay_s: float = 0.1,
+        on_run: Callable[[RunRequest], None] | None = None,
+    ) -> None:
+        self.runs: list[RunRequest] = []
+        self.deliveries: list[WebhookDelivery] = []
+        self.answers: list[tuple[int, dict[str, Any]]] = []
+        """Answers to give /run before accepting jobs again, e.g. [(503, {...})]."""
+        self._retry_interval_s = retry_interval_s
+        self._job_delay_s = job_delay_s
+        self._on_run = on_run
+        self._threads: list[threading.Thread] = []
+        self._lock = threading.Lock()
+
+    def answer_run(
+        self, endpoint_id: str, headers: dict[str, str], body: dict[str, Any]
+    ) -> tuple[int, dict[str, Any]]:
+        request = RunRequest(endpoint_id, headers, body)
+        with self._lock:
+            self.runs.append(request)
+            if self.answers:
+                return self.answers.pop(0)
+        if self._on_run:
+            self._on_run(request)
+        job_id = f"job-{uuid.uuid4().hex[:12]}"
+        webhook = body.get("webhook")
+        if isinstance(webhook, str):
+            delivery = WebhookDelivery(webhook, finish_job(job_id, body.get("input") or {}))
+            thread = threading.Thread(target=self._deliver, args=(delivery,), daemon=True)
+            self._threads.append(thread)
+            thread.start()
+        return 200, {"id": job_id, "status": "IN_QUEUE"}
+
+    def wait_for_webhooks(self, timeout_s: float = 30) -> list[WebhookDelivery]:
+        deadline = time.monotonic() + timeout_s
+        for thread in list(self._threads):
+            thread.join(max(0.0, deadline - time.monotonic()))
+        return self.deliveries
+
+    def _deliver(self, delivery: WebhookDelivery) -> None:
+        time.sleep(self._job_delay_s)
+        with self._lock:
+            self.deliveries.append(delivery)
+        for attempt in range(WEBHOOK_ATTEMPTS):
+            if attempt:
+                time.sleep(self._retry_interval_s)
+            status = _post(delivery.url, delivery.body)
+            delivery.statuses.append(status)
+            if status == 200:
+                return
+
+
+def _post(url: str, body: dict[str, Any]) -> int:
+    request = urllib.request.Request(  # noqa: S310 - the webhook URL the job was given
+        url,
+        data=json.dumps(body).encode(),
+        headers={"Content-Type": "application/json"},
+        method="POST",
+    )
+    try:
+        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
+            return int(response.status)
+    except urllib.error.HTTPError as error:
+        return int(error.code)
+    except (urllib.error.URLError, TimeoutError, ConnectionError):
+        return 0
+
+
+def _request_handler(runpod: FakeRunPod) -> type[BaseHTTPRequestHandler]:
+    class RunPodApi(BaseHTTPRequestHandler):
+        def do_POST(self) -> None:
+            parts = self.path.strip("/").split("/")
+            length = int(self.headers.get("Content-Length") or 0)
+            try:
+                body = json.loads(self.rfile.read(length) or b"{}")
+            except ValueError:
+                body = None
+            if len(parts) != 3 or parts[0] != "v2" or parts[2] != "run":
+                status, answer = 404, {"error": "not found"}
+            elif not isinstance(body, dict):
+                status, answer = 400, {"error": "body must be a JSON object"}
+            elif not self.headers.get("Authorization", "").startswith("Bearer "):
+                status, answer = 401, {"error": "missing API key"}
+            else:
+                status, answer = runpod.answer_run(parts[1], dict(self.headers.items()), body)
+            payload = json.dumps(answer).encode()
+            self.send_response(status)
+            self.send_header("Content-Type", "application/json")
+            self.send_header("Content-Length", str(len(payload)))
+            self.end_headers()
+            self.wfile.write(payload)
+
+        def log_message(self, format: str, *args: Any) -> None:
+            """Quiet."""
+
+    return RunPodApi
+
+
+@contextmanager
+def serve_fake_runpod(runpod: FakeRunPod) -> Iterator[str]:
+    """Serve on 127.0.0.1 at a free port; yields the API base URL (…/v2)."""
+    server = ThreadingHTTPServer(("127.0.0.1", 0), _request_handler(runpod))
+    thread = threading.Thread(target=server.serve_forever, name="fake-runpod", daemon=True)
+    thread.start()
+    try:
+        yield f"http://127.0.0.1:{server.server_address[1]}/v2"
+    finally:
+        runpod.wait_for_webhooks(timeout_s=5)
+        server.shutdown()
+        server.server_close()
+        thread.join(timeout=5)

@@ -1,0 +1,284 @@
+"""The submit function: record before RunPod, one job per task token, typed errors, end to end."""
+
+import base64
+import io
+import json
+import uuid
+import zipfile
+from collections.abc import Iterator
+from dataclasses import dataclass
+from typing import Any
+
+import boto3
+import pytest
+
+from localdev import aws_setup
+from localdev.fake_runpod import FakeRunPod, RunRequest, serve_fake_runpod
+from localdev.webhook_server import serve_webhook
+from runpod_callbacks.errors import SubmitError
+from tests.unit.conftest import FakeLambdaContext, LocalWebhook
+
+API_KEY = "rp_TESTKEY_0123456789abcdef"
+
+
+@dataclass
+class SubmitWorld:
+    local: LocalWebhook
+    submit: Any
+    runpod: FakeRunPod
+    state_machine_arn: str
+
+    def start(
+        self, job_input: dict[str, Any] | None = None, **overrides: Any
+    ) -> tuple[str, dict[str, Any]]:
+        """Start an execution; returns it and the payload Step Functions gave the function."""
+        execution = self.local.stepfunctions.start_execution(
+            stateMachineArn=self.state_machine_arn,
+            name=f"segment-{uuid.uuid4().hex[:12]}",
+            input=json.dumps(
+                {
+                    "endpoint_id": "upscaler-v2",
+                    "input": job_input or {"segment": "s3://videos/seg_0001.mp4"},
+                    "exec_id": "exec-42",
+                    "segment_filename": "seg_0001.mp4",
+                    **overrides,
+                }
+            ),
+        )["executionArn"]
+        return execution, aws_setup.scheduled_lambda_payload(self.local.stepfunctions, execution)
+
+    def invoke(self, payload: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.submit.lambda_handler(payload, FakeLambdaContext())
+        return result
+
+    def webhook_token(self) -> str:
+        return str(self.runpod.runs[-1].body["webhook"]).rsplit("/", 1)[-1]
+
+
+@pytest.fixture
+def world(local_webhook: LocalWebhook, monkeypatch: pytest.MonkeyPatch) -> Iterator[SubmitWorld]:
+    import submit
+
+    local = local_webhook
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="runpod-api-key", SecretString=API_KEY
+    )
+    submit.logger.registered_handler.setStream(local.handler.logger.registered_handler.stream)
+    runpod = FakeRunPod(retry_interval_s=0.05, job_delay_s=0.05)
+    function_arn = _submit_function_in_moto()
+    machine = local.stepfunctions.create_state_machine(
+        name="runpod-submit-job",
+        definition=json.dumps(aws_setup.submitting_task_definition(function_arn, timeout_s=60)),
+        roleArn=aws_setup.DEFAULT_ROLE_ARN,
+    )["stateMachineArn"]
+    with serve_webhook(local.handler.lambda_handler) as webhook, serve_fake_runpod(runpod) as api:
+        monkeypatch.setenv("WEBHOOK_BASE_URL", f"{webhook}/webhook")
+        monkeypatch.setenv("RUNPOD_API_BASE_URL", api)
+        monkeypatch.setenv("RUNPOD_API_KEY_SECRET_ARN", secret["ARN"])
+        yield SubmitWorld(local, submit, runpod, machine)
+
+
+def _submit_function_in_moto() -> str:
+    role = boto3.client("iam").create_role(RoleName="runpod-submit", AssumeRolePolicyDocument="{}")
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as code:
+        code.writestr("submit.py", "")
+    function = boto3.client("lambda").create_function(
+        FunctionName="test-runpod-submit",
+        Runtime="python3.13",
+        Role=role["Role"]["Arn"],
+        Handler="submit.lambda_handler",
+        Code={"ZipFile": archive.getvalue()},
+    )
+    return str(function["FunctionArn"])
+
+
+def test_job_runs_as_one_task_from_submit_to_webhook(world: SubmitWorld) -> None:
+    execution, payload = world.start({"segment": "s3://videos/seg_0001.mp4", "scale": 2.5})
+
+    result = world.invoke(payload)
+    deliveries = world.runpod.wait_for_webhooks()
+
+    assert result["status"] == "SUBMITTED"
+    (run,) = world.runpod.runs
+    assert run.endpoint_id == "upscaler-v2"
+    assert run.body["input"] == {"segment": "s3://videos/seg_0001.mp4", "scale": 2.5}
+    assert run.headers["Authorization"] == f"Bearer {API_KEY}"
+    assert [delivery.statuses for delivery in deliveries] == [[200]]
+    final = world.local.execution(aws_setup_job(execution))
+    assert final["status"] == "SUCCEEDED"
+    output = json.loads(final["output"])
+    assert output["job_id"] == result["job_id"]
+    assert output["output"] == {"processed": {"segment": "s3://videos/seg_0001.mp4", "scale": 2.5}}
+    assert (output["exec_id"], output["segment_filename"]) == ("exec-42", "seg_0001.mp4")
+
+
+def test_record_is_written_before_runpod_hears_of_the_job(
+    world: SubmitWorld,
+) -> None:
+    seen_at_submit: list[dict[str, Any] | None] = []
+
+    def look_up_record(request: RunRequest) -> None:
+        seen_at_submit.append(world.local.record(str(request.body["webhook"]).rsplit("/", 1)[-1]))
+
+    world.runpod._on_run = look_up_record  # the fake's hook, for this test
+    _, payload = world.start()
+
+    result = world.invoke(payload)
+
+    (record,) = seen_at_submit
+    assert record is not None
+    assert record["status"] == "PENDING"
+    assert record["task_token"] == payload["task_token"]
+    assert (record["exec_id"], record["segment_filename"]) == ("exec-42", "seg_0001.mp4")
+    assert record["endpoint_id"] == "upscaler-v2"
+    assert record["ttl"] > record["ttl"] - 7 * 24 * 3600 > 0
+    stored = world.local.record(world.webhook_token())
+    assert stored is not None
+    assert stored["job_id"] == result["job_id"]
+
+
+def test_webhook_token_is_unguessable_url_safe_and_maps_to_the_record(world: SubmitWorld) -> None:
+    _, payload = world.start()
+
+    world.invoke(payload)
+    token = world.webhook_token()
+
+    assert str(world.runpod.runs[0].body["webhook"]).startswith(
+        world.submit.os.environ["WEBHOOK_BASE_URL"] + "/"
+    )
+    assert len(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))) * 8 >= 128
+    assert world.local.record(token) is not None
+    assert payload["task_token"] not in json.dumps(world.runpod.runs[0].body)
+
+
+def test_retried_invocation_submits_no_second_job(world: SubmitWorld) -> None:
+    execution, payload = world.start()
+
+    first = world.invoke(payload)
+    second = world.invoke(payload)
+
+    assert len(world.runpod.runs) == 1
+    assert second["job_id"] == first["job_id"]
+    world.runpod.wait_for_webhooks()
+    assert world.local.execution(aws_setup_job(execution))["status"] == "SUCCEEDED"
+
+
+def test_runpod_rejection_is_a_typed_error_and_fails_the_task(world: SubmitWorld) -> None:
+    world.runpod.answers.append((400, {"error": "input.segment is required"}))
+    execution, payload = world.start()
+
+    with pytest.raises(SubmitError, match=r"input\.segment is required") as raised:
+        world.invoke(payload)
+
+    assert type(raised.value).__name__ == "RunPod.SubmitRejected"
+    assert len(world.runpod.runs) == 1  # a 4xx is not retried
+    assert world.local.execution_error(aws_setup_job(execution)) == "RunPod.SubmitRejected"
+    (record,) = world.local.all_records()
+    assert record["status"] == "FAILED"
+    assert record["result"]["step_functions_error"] == "RunPod.SubmitRejected"
+
+
+def test_late_webhook_cannot_resurrect_a_failed_submission(world: SubmitWorld) -> None:
+    world.runpod.answers.append((400, {"error": "bad input"}))
+    _, payload = world.start()
+    with pytest.raises(SubmitError, match="bad input"):
+        world.invoke(payload)
+    (record,) = world.local.all_records()
+
+    response = world.local.deliver(
+        record["callback_token"], {"id": "job-late", "status": "COMPLETED", "output": {}}
+    )
+
+    assert response["statusCode"] == 200
+    assert json.loads(response["body"])["status"] == "FAILED"
+
+
+def test_runpod_5xx_is_retried_then_accepted(world: SubmitWorld) -> None:
+    world.runpod.answers.extend([(503, {"error": "busy"}), (502, {"error": "bad gateway"})])
+    execution, payload = world.start()
+
+    result = world.invoke(payload)
+
+    assert result["status"] == "SUBMITTED"
+    assert len(world.runpod.runs) == 3
+    world.runpod.wait_for_webhooks()
+    assert world.local.execution(aws_setup_job(execution))["status"] == "SUCCEEDED"
+
+
+def test_runpod_down_after_retries_is_submit_failed(world: SubmitWorld) -> None:
+    world.runpod.answers.extend([(503, {"error": "down"})] * 3)
+    execution, payload = world.start()
+
+    with pytest.raises(SubmitError, match="503") as raised:
+        world.invoke(payload)
+
+    assert type(raised.value).__name__ == "RunPod.SubmitFailed"
+    assert len(world.runpod.runs) == 3
+    assert world.local.execution_error(aws_setup_job(execution)) == "RunPod.SubmitFailed"
+
+
+@pytest.mark.parametrize(
+    "change",
+    [
+        {"endpoint_id": "../../admin"},
+        {"input": "not an object"},
+        {"exec_id": ""},
+        {"policy": {"executionTimeout": 1000, "typo": 1}},
+        {"record_lifetime_s": 5},
+    ],
+)
+def test_bad_payload_is_invalid_request_and_nothing_is_submitted(
+    world: SubmitWorld, change: dict[str, Any]
+) -> None:
+    execution, payload = world.start()
+
+    with pytest.raises(SubmitError) as raised:
+        world.invoke({**payload, **change})
+
+    assert type(raised.value).__name__ == "RunPod.InvalidRequest"
+    assert world.runpod.runs == []
+    assert world.local.all_records() == []
+    assert world.local.execution_error(aws_setup_job(execution)) == "RunPod.InvalidRequest"
+
+
+def test_missing_task_token_is_invalid_request(world: SubmitWorld) -> None:
+    with pytest.raises(SubmitError) as raised:
+        world.invoke({"endpoint_id": "ep", "input": {}, "exec_id": "e", "segment_filename": "s"})
+
+    assert type(raised.value).__name__ == "RunPod.InvalidRequest"
+    assert world.runpod.runs == []
+
+
+def test_policy_is_passed_to_runpod(world: SubmitWorld) -> None:
+    _, payload = world.start()
+
+    world.invoke({**payload, "policy": {"executionTimeout": 600000, "ttl": 3600000}})
+
+    assert world.runpod.runs[0].body["policy"] == {"executionTimeout": 600000, "ttl": 3600000}
+
+
+def test_api_key_and_task_token_never_reach_the_logs(
+    world: SubmitWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world.runpod.answers.append((401, {"error": "unauthorized"}))
+    _, first = world.start()
+    _, second = world.start()
+
+    with pytest.raises(SubmitError, match="unauthorized"):
+        world.invoke(first)
+    world.invoke(second)
+    world.runpod.wait_for_webhooks()
+    logs = capsys.readouterr().out
+
+    assert "RunPod accepted job" in logs
+    assert API_KEY not in logs
+    assert first["task_token"] not in logs
+    assert second["task_token"] not in logs
+    assert world.webhook_token() not in logs
+
+
+def aws_setup_job(execution_arn: str) -> Any:
+    from tests.unit.conftest import Job
+
+    return Job(execution_arn, callback_token="")
