@@ -72,6 +72,16 @@ data "aws_iam_policy_document" "state_machine" {
   }
 
   dynamic "statement" {
+    for_each = local.create_submit ? [aws_lambda_function.submit[0].arn] : []
+
+    content {
+      sid       = "InvokeSubmitFunction"
+      actions   = ["lambda:InvokeFunction"]
+      resources = [statement.value, "${statement.value}:*"]
+    }
+  }
+
+  dynamic "statement" {
     for_each = var.table.kms_key_arn == null ? [] : [var.table.kms_key_arn]
 
     content {

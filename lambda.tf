@@ -28,17 +28,11 @@ resource "aws_lambda_function" "this" {
   reserved_concurrent_executions = coalesce(var.lambda_reserved_concurrency, -1)
 
   environment {
-    variables = {
-      CALLBACK_TABLE_NAME          = aws_dynamodb_table.this.name
-      LOG_LEVEL                    = var.log_level
-      POWERTOOLS_SERVICE_NAME      = "runpod-webhook"
-      POWERTOOLS_METRICS_NAMESPACE = "RunPodWebhook"
-      POWERTOOLS_TRACE_DISABLED    = tostring(!var.tracing_enabled)
-    }
+    variables = merge(local.powertools_environment, { POWERTOOLS_SERVICE_NAME = "runpod-webhook" })
   }
 
   tracing_config {
-    mode = var.tracing_enabled ? "Active" : "PassThrough"
+    mode = local.tracing_mode
   }
 
   tags = local.tags

@@ -2,9 +2,12 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  table_name    = "${var.prefix}-runpod-callbacks"
-  function_name = "${var.prefix}-runpod-webhook"
-  api_name      = "${var.prefix}-runpod-webhook"
+  table_name           = "${var.prefix}-runpod-callbacks"
+  function_name        = "${var.prefix}-runpod-webhook"
+  submit_function_name = "${var.prefix}-runpod-submit"
+  api_name             = "${var.prefix}-runpod-webhook"
+  # An ARN known at plan time is enough; a secret created in the same apply needs the flag.
+  create_submit = coalesce(var.create_submit_function, var.runpod_api_key_secret_arn != null)
 
   # AWS publishes Powertools v3 layers per runtime and architecture from this account.
   powertools_layer_account = "017000801446"
@@ -18,6 +21,15 @@ locals {
       var.powertools_layer_version,
     ]),
   )
+
+  # Settings both functions share.
+  powertools_environment = {
+    CALLBACK_TABLE_NAME          = aws_dynamodb_table.this.name
+    LOG_LEVEL                    = var.log_level
+    POWERTOOLS_METRICS_NAMESPACE = "RunPodWebhook"
+    POWERTOOLS_TRACE_DISABLED    = tostring(!var.tracing_enabled)
+  }
+  tracing_mode = var.tracing_enabled ? "Active" : "PassThrough"
 
   tags = merge(var.tags, { "terraform-module" = "runpod-webhook" })
 }

@@ -44,6 +44,16 @@ output "stage_name" {
 }
 
 output "state_machine_policy_json" {
-  description = "IAM policy (JSON) that a state machine's role needs to write callback records; attach it with aws_iam_role_policy."
+  description = "IAM policy (JSON) a state machine's role needs: write callback records and, when created, invoke the submit function. Attach it with aws_iam_role_policy."
   value       = data.aws_iam_policy_document.state_machine.json
+}
+
+output "submit_function_arn" {
+  description = "ARN of the submit function for a `lambda:invoke.waitForTaskToken` Task state; null unless `runpod_api_key_secret_arn` is set."
+  value       = try(aws_lambda_function.submit[0].arn, null)
+}
+
+output "submit_function_name" {
+  description = "Name of the submit function, for logs and dashboards; null unless `runpod_api_key_secret_arn` is set."
+  value       = try(aws_lambda_function.submit[0].function_name, null)
 }

@@ -175,3 +175,48 @@ variable "alarms" {
   })
   default = {}
 }
+
+variable "create_submit_function" {
+  description = "Create the submit function `<prefix>-runpod-submit`. Null creates it when `runpod_api_key_secret_arn` is set; set true when that secret is created in the same apply (its ARN is unknown at plan time)."
+  type        = bool
+  default     = null
+}
+
+variable "runpod_api_key_secret_arn" {
+  description = "ARN of a Secrets Manager secret holding the RunPod API key (the key itself, or JSON with `api_key`), read by the submit function."
+  type        = string
+  default     = null
+
+  validation {
+    condition     = var.runpod_api_key_secret_arn == null || can(regex("^arn:[^:]+:secretsmanager:", var.runpod_api_key_secret_arn))
+    error_message = "runpod_api_key_secret_arn must be a Secrets Manager secret ARN."
+  }
+}
+
+variable "runpod_api_key_kms_key_arn" {
+  description = "ARN of the customer-managed KMS key encrypting the API key secret; null when it uses the AWS-managed key."
+  type        = string
+  default     = null
+}
+
+variable "runpod_api_base_url" {
+  description = "Base URL of RunPod's serverless API; the submit function POSTs to `<base>/<endpoint_id>/run`."
+  type        = string
+  default     = "https://api.runpod.ai/v2"
+
+  validation {
+    condition     = startswith(var.runpod_api_base_url, "https://")
+    error_message = "runpod_api_base_url must be an https URL: the API key travels with every request."
+  }
+}
+
+variable "submit_timeout" {
+  description = "Timeout of the submit function in seconds (RunPod calls are retried 3 times, 10 s each at most)."
+  type        = number
+  default     = 60
+
+  validation {
+    condition     = var.submit_timeout >= 35 && var.submit_timeout <= 900
+    error_message = "submit_timeout must be between 35 and 900 seconds."
+  }
+}

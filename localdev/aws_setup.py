@@ -3,9 +3,11 @@
 Shared by the demo, `make serve` and the tests: all of them run the wiring a user's stack runs.
 """
 
+import io
 import json
 import time
 import uuid
+import zipfile
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
@@ -178,3 +180,66 @@ def scheduled_lambda_payload(
                 return dict(json.loads(details["parameters"])["Payload"])
         time.sleep(0.05)
     raise TimeoutError(f"no Lambda task scheduled within {timeout_s} s")
+
+
+def create_submit_function(iam: Any, lambda_client: Any, name: str) -> str:
+    """Register the submit function (moto runs no code: the caller runs submit.lambda_handler)."""
+    role = iam.create_role(
+        RoleName=name,
+        AssumeRolePolicyDocument=json.dumps(
+            {
+                "Version": "2012-10-17",
+                "Statement": [
+                    {
+                        "Effect": "Allow",
+                        "Principal": {"Service": "lambda.amazonaws.com"},
+                        "Action": "sts:AssumeRole",
+                    }
+                ],
+            }
+        ),
+    )
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as code:
+        code.writestr("submit.py", "# stands in for the real zip\n")
+    function = lambda_client.create_function(
+        FunctionName=name,
+        Runtime="python3.13",
+        Role=role["Role"]["Arn"],
+        Handler="submit.lambda_handler",
+        Code={"ZipFile": archive.getvalue()},
+    )
+    return str(function["FunctionArn"])
+
+
+def create_submitting_state_machine(stepfunctions: Any, submit_function_arn: str, name: str) -> str:
+    response = stepfunctions.create_state_machine(
+        name=name,
+        definition=json.dumps(submitting_task_definition(submit_function_arn)),
+        roleArn=DEFAULT_ROLE_ARN,
+    )
+    return str(response["stateMachineArn"])
+
+
+def start_submitting_execution(
+    stepfunctions: Any,
+    state_machine_arn: str,
+    *,
+    endpoint_id: str,
+    job_input: dict[str, Any],
+    segment_filename: str,
+) -> str:
+    name = f"segment-{uuid.uuid4().hex[:12]}"
+    response = stepfunctions.start_execution(
+        stateMachineArn=state_machine_arn,
+        name=name,
+        input=json.dumps(
+            {
+                "endpoint_id": endpoint_id,
+                "input": job_input,
+                "exec_id": name,
+                "segment_filename": segment_filename,
+            }
+        ),
+    )
+    return str(response["executionArn"])

@@ -1,8 +1,9 @@
-"""`make demo`: a state machine waits for a RunPod job and resumes when the webhook arrives.
+"""`make demo`: a state machine runs RunPod jobs as waiting tasks, resumed by the webhook.
 
-Everything runs here: moto plays AWS, a loopback HTTP server plays API Gateway in front of the
-real lambda/handler.py, and this script plays RunPod over real HTTP. Exit status 0 only when
-every outcome is the expected one.
+Everything runs here: moto plays AWS (state machines really execute), a loopback HTTP server
+plays API Gateway in front of the real lambda/handler.py, lambda/submit.py runs as Lambda
+would run it, and a fake RunPod accepts the jobs and calls the webhook over real HTTP.
+Exit status 0 only when every outcome is the expected one.
 """
 
 import json
@@ -17,11 +18,14 @@ from typing import Any
 import boto3
 
 from localdev import aws_setup
+from localdev.fake_runpod import FakeRunPod, serve_fake_runpod
+from localdev.lambda_context import LocalLambdaContext
 from localdev.local_aws import local_aws
-from localdev.runtime import load_handler
+from localdev.runtime import load_function
 from localdev.webhook_server import serve_webhook
 
 TABLE = "demo-runpod-callbacks"
+ENDPOINT_ID = "upscaler-v2"
 COLOUR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
 
 
@@ -36,13 +40,125 @@ class Report:
 
     def line(self, step: str, subject: str, result: str, detail: str = "", ok: bool = True) -> None:
         mark = paint("✓", "green") if ok else paint("✗", "red")
-        print(f" {mark} {step:<18} {subject:<16} {result:<24} {paint(detail, 'dim')}".rstrip())
+        print(f" {mark} {step:<16} {subject:<13} {result:<24} {paint(detail, 'dim')}".rstrip())
         if not ok:
             self.failures += 1
 
 
+@dataclass
+class LocalSystem:
+    dynamodb: Any
+    stepfunctions: Any
+    submit: Any
+    runpod: FakeRunPod
+    state_machine_arn: str
+    webhook_base_url: str
+
+
+def run_demo() -> int:
+    logging.getLogger("moto").setLevel(logging.CRITICAL)  # it logs each failed execution in full
+    os.environ["LOG_LEVEL"] = os.environ.get("DEMO_LOG_LEVEL", "ERROR")
+    os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF lines would drown the story
+    report = Report()
+    runpod = FakeRunPod(retry_interval_s=1)
+    with local_aws() as endpoint, serve_fake_runpod(runpod) as runpod_api:
+        handler = load_function("handler", endpoint, CALLBACK_TABLE_NAME=TABLE)
+        with serve_webhook(handler.lambda_handler) as webhook:
+            system = _set_up(endpoint, runpod, runpod_api, f"{webhook}/webhook")
+            print(paint("RunPod → webhook → Step Functions, all on this machine", "bold"))
+            print(
+                paint(
+                    f"   AWS (moto) {endpoint}   webhook {webhook}   RunPod (fake) {runpod_api}",
+                    "dim",
+                )
+            )
+            print()
+            _play(report, system)
+            print()
+            _summary(system.dynamodb)
+    print()
+    if report.failures:
+        print(paint(f"{report.failures} outcome(s) differ from the expected ones.", "red"))
+        return 1
+    print(paint("Every outcome is the expected one.", "green"))
+    return 0
+
+
+def _set_up(
+    endpoint: str, runpod: FakeRunPod, runpod_api: str, webhook_base_url: str
+) -> LocalSystem:
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
+    stepfunctions = boto3.client("stepfunctions", endpoint_url=endpoint)
+    aws_setup.create_callback_table(dynamodb, TABLE)
+    secret = boto3.client("secretsmanager", endpoint_url=endpoint).create_secret(
+        Name="demo-runpod-api-key", SecretString="rp_demo_key"
+    )
+    function_arn = aws_setup.create_submit_function(
+        boto3.client("iam", endpoint_url=endpoint),
+        boto3.client("lambda", endpoint_url=endpoint),
+        "demo-runpod-submit",
+    )
+    submit = load_function(
+        "submit",
+        endpoint,
+        CALLBACK_TABLE_NAME=TABLE,
+        WEBHOOK_BASE_URL=webhook_base_url,
+        RUNPOD_API_KEY_SECRET_ARN=secret["ARN"],
+        RUNPOD_API_BASE_URL=runpod_api,
+    )
+    machine = aws_setup.create_submitting_state_machine(
+        stepfunctions, function_arn, "upscale-segment"
+    )
+    return LocalSystem(dynamodb, stepfunctions, submit, runpod, machine, webhook_base_url)
+
+
+def _play(report: Report, system: LocalSystem) -> None:
+    succeeding = _run_job(report, system, "seg_0001.mp4", {"video": "s3://videos/seg_0001.mp4"})
+    _journey(report, system.stepfunctions, succeeding, "seg_0001.mp4", "SUCCEEDED")
+    failing = _run_job(report, system, "seg_0002.mp4", {"fail_with": "CUDA out of memory"})
+    _journey(report, system.stepfunctions, failing, "seg_0002.mp4", "FAILED")
+
+    first_delivery = system.runpod.deliveries[0]
+    retry = first_delivery.body
+    _deliver(report, "RunPod retries", first_delivery.url, retry, expected=200, saying="already")
+    unknown = f"{system.webhook_base_url}/no-such-callback"
+    _deliver(report, "unknown token", unknown, retry, expected=404)
+    _deliver(report, "malformed body", first_delivery.url, "{not json", expected=400)
+
+
+def _run_job(report: Report, system: LocalSystem, segment: str, job_input: dict[str, Any]) -> str:
+    execution = aws_setup.start_submitting_execution(
+        system.stepfunctions,
+        system.state_machine_arn,
+        endpoint_id=ENDPOINT_ID,
+        job_input=job_input,
+        segment_filename=segment,
+    )
+    report.line("start execution", segment, "RUNNING", "Task: lambda:invoke.waitForTaskToken")
+    payload = aws_setup.scheduled_lambda_payload(system.stepfunctions, execution)
+    submitted = system.submit.lambda_handler(payload, LocalLambdaContext())
+    token = str(system.runpod.runs[-1].body["webhook"]).rsplit("/", 1)[-1]
+    report.line(
+        "submit",
+        segment,
+        f"RunPod job {submitted['job_id'][:10]}…",
+        f"record stored, then POST /{ENDPOINT_ID}/run (callback {token[:4]}…)",
+        submitted["status"] == "SUBMITTED",
+    )
+    system.runpod.wait_for_webhooks()
+    delivery = system.runpod.deliveries[-1]
+    report.line(
+        "RunPod webhook",
+        delivery.body["status"],
+        f"HTTP {delivery.statuses[-1]}",
+        f"POST …/webhook/{token[:4]}…",
+        delivery.statuses == [200],
+    )
+    return execution
+
+
 def post(url: str, body: str) -> tuple[int, dict[str, Any]]:
-    """Play RunPod: POST the job-status JSON to the webhook URL."""
+    """Play RunPod by hand: POST the job-status JSON to the webhook URL."""
     request = urllib.request.Request(  # noqa: S310 - loopback URL built here
         url, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST"
     )
@@ -53,77 +169,13 @@ def post(url: str, body: str) -> tuple[int, dict[str, Any]]:
         return error.code, json.loads(error.read() or b"{}")
 
 
-def run_demo() -> int:
-    logging.getLogger("moto").setLevel(logging.CRITICAL)  # it logs each failed execution in full
-    report = Report()
-    with local_aws() as endpoint:
-        os.environ["LOG_LEVEL"] = os.environ.get("DEMO_LOG_LEVEL", "ERROR")
-        os.environ["POWERTOOLS_METRICS_DISABLED"] = "true"  # EMF lines would drown the story
-        handler = load_handler(TABLE, endpoint)
-        dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
-        stepfunctions = boto3.client("stepfunctions", endpoint_url=endpoint)
-        aws_setup.create_callback_table(dynamodb, TABLE)
-        machine = aws_setup.create_waiting_state_machine(stepfunctions, TABLE, name="runpod-job")
-        with serve_webhook(handler.lambda_handler) as webhook:
-            print(paint("RunPod → webhook → Step Functions, all on this machine", "bold"))
-            print(paint(f"   AWS (moto) {endpoint}   webhook {webhook}/webhook/{{token}}", "dim"))
-            print()
-            _play(report, dynamodb, stepfunctions, machine, f"{webhook}/webhook")
-            print()
-            _summary(dynamodb)
-    print()
-    if report.failures:
-        print(paint(f"{report.failures} outcome(s) differ from the expected ones.", "red"))
-        return 1
-    print(paint("Every outcome is the expected one.", "green"))
-    return 0
-
-
-def _play(report: Report, dynamodb: Any, stepfunctions: Any, machine: str, base: str) -> None:
-    jobs = {}
-    for segment, job_id in (("seg_0001.mp4", "runpod-job-001"), ("seg_0002.mp4", "runpod-job-002")):
-        execution, token = aws_setup.start_waiting_execution(
-            stepfunctions, machine, segment_filename=segment, job_id=job_id
-        )
-        aws_setup.wait_for_record(dynamodb, TABLE, token)
-        jobs[segment] = (execution, token, job_id)
-        report.line("start execution", segment, "RUNNING", f"token stored as {token[:4]}…")
-
-    execution, token, job_id = jobs["seg_0001.mp4"]
-    completed = {
-        "id": job_id,
-        "status": "COMPLETED",
-        "delayTime": 812,
-        "executionTime": 20417,
-        "output": {"upscaled": "s3://videos/seg_0001_4k.mp4", "psnr": 38.7},
-    }
-    _deliver(
-        report, "webhook COMPLETED", f"{base}/{token}", completed, expected=200, saying="COMPLETED"
-    )
-    _journey(report, stepfunctions, execution, "seg_0001.mp4", "SUCCEEDED")
-
-    execution, token, job_id = jobs["seg_0002.mp4"]
-    failed = {"id": job_id, "status": "FAILED", "error": "CUDA out of memory"}
-    _deliver(report, "webhook FAILED", f"{base}/{token}", failed, expected=200, saying="FAILED")
-    _journey(report, stepfunctions, execution, "seg_0002.mp4", "FAILED")
-
-    _, token, _ = jobs["seg_0001.mp4"]
-    _deliver(
-        report, "retried delivery", f"{base}/{token}", completed, expected=200, saying="already"
-    )
-    _deliver(report, "unknown token", f"{base}/no-such-callback", completed, expected=404)
-    _deliver(report, "malformed body", f"{base}/{token}", "{not json", expected=400)
-
-
 def _deliver(
     report: Report, step: str, url: str, body: Any, *, expected: int, saying: str = ""
 ) -> None:
     status, answer = post(url, body if isinstance(body, str) else json.dumps(body))
-    said = (
-        answer.get("message", "")
-        if status != 200
-        else f"{answer.get('status')}: {answer.get('message')}"
-    )
+    said = str(answer.get("message", ""))
+    if status == 200:
+        said = f"{answer.get('status')}: {said}"
     ok = status == expected and saying in said
     report.line(step, url.rsplit("/", 1)[-1][:4] + "…", f"HTTP {status}", said, ok)
 
@@ -143,19 +195,25 @@ def _journey(
 
 def _summary(dynamodb: Any) -> None:
     print(paint("Callback records", "bold"))
-    columns = ("callback", "job_id", "segment", "status", "completed_at")
-    print("   " + "  ".join(f"{name:<20}" for name in columns).rstrip())
-    for item in sorted(
-        dynamodb.scan(TableName=TABLE)["Items"], key=lambda row: row["segment_filename"]["S"]
-    ):
-        row = (
-            item["callback_token"]["S"][:4] + "…",
-            item.get("job_id", {}).get("S", ""),
-            item["segment_filename"]["S"],
-            item["status"]["S"],
-            item.get("completed_at", {}).get("S", ""),
+    _row(("callback", "job_id", "segment", "status", "completed_at"))
+    items = dynamodb.scan(TableName=TABLE)["Items"]
+    for item in sorted(items, key=lambda row: row["segment_filename"]["S"]):
+        _row(
+            (
+                item["callback_token"]["S"][:4] + "…",
+                item.get("job_id", {}).get("S", ""),
+                item["segment_filename"]["S"],
+                item["status"]["S"],
+                item.get("completed_at", {}).get("S", ""),
+            )
         )
-        print("   " + "  ".join(f"{value:<20}" for value in row).rstrip())
+
+
+def _row(cells: tuple[str, ...], widths: tuple[int, ...] = (10, 18, 14, 11, 26)) -> None:
+    print(
+        "   "
+        + " ".join(f"{cell:<{width}}" for cell, width in zip(cells, widths, strict=True)).rstrip()
+    )
 
 
 if __name__ == "__main__":

@@ -15,7 +15,7 @@ import boto3
 
 from localdev import aws_setup
 from localdev.local_aws import local_aws
-from localdev.runtime import load_handler
+from localdev.runtime import load_function
 from localdev.webhook_server import serve_webhook
 
 DEMO_TABLE = "local-runpod-callbacks"
@@ -38,7 +38,7 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         endpoint = None if options.aws else stack.enter_context(local_aws())
         table = options.table or DEMO_TABLE
-        handler = load_handler(table, endpoint)
+        handler = load_function("handler", endpoint, CALLBACK_TABLE_NAME=table)
         webhook = stack.enter_context(serve_webhook(handler.lambda_handler, options.port))
         if endpoint:
             _prepare_local_aws(endpoint, table)

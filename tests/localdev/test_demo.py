@@ -23,9 +23,16 @@ def test_demo_shows_every_outcome_and_exits_zero() -> None:
     assert demo.returncode == 0, demo.stdout + demo.stderr
     assert "RUNNING → SUCCEEDED" in demo.stdout
     assert "RUNNING → FAILED" in demo.stdout
-    assert "HTTP 200" in line("webhook COMPLETED")
-    assert "RunPod.FAILED" in line("webhook FAILED")
-    assert "already completed" in line("retried delivery")
+    webhooks = [text for text in lines if " RunPod webhook " in text]
+    assert [("COMPLETED" in text, "FAILED" in text) for text in webhooks] == [
+        (True, False),
+        (False, True),
+    ]
+    assert all("HTTP 200" in text for text in webhooks)
+    assert sum(" submit " in text and "RunPod job job-" in text for text in lines) == 2
+    assert "RUNNING → FAILED" in demo.stdout
+    assert "RunPod.FAILED" in demo.stdout
+    assert "already completed" in line("RunPod retries")
     assert "HTTP 404" in line("unknown token")
     assert "HTTP 400" in line("malformed body")
     assert "✗" not in demo.stdout

@@ -297,3 +297,62 @@ run "bad_architecture_is_rejected" {
 
   expect_failures = [var.lambda_architecture]
 }
+
+run "no_submit_function_without_an_api_key_secret" {
+  command = plan
+
+  assert {
+    condition     = length(aws_lambda_function.submit) == 0 && length(aws_iam_role.submit) == 0
+    error_message = "the submit function is opt-in"
+  }
+}
+
+run "submit_function_with_least_privilege_when_a_secret_is_given" {
+  command = apply
+
+  variables {
+    runpod_api_key_secret_arn  = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+    runpod_api_key_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition     = aws_lambda_function.submit[0].function_name == "dev-runpod-submit" && aws_lambda_function.submit[0].handler == "submit.lambda_handler"
+    error_message = "submit function must be <prefix>-runpod-submit running submit.lambda_handler"
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.submit[0].environment[0].variables["CALLBACK_TABLE_NAME"] == "dev-runpod-callbacks" &&
+      aws_lambda_function.submit[0].environment[0].variables["WEBHOOK_BASE_URL"] == output.webhook_base_url &&
+      aws_lambda_function.submit[0].environment[0].variables["RUNPOD_API_KEY_SECRET_ARN"] == var.runpod_api_key_secret_arn &&
+      aws_lambda_function.submit[0].environment[0].variables["RUNPOD_API_BASE_URL"] == "https://api.runpod.ai/v2"
+    )
+    error_message = "submit function needs the table, the webhook URL, the secret and RunPod's API"
+  }
+
+  assert {
+    condition = toset(flatten([for statement in data.aws_iam_policy_document.submit[0].statement : statement.actions])) == toset([
+      "dynamodb:PutItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue", "states:SendTaskFailure",
+      "logs:CreateLogStream", "logs:PutLogEvents", "kms:Decrypt",
+    ])
+    error_message = "submit role: write records, read the key (decrypt with its key), fail tasks, own logs"
+  }
+
+  assert {
+    condition = alltrue([
+      for statement in data.aws_iam_policy_document.submit[0].statement :
+      statement.resources == toset([var.runpod_api_key_secret_arn]) if contains(statement.actions, "secretsmanager:GetSecretValue")
+    ])
+    error_message = "the secret may be read, no other"
+  }
+
+  assert {
+    condition     = contains(flatten([for statement in data.aws_iam_policy_document.state_machine.statement : statement.actions]), "lambda:InvokeFunction")
+    error_message = "a state machine must be allowed to invoke the submit function"
+  }
+
+  assert {
+    condition     = output.submit_function_arn == aws_lambda_function.submit[0].arn
+    error_message = "submit_function_arn must name the submit function"
+  }
+}

@@ -20,7 +20,7 @@ def test_terraform_files_are_formatted(terraform: str) -> None:
     assert result.returncode == 0, f"run `make fmt`:\n{result.stdout}{result.stderr}"
 
 
-@pytest.mark.parametrize("root", [".", "examples/basic"])
+@pytest.mark.parametrize("root", [".", "examples/basic", "examples/complete"])
 def test_module_and_examples_validate(terraform: str, module_tree: Path, root: str) -> None:
     directory = module_tree / root
     init = run(terraform, "init", "-backend=false", "-input=false", cwd=directory)

@@ -31,9 +31,12 @@ POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python313-arm64"
 POWERTOOLS_LAYER_VERSION = 27
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def moto_endpoint(module_tree: Path) -> Iterator[str]:
-    """moto as AWS for terraform, holding the AWS-managed layer the module defaults to."""
+    """moto as AWS for terraform, holding the AWS-managed layer the module defaults to.
+
+    Module-scoped: MOTO_ACCOUNT_ID and MOTO_PORT must not outlive these tests.
+    """
     with pytest.MonkeyPatch.context() as environment:
         environment.setenv("MOTO_ACCOUNT_ID", POWERTOOLS_ACCOUNT)
         with local_aws() as endpoint:
@@ -58,10 +61,10 @@ def _publish_powertools_layer(endpoint: str) -> None:
         )
 
 
-terraform_root("moto", scope="session", teardown=terraform_root.TEARDOWN_ON)
+terraform_root("moto", scope="module", teardown=terraform_root.TEARDOWN_ON)
 
 
-@pytest.fixture(scope="session")
+@pytest.fixture(scope="module")
 def deployed(moto_endpoint: str, moto: Any) -> Any:
     """The applied root (pytest-terraform destroys it at the end of the session)."""
     return moto
@@ -262,3 +265,60 @@ def _document(policy: Any) -> Any:
 
 def _list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
+
+
+terraform_root("moto_submit", scope="module", teardown=terraform_root.TEARDOWN_ON)
+
+
+@pytest.fixture(scope="module")
+def deployed_with_submit(moto_endpoint: str, moto_submit: Any) -> Any:
+    """The module with the complete example's inputs: an API key secret and the submit function."""
+    return moto_submit
+
+
+def test_submit_function_is_deployed_with_its_settings(
+    deployed_with_submit: Any, moto_endpoint: str
+) -> None:
+    functions = aws("lambda", moto_endpoint)
+
+    configuration = functions.get_function_configuration(FunctionName="sub-runpod-submit")
+    variables = configuration["Environment"]["Variables"]
+
+    assert configuration["Handler"] == "submit.lambda_handler"
+    assert configuration["FunctionArn"] == output(deployed_with_submit, "submit_function_arn")
+    assert variables["CALLBACK_TABLE_NAME"] == "sub-runpod-callbacks"
+    assert variables["WEBHOOK_BASE_URL"] == output(deployed_with_submit, "webhook_base_url")
+    assert variables["RUNPOD_API_KEY_SECRET_ARN"] == output(deployed_with_submit, "secret_arn")
+    assert variables["RUNPOD_API_BASE_URL"] == "https://api.runpod.ai/v2"
+    policy = json.loads(output(deployed_with_submit, "state_machine_policy_json"))
+    invoke = next(s for s in policy["Statement"] if "lambda:InvokeFunction" in _list(s["Action"]))
+    assert configuration["FunctionArn"] in _list(invoke["Resource"])
+
+
+def test_submit_role_reads_only_its_secret(deployed_with_submit: Any, moto_endpoint: str) -> None:
+    iam = aws("iam", moto_endpoint)
+    (name,) = iam.list_role_policies(RoleName="sub-runpod-submit")["PolicyNames"]
+    document = _document(
+        iam.get_role_policy(RoleName="sub-runpod-submit", PolicyName=name)["PolicyDocument"]
+    )
+
+    by_action = {
+        action: _list(statement["Resource"])
+        for statement in document["Statement"]
+        for action in _list(statement["Action"])
+    }
+
+    assert set(by_action) == {
+        "dynamodb:PutItem",
+        "dynamodb:UpdateItem",
+        "secretsmanager:GetSecretValue",
+        "states:SendTaskFailure",
+        "logs:CreateLogStream",
+        "logs:PutLogEvents",
+    }
+    assert by_action["secretsmanager:GetSecretValue"] == [
+        output(deployed_with_submit, "secret_arn")
+    ]
+    assert by_action["dynamodb:PutItem"] == [
+        f"arn:aws:dynamodb:us-east-1:{POWERTOOLS_ACCOUNT}:table/sub-runpod-callbacks"
+    ]

@@ -1,10 +1,7 @@
 """The submit function: record before RunPod, one job per task token, typed errors, end to end."""
 
 import base64
-import io
 import json
-import uuid
-import zipfile
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -28,23 +25,15 @@ class SubmitWorld:
     runpod: FakeRunPod
     state_machine_arn: str
 
-    def start(
-        self, job_input: dict[str, Any] | None = None, **overrides: Any
-    ) -> tuple[str, dict[str, Any]]:
+    def start(self, job_input: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
         """Start an execution; returns it and the payload Step Functions gave the function."""
-        execution = self.local.stepfunctions.start_execution(
-            stateMachineArn=self.state_machine_arn,
-            name=f"segment-{uuid.uuid4().hex[:12]}",
-            input=json.dumps(
-                {
-                    "endpoint_id": "upscaler-v2",
-                    "input": job_input or {"segment": "s3://videos/seg_0001.mp4"},
-                    "exec_id": "exec-42",
-                    "segment_filename": "seg_0001.mp4",
-                    **overrides,
-                }
-            ),
-        )["executionArn"]
+        execution = aws_setup.start_submitting_execution(
+            self.local.stepfunctions,
+            self.state_machine_arn,
+            endpoint_id="upscaler-v2",
+            job_input=job_input or {"segment": "s3://videos/seg_0001.mp4"},
+            segment_filename="seg_0001.mp4",
+        )
         return execution, aws_setup.scheduled_lambda_payload(self.local.stepfunctions, execution)
 
     def invoke(self, payload: dict[str, Any]) -> dict[str, Any]:
@@ -65,32 +54,17 @@ def world(local_webhook: LocalWebhook, monkeypatch: pytest.MonkeyPatch) -> Itera
     )
     submit.logger.registered_handler.setStream(local.handler.logger.registered_handler.stream)
     runpod = FakeRunPod(retry_interval_s=0.05, job_delay_s=0.05)
-    function_arn = _submit_function_in_moto()
-    machine = local.stepfunctions.create_state_machine(
-        name="runpod-submit-job",
-        definition=json.dumps(aws_setup.submitting_task_definition(function_arn, timeout_s=60)),
-        roleArn=aws_setup.DEFAULT_ROLE_ARN,
-    )["stateMachineArn"]
+    function_arn = aws_setup.create_submit_function(
+        boto3.client("iam"), boto3.client("lambda"), "test-runpod-submit"
+    )
+    machine = aws_setup.create_submitting_state_machine(
+        local.stepfunctions, function_arn, "runpod-submit-job"
+    )
     with serve_webhook(local.handler.lambda_handler) as webhook, serve_fake_runpod(runpod) as api:
         monkeypatch.setenv("WEBHOOK_BASE_URL", f"{webhook}/webhook")
         monkeypatch.setenv("RUNPOD_API_BASE_URL", api)
         monkeypatch.setenv("RUNPOD_API_KEY_SECRET_ARN", secret["ARN"])
         yield SubmitWorld(local, submit, runpod, machine)
-
-
-def _submit_function_in_moto() -> str:
-    role = boto3.client("iam").create_role(RoleName="runpod-submit", AssumeRolePolicyDocument="{}")
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as code:
-        code.writestr("submit.py", "")
-    function = boto3.client("lambda").create_function(
-        FunctionName="test-runpod-submit",
-        Runtime="python3.13",
-        Role=role["Role"]["Arn"],
-        Handler="submit.lambda_handler",
-        Code={"ZipFile": archive.getvalue()},
-    )
-    return str(function["FunctionArn"])
 
 
 def test_job_runs_as_one_task_from_submit_to_webhook(world: SubmitWorld) -> None:
@@ -110,7 +84,8 @@ def test_job_runs_as_one_task_from_submit_to_webhook(world: SubmitWorld) -> None
     output = json.loads(final["output"])
     assert output["job_id"] == result["job_id"]
     assert output["output"] == {"processed": {"segment": "s3://videos/seg_0001.mp4", "scale": 2.5}}
-    assert (output["exec_id"], output["segment_filename"]) == ("exec-42", "seg_0001.mp4")
+    assert output["exec_id"] == execution.rsplit(":", 1)[-1]
+    assert output["segment_filename"] == "seg_0001.mp4"
 
 
 def test_record_is_written_before_runpod_hears_of_the_job(
@@ -130,7 +105,7 @@ def test_record_is_written_before_runpod_hears_of_the_job(
     assert record is not None
     assert record["status"] == "PENDING"
     assert record["task_token"] == payload["task_token"]
-    assert (record["exec_id"], record["segment_filename"]) == ("exec-42", "seg_0001.mp4")
+    assert (record["exec_id"], record["segment_filename"]) == (payload["exec_id"], "seg_0001.mp4")
     assert record["endpoint_id"] == "upscaler-v2"
     assert record["ttl"] > record["ttl"] - 7 * 24 * 3600 > 0
     stored = world.local.record(world.webhook_token())

@@ -1,0 +1,100 @@
+provider "aws" {
+  region = var.region
+}
+
+resource "aws_secretsmanager_secret" "runpod_api_key" {
+  #checkov:skip=CKV_AWS_149:The example keeps the AWS-managed key; pass runpod_api_key_kms_key_arn to the module when you use your own.
+  #checkov:skip=CKV2_AWS_57:RunPod keys are rotated in RunPod's console; rotate the secret's value with them.
+  name                    = "${var.prefix}-runpod-api-key"
+  description             = "RunPod API key for ${var.prefix}-runpod-submit"
+  recovery_window_in_days = 7
+}
+
+resource "aws_secretsmanager_secret_version" "runpod_api_key" {
+  secret_id     = aws_secretsmanager_secret.runpod_api_key.id
+  secret_string = var.runpod_api_key
+}
+
+module "runpod_webhook" {
+  source = "../.."
+
+  prefix                    = var.prefix
+  create_submit_function    = true # the secret's ARN is only known once it exists
+  runpod_api_key_secret_arn = aws_secretsmanager_secret.runpod_api_key.arn
+  tags                      = { Project = "video-upscaling" }
+}
+
+locals {
+  # One Task state runs the job: the submit function stores the token and submits; the task
+  # waits for RunPod's webhook. It times out a minute after RunPod's own ttl.
+  definition = {
+    Comment = "Upscale one video segment on RunPod"
+    StartAt = "UpscaleOnRunPod"
+    States = {
+      UpscaleOnRunPod = {
+        Type     = "Task"
+        Resource = "arn:aws:states:::lambda:invoke.waitForTaskToken"
+        Parameters = {
+          FunctionName = module.runpod_webhook.submit_function_arn
+          Payload = {
+            "task_token.$"       = "$$.Task.Token"
+            endpoint_id          = var.runpod_endpoint_id
+            "input.$"            = "$.input"
+            "exec_id.$"          = "$$.Execution.Name"
+            "segment_filename.$" = "$.segment_filename"
+            policy               = { ttl = var.runpod_job_ttl_ms }
+          }
+        }
+        TimeoutSeconds = ceil(var.runpod_job_ttl_ms / 1000) + 60
+        Retry = [{
+          ErrorEquals     = ["RunPod.SubmitFailed"]
+          IntervalSeconds = 10
+          MaxAttempts     = 2
+          BackoffRate     = 2
+        }]
+        Catch = [{
+          ErrorEquals = ["RunPod.SubmitRejected", "RunPod.SubmitFailed", "RunPod.InvalidRequest",
+          "RunPod.FAILED", "RunPod.CANCELLED", "RunPod.TIMED_OUT", "RunPod.OutputTooLarge", "States.Timeout"]
+          ResultPath = "$.error"
+          Next       = "SegmentFailed"
+        }]
+        Next = "SegmentUpscaled"
+      }
+      SegmentUpscaled = { Type = "Succeed" }
+      SegmentFailed   = { Type = "Fail", Error = "SegmentFailed", Cause = "RunPod did not upscale the segment" }
+    }
+  }
+}
+
+data "aws_iam_policy_document" "state_machine_assume_role" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["states.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "state_machine" {
+  name               = "${var.prefix}-upscale-segment"
+  assume_role_policy = data.aws_iam_policy_document.state_machine_assume_role.json
+}
+
+resource "aws_iam_role_policy" "state_machine" {
+  name   = "${var.prefix}-upscale-segment-runpod"
+  role   = aws_iam_role.state_machine.id
+  policy = module.runpod_webhook.state_machine_policy_json
+}
+
+resource "aws_sfn_state_machine" "upscale_segment" {
+  #checkov:skip=CKV_AWS_284:X-Ray tracing is left to the caller (module variable tracing_enabled covers the functions).
+  #checkov:skip=CKV_AWS_285:Execution history is kept by Step Functions; add a logging_configuration for CloudWatch Logs.
+  #checkov:skip=CKV_AWS_364:The example's role is used by this state machine only; add an aws:SourceArn condition in production.
+  name       = "${var.prefix}-upscale-segment"
+  role_arn   = aws_iam_role.state_machine.arn
+  definition = jsonencode(local.definition)
+
+  depends_on = [aws_iam_role_policy.state_machine]
+}

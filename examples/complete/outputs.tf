@@ -1,0 +1,14 @@
+output "state_machine_arn" {
+  description = "Start an execution here with {\"input\": {...}, \"segment_filename\": \"...\"}."
+  value       = aws_sfn_state_machine.upscale_segment.arn
+}
+
+output "webhook_base_url" {
+  description = "Where RunPod calls back; the submit function appends the callback token."
+  value       = module.runpod_webhook.webhook_base_url
+}
+
+output "submit_function_arn" {
+  description = "The function the state machine's Task invokes."
+  value       = module.runpod_webhook.submit_function_arn
+}

@@ -1,0 +1,136 @@
+# The optional submit function: stores the record, then submits the RunPod job, so a state
+# machine runs a job as one `lambda:invoke.waitForTaskToken` task (see local.create_submit).
+
+resource "aws_cloudwatch_log_group" "submit" {
+  #checkov:skip=CKV_AWS_338:Retention is the caller's choice (var.log_retention_in_days).
+  count = local.create_submit ? 1 : 0
+
+  name              = "/aws/lambda/${local.submit_function_name}"
+  retention_in_days = var.log_retention_in_days
+  kms_key_id        = var.logs_kms_key_arn
+
+  tags = local.tags
+}
+
+data "aws_iam_policy_document" "submit" {
+  count = local.create_submit ? 1 : 0
+
+  statement {
+    sid       = "WriteCallbackRecords"
+    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+
+  statement {
+    sid       = "ReadRunPodApiKey"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.runpod_api_key_secret_arn]
+  }
+
+  statement {
+    sid = "FailWaitingTask"
+    # A typed submit error fails the waiting task at once; SendTaskFailure has no resource scoping.
+    actions   = ["states:SendTaskFailure"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "OwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.submit[0].arn}:*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.runpod_api_key_kms_key_arn == null ? [] : [var.runpod_api_key_kms_key_arn]
+
+    content {
+      sid       = "DecryptRunPodApiKey"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.table.kms_key_arn == null ? [] : [var.table.kms_key_arn]
+
+    content {
+      sid       = "TableKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.tracing_enabled ? [true] : []
+
+    content {
+      sid       = "XRay"
+      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+      resources = ["*"]
+    }
+  }
+}
+
+resource "aws_iam_role" "submit" {
+  count = local.create_submit ? 1 : 0
+
+  name               = local.submit_function_name
+  description        = "Runs ${local.submit_function_name}: writes callback records, submits RunPod jobs"
+  assume_role_policy = data.aws_iam_policy_document.assume_role.json
+
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy" "submit" {
+  count = local.create_submit ? 1 : 0
+
+  name   = "${local.submit_function_name}-least-privilege"
+  role   = aws_iam_role.submit[0].id
+  policy = data.aws_iam_policy_document.submit[0].json
+}
+
+resource "aws_lambda_function" "submit" {
+  #checkov:skip=CKV_AWS_116:Invoked synchronously by Step Functions, which handles its errors (Catch/Retry).
+  #checkov:skip=CKV_AWS_117:Calls AWS public endpoints and RunPod's public API; a VPC would add NAT cost for no isolation gain.
+  #checkov:skip=CKV_AWS_173:The environment holds names and URLs only; the API key stays in Secrets Manager.
+  #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the caller owns; the zip is built from this module's source.
+  #checkov:skip=CKV_AWS_50:X-Ray is a switch (var.tracing_enabled), off by default for cold start and cost.
+  #checkov:skip=CKV_AWS_115:Concurrency follows the state machines that invoke it; RunPod's own queue absorbs bursts.
+  count = local.create_submit ? 1 : 0
+
+  function_name    = local.submit_function_name
+  description      = "Stores a Step Functions task token, then submits the RunPod job that will call back"
+  role             = aws_iam_role.submit[0].arn
+  handler          = "submit.lambda_handler"
+  runtime          = var.lambda_runtime
+  architectures    = [var.lambda_architecture]
+  memory_size      = var.lambda_memory_size
+  timeout          = var.submit_timeout
+  filename         = local.lambda_zip_path
+  source_code_hash = local.lambda_zip_hash
+  layers           = [local.powertools_layer_arn]
+
+  environment {
+    variables = merge(local.powertools_environment, {
+      POWERTOOLS_SERVICE_NAME   = "runpod-submit"
+      WEBHOOK_BASE_URL          = "${aws_api_gateway_stage.this.invoke_url}/webhook"
+      RUNPOD_API_KEY_SECRET_ARN = var.runpod_api_key_secret_arn
+      RUNPOD_API_BASE_URL       = var.runpod_api_base_url
+    })
+  }
+
+  tracing_config {
+    mode = local.tracing_mode
+  }
+
+  tags = local.tags
+
+  depends_on = [aws_iam_role_policy.submit, aws_cloudwatch_log_group.submit]
+
+  lifecycle {
+    precondition {
+      condition     = var.runpod_api_key_secret_arn != null
+      error_message = "The submit function needs runpod_api_key_secret_arn."
+    }
+  }
+}

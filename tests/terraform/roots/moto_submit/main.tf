@@ -1,0 +1,59 @@
+# The module with the complete example's inputs (submit function on), applied to moto.
+variable "aws_endpoint" {
+  description = "URL of the moto server standing in for AWS."
+  type        = string
+}
+
+provider "aws" {
+  region                      = "us-east-1"
+  access_key                  = "testing"
+  secret_key                  = "testing"
+  skip_credentials_validation = true
+  skip_metadata_api_check     = true
+  skip_requesting_account_id  = true
+
+  endpoints {
+    apigateway     = var.aws_endpoint
+    cloudwatch     = var.aws_endpoint
+    dynamodb       = var.aws_endpoint
+    iam            = var.aws_endpoint
+    lambda         = var.aws_endpoint
+    logs           = var.aws_endpoint
+    secretsmanager = var.aws_endpoint
+    sts            = var.aws_endpoint
+    wafv2          = var.aws_endpoint
+  }
+}
+
+resource "aws_secretsmanager_secret" "runpod_api_key" {
+  name = "sub-runpod-api-key"
+}
+
+resource "aws_secretsmanager_secret_version" "runpod_api_key" {
+  secret_id     = aws_secretsmanager_secret.runpod_api_key.id
+  secret_string = "rp_moto_test_key"
+}
+
+module "runpod_webhook" {
+  source = "../.."
+
+  prefix                    = "sub"
+  create_submit_function    = true
+  runpod_api_key_secret_arn = aws_secretsmanager_secret.runpod_api_key.arn
+}
+
+output "submit_function_arn" {
+  value = module.runpod_webhook.submit_function_arn
+}
+
+output "webhook_base_url" {
+  value = module.runpod_webhook.webhook_base_url
+}
+
+output "state_machine_policy_json" {
+  value = module.runpod_webhook.state_machine_policy_json
+}
+
+output "secret_arn" {
+  value = aws_secretsmanager_secret.runpod_api_key.arn
+}
