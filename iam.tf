@@ -9,7 +9,37 @@ data "aws_iam_policy_document" "assume_role" {
   }
 }
 
+# Statements that depend on switches, shared by the roles below.
+data "aws_iam_policy_document" "table_key" {
+  dynamic "statement" {
+    for_each = var.table.kms_key_arn == null ? [] : [var.table.kms_key_arn]
+
+    content {
+      sid       = "TableKey"
+      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "tracing" {
+  dynamic "statement" {
+    for_each = var.tracing_enabled ? [true] : []
+
+    content {
+      sid       = "XRay"
+      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
+      resources = ["*"]
+    }
+  }
+}
+
 data "aws_iam_policy_document" "this" {
+  source_policy_documents = [
+    data.aws_iam_policy_document.table_key.json,
+    data.aws_iam_policy_document.tracing.json,
+  ]
+
   statement {
     sid       = "CallbackRecords"
     actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
@@ -28,26 +58,6 @@ data "aws_iam_policy_document" "this" {
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.lambda.arn}:*"]
   }
-
-  dynamic "statement" {
-    for_each = var.table.kms_key_arn == null ? [] : [var.table.kms_key_arn]
-
-    content {
-      sid       = "TableKey"
-      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      resources = [statement.value]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.tracing_enabled ? [true] : []
-
-    content {
-      sid       = "XRay"
-      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-      resources = ["*"]
-    }
-  }
 }
 
 resource "aws_iam_role" "this" {
@@ -65,6 +75,8 @@ resource "aws_iam_role_policy" "this" {
 }
 
 data "aws_iam_policy_document" "state_machine" {
+  source_policy_documents = [data.aws_iam_policy_document.table_key.json]
+
   statement {
     sid       = "WriteCallbackRecords"
     actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
@@ -78,16 +90,6 @@ data "aws_iam_policy_document" "state_machine" {
       sid       = "InvokeSubmitFunction"
       actions   = ["lambda:InvokeFunction"]
       resources = [statement.value, "${statement.value}:*"]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.table.kms_key_arn == null ? [] : [var.table.kms_key_arn]
-
-    content {
-      sid       = "TableKey"
-      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      resources = [statement.value]
     }
   }
 }

@@ -15,6 +15,11 @@ resource "aws_cloudwatch_log_group" "submit" {
 data "aws_iam_policy_document" "submit" {
   count = local.create_submit ? 1 : 0
 
+  source_policy_documents = [
+    data.aws_iam_policy_document.table_key.json,
+    data.aws_iam_policy_document.tracing.json,
+  ]
+
   statement {
     sid       = "WriteCallbackRecords"
     actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
@@ -47,26 +52,6 @@ data "aws_iam_policy_document" "submit" {
       sid       = "DecryptRunPodApiKey"
       actions   = ["kms:Decrypt"]
       resources = [statement.value]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.table.kms_key_arn == null ? [] : [var.table.kms_key_arn]
-
-    content {
-      sid       = "TableKey"
-      actions   = ["kms:Decrypt", "kms:GenerateDataKey"]
-      resources = [statement.value]
-    }
-  }
-
-  dynamic "statement" {
-    for_each = var.tracing_enabled ? [true] : []
-
-    content {
-      sid       = "XRay"
-      actions   = ["xray:PutTraceSegments", "xray:PutTelemetryRecords"]
-      resources = ["*"]
     }
   }
 }

@@ -59,6 +59,6 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         return submit_job(event)
     except SubmitError as error:
         metrics.add_metric(name=error.metric_name, unit=MetricUnit.Count, value=1)
-        logger.warning(f"Submission failed with {error.error_name}: {error}")
+        logger.warning(f"Submission failed: {error}")
         fail_waiting_task(stepfunctions, event, error)
         raise

@@ -60,18 +60,11 @@ def waiting_task_definition(table_name: str, timeout_s: int | None = None) -> di
     return definition
 
 
-def create_waiting_state_machine(
-    stepfunctions: Any,
-    table_name: str,
-    name: str,
-    *,
-    timeout_s: int | None = None,
-    role_arn: str = DEFAULT_ROLE_ARN,
+def create_state_machine(
+    stepfunctions: Any, name: str, definition: dict[str, Any], role_arn: str = DEFAULT_ROLE_ARN
 ) -> str:
     response = stepfunctions.create_state_machine(
-        name=name,
-        definition=json.dumps(waiting_task_definition(table_name, timeout_s)),
-        roleArn=role_arn,
+        name=name, definition=json.dumps(definition), roleArn=role_arn
     )
     return str(response["stateMachineArn"])
 
@@ -97,10 +90,14 @@ def start_waiting_execution(
     }
     response = stepfunctions.start_execution(
         stateMachineArn=state_machine_arn,
-        name=f"segment-{uuid.uuid4().hex[:12]}",
+        name=execution_name(),
         input=json.dumps(execution_input),
     )
     return str(response["executionArn"]), callback_token
+
+
+def execution_name() -> str:
+    return f"segment-{uuid.uuid4().hex[:12]}"
 
 
 def wait_for_record(
@@ -212,15 +209,6 @@ def create_submit_function(iam: Any, lambda_client: Any, name: str) -> str:
     return str(function["FunctionArn"])
 
 
-def create_submitting_state_machine(stepfunctions: Any, submit_function_arn: str, name: str) -> str:
-    response = stepfunctions.create_state_machine(
-        name=name,
-        definition=json.dumps(submitting_task_definition(submit_function_arn)),
-        roleArn=DEFAULT_ROLE_ARN,
-    )
-    return str(response["stateMachineArn"])
-
-
 def start_submitting_execution(
     stepfunctions: Any,
     state_machine_arn: str,
@@ -229,7 +217,7 @@ def start_submitting_execution(
     job_input: dict[str, Any],
     segment_filename: str,
 ) -> str:
-    name = f"segment-{uuid.uuid4().hex[:12]}"
+    name = execution_name()
     response = stepfunctions.start_execution(
         stateMachineArn=state_machine_arn,
         name=name,

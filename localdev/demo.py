@@ -106,8 +106,8 @@ def _set_up(
         RUNPOD_API_KEY_SECRET_ARN=secret["ARN"],
         RUNPOD_API_BASE_URL=runpod_api,
     )
-    machine = aws_setup.create_submitting_state_machine(
-        stepfunctions, function_arn, "upscale-segment"
+    machine = aws_setup.create_state_machine(
+        stepfunctions, "upscale-segment", aws_setup.submitting_task_definition(function_arn)
     )
     return LocalSystem(dynamodb, stepfunctions, submit, runpod, machine, webhook_base_url)
 

@@ -53,7 +53,9 @@ def _prepare_local_aws(endpoint: str, table: str) -> None:
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
     stepfunctions = boto3.client("stepfunctions", endpoint_url=endpoint)
     aws_setup.create_callback_table(dynamodb, table)
-    machine = aws_setup.create_waiting_state_machine(stepfunctions, table, name="runpod-job")
+    machine = aws_setup.create_state_machine(
+        stepfunctions, "runpod-job", aws_setup.waiting_task_definition(table)
+    )
     aws_setup.start_waiting_execution(
         stepfunctions,
         machine,

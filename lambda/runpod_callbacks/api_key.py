@@ -34,13 +34,16 @@ class ApiKeyCache:
 
 
 def _api_key(secret: str) -> str:
-    """The secret is the key itself, or JSON holding it under one of JSON_KEYS."""
+    """The secret is the key itself, or JSON holding it under one of JSON_KEYS (or alone)."""
     text = secret.strip()
     if text.startswith("{"):
         document = json.loads(text)
+        strings = [value for value in document.values() if isinstance(value, str) and value]
         for name in JSON_KEYS:
             if isinstance(document.get(name), str) and document[name]:
                 return str(document[name])
+        if len(strings) == 1:
+            return strings[0]
         raise SubmitFailed(f"RunPod API key secret is JSON without any of {', '.join(JSON_KEYS)}")
     if not text:
         raise SubmitFailed("RunPod API key secret is empty")

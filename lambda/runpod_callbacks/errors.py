@@ -73,6 +73,9 @@ class SubmitError(Exception):
         super().__init_subclass__()
         cls.__name__ = cls.__qualname__ = cls.error_name  # Lambda reports type(error).__name__
 
+    def __str__(self) -> str:
+        return f"{self.error_name}: {super().__str__()}"
+
 
 class InvalidRequest(SubmitError):
     """The state machine's payload is wrong (missing task token, bad endpoint id, ...)."""

@@ -230,7 +230,7 @@ run "tracing_switch_flips_function_stage_handler_and_iam" {
   }
 
   assert {
-    condition     = contains(flatten([for statement in data.aws_iam_policy_document.this.statement : statement.actions]), "xray:PutTraceSegments")
+    condition     = contains(flatten([for statement in data.aws_iam_policy_document.tracing.statement : statement.actions]), "xray:PutTraceSegments") && contains(data.aws_iam_policy_document.this.source_policy_documents, data.aws_iam_policy_document.tracing.json)
     error_message = "tracing needs X-Ray permissions"
   }
 }

@@ -198,7 +198,9 @@ def test_a_callback_resumes_an_execution_through_what_was_deployed(
     stepfunctions = aws("stepfunctions", moto_endpoint)
     dynamodb = aws("dynamodb", moto_endpoint)
     table = output(deployed, "table_name")
-    machine = aws_setup.create_waiting_state_machine(stepfunctions, table, name="deployed-check")
+    machine = aws_setup.create_state_machine(
+        stepfunctions, "deployed-check", aws_setup.waiting_task_definition(table)
+    )
     execution_arn, token = aws_setup.start_waiting_execution(
         stepfunctions, machine, segment_filename="seg_0001.mp4", job_id="runpod-job-1"
     )

@@ -98,7 +98,9 @@ def offline_module_tree(destination: Path) -> Path:
     (destination / "tests").mkdir()
     for test_file in (REPO / "tests" / "terraform").glob("*.tftest.hcl"):
         shutil.copy2(test_file, destination / "tests" / test_file.name)
-    shutil.copytree(REPO / "tests" / "terraform" / "roots", destination / "roots")
+    roots = shutil.copytree(REPO / "tests" / "terraform" / "roots", destination / "roots")
+    for root in (path for path in roots.iterdir() if path.is_dir()):
+        shutil.copy2(roots / "moto_provider.tf", root / "moto_provider.tf")
     (destination / "package.tf").write_text(PACKAGE_DOUBLE)
     versions = (destination / "versions.tf").read_text()
     (destination / "versions.tf").write_text(_without_archive_provider(versions))

@@ -58,11 +58,13 @@ class LocalWebhook:
         self.dynamodb = boto3.client("dynamodb")
         self.stepfunctions = boto3.client("stepfunctions")
         aws_setup.create_callback_table(self.dynamodb, self.table_name)
-        self.state_machine_arn = aws_setup.create_waiting_state_machine(
-            self.stepfunctions, self.table_name, name="runpod-job"
+        self.state_machine_arn = aws_setup.create_state_machine(
+            self.stepfunctions, "runpod-job", aws_setup.waiting_task_definition(self.table_name)
         )
-        self.impatient_state_machine_arn = aws_setup.create_waiting_state_machine(
-            self.stepfunctions, self.table_name, name="impatient-runpod-job", timeout_s=1
+        self.impatient_state_machine_arn = aws_setup.create_state_machine(
+            self.stepfunctions,
+            "impatient-runpod-job",
+            aws_setup.waiting_task_definition(self.table_name, timeout_s=1),
         )
 
     def start_job(

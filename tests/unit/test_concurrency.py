@@ -59,7 +59,9 @@ def test_concurrent_duplicates_resume_the_task_exactly_once(
     stepfunctions = boto3.client("stepfunctions", endpoint_url=endpoint)
     table = "test-runpod-callbacks"
     aws_setup.create_callback_table(dynamodb, table)
-    machine = aws_setup.create_waiting_state_machine(stepfunctions, table, name="runpod-job")
+    machine = aws_setup.create_state_machine(
+        stepfunctions, "runpod-job", aws_setup.waiting_task_definition(table)
+    )
     execution_arn, token = aws_setup.start_waiting_execution(
         stepfunctions, machine, segment_filename="seg_0001.mp4", job_id="runpod-job-123"
     )

@@ -1,11 +1,14 @@
 """What operators see: logs without secrets, one EMF metric per outcome, loud misconfiguration."""
 
-import importlib
 import json
+import os
+import subprocess
+import sys
 from typing import Any
 
 import pytest
 
+from localdev.runtime import LAMBDA_SOURCE
 from tests.unit.conftest import FakeLambdaContext, LocalWebhook, body, webhook_event
 
 
@@ -115,12 +118,27 @@ def test_unknown_token_emits_not_found_metric(
     assert emitted_metrics(capsys.readouterr().out) == ["UnknownCallback"]
 
 
-def test_missing_table_name_fails_loudly_naming_the_variable(
+def test_missing_table_name_fails_the_invocation_naming_the_variable(
     handler: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CALLBACK_TABLE_NAME")
 
     with pytest.raises(RuntimeError, match="CALLBACK_TABLE_NAME"):
         handler.lambda_handler(webhook_event("tok-1", body("completed.json")), FakeLambdaContext())
-    with pytest.raises(RuntimeError, match="CALLBACK_TABLE_NAME"):
-        importlib.reload(handler)
+
+
+@pytest.mark.parametrize("module", ["handler", "submit"])
+def test_missing_setting_fails_the_cold_start_naming_it(module: str) -> None:
+    environment = {k: v for k, v in os.environ.items() if k != "CALLBACK_TABLE_NAME"}
+
+    cold_start = subprocess.run(
+        [sys.executable, "-c", f"import {module}"],
+        cwd=LAMBDA_SOURCE,
+        env=environment,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+    assert cold_start.returncode != 0
+    assert "CALLBACK_TABLE_NAME" in cold_start.stderr

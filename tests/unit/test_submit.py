@@ -57,8 +57,8 @@ def world(local_webhook: LocalWebhook, monkeypatch: pytest.MonkeyPatch) -> Itera
     function_arn = aws_setup.create_submit_function(
         boto3.client("iam"), boto3.client("lambda"), "test-runpod-submit"
     )
-    machine = aws_setup.create_submitting_state_machine(
-        local.stepfunctions, function_arn, "runpod-submit-job"
+    machine = aws_setup.create_state_machine(
+        local.stepfunctions, "runpod-submit-job", aws_setup.submitting_task_definition(function_arn)
     )
     with serve_webhook(local.handler.lambda_handler) as webhook, serve_fake_runpod(runpod) as api:
         monkeypatch.setenv("WEBHOOK_BASE_URL", f"{webhook}/webhook")
@@ -257,3 +257,21 @@ def aws_setup_job(execution_arn: str) -> Any:
     from tests.unit.conftest import Job
 
     return Job(execution_arn, callback_token="")
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [API_KEY, f"  {API_KEY}\n", json.dumps({"api_key": API_KEY}), json.dumps({"token": API_KEY})],
+)
+def test_api_key_secret_may_be_plain_or_json(world: SubmitWorld, secret: str) -> None:
+    boto3.client("secretsmanager").put_secret_value(SecretId="runpod-api-key", SecretString=secret)
+    _, payload = world.start()
+
+    world.invoke(payload)
+
+    assert world.runpod.runs[0].headers["Authorization"] == f"Bearer {API_KEY}"
+
+
+def test_typed_error_names_itself(world: SubmitWorld) -> None:
+    with pytest.raises(SubmitError, match=r"^RunPod\.InvalidRequest: task_token"):
+        world.invoke({"endpoint_id": "ep", "input": {}, "exec_id": "e", "segment_filename": "s"})

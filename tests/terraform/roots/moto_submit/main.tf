@@ -1,30 +1,4 @@
 # The module with the complete example's inputs (submit function on), applied to moto.
-variable "aws_endpoint" {
-  description = "URL of the moto server standing in for AWS."
-  type        = string
-}
-
-provider "aws" {
-  region                      = "us-east-1"
-  access_key                  = "testing"
-  secret_key                  = "testing"
-  skip_credentials_validation = true
-  skip_metadata_api_check     = true
-  skip_requesting_account_id  = true
-
-  endpoints {
-    apigateway     = var.aws_endpoint
-    cloudwatch     = var.aws_endpoint
-    dynamodb       = var.aws_endpoint
-    iam            = var.aws_endpoint
-    lambda         = var.aws_endpoint
-    logs           = var.aws_endpoint
-    secretsmanager = var.aws_endpoint
-    sts            = var.aws_endpoint
-    wafv2          = var.aws_endpoint
-  }
-}
-
 resource "aws_secretsmanager_secret" "runpod_api_key" {
   name = "sub-runpod-api-key"
 }
