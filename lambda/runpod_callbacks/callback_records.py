@@ -30,8 +30,6 @@ from runpod_callbacks.errors import (
     TaskExpired,
     UnknownCallback,
 )
-from runpod_callbacks.job_status import JobStatus
-from runpod_callbacks.task_outcome import TaskOutcome, to_json
 
 PENDING = "PENDING"
 COMPLETED = "COMPLETED"
@@ -264,32 +262,3 @@ def _optional_str(value: Any) -> str | None:
 
 def iso_now() -> str:
     return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
-
-
-RECORD_OUTPUT_LIMIT_BYTES = 64 * 1024
-RECORD_ERROR_LIMIT_CHARACTERS = 4096
-
-
-def job_result(job: JobStatus, outcome: TaskOutcome) -> dict[str, Any]:
-    """The record's ``result`` map; RunPod's output only when it fits well inside 400 KB."""
-    result: dict[str, Any] = {
-        "job_id": job.job_id,
-        "runpod_status": job.status,
-        "delay_time_ms": job.delay_time_ms,
-        "execution_time_ms": job.execution_time_ms,
-    }
-    if outcome.error is not None:
-        result["step_functions_error"] = outcome.error
-    if job.error is not None:
-        message = job.error if isinstance(job.error, str) else to_json(job.error)
-        result["error"] = message[:RECORD_ERROR_LIMIT_CHARACTERS]
-    if job.output is None:
-        return result
-    output_bytes = len(to_json(job.output).encode())
-    if output_bytes > RECORD_OUTPUT_LIMIT_BYTES:
-        return {**result, "output_bytes": output_bytes, "output_omitted": "too large"}
-    try:
-        to_attribute({**result, "output": job.output})
-    except ValueError as refusal:
-        return {**result, "output_bytes": output_bytes, "output_omitted": str(refusal)}
-    return {**result, "output": job.output}

@@ -1,9 +1,11 @@
-"""What the waiting task receives: SendTaskSuccess output or SendTaskFailure error and cause."""
+"""What a finished job becomes: the waiting task's SendTask* payload and the record's result."""
 
 import json
 from dataclasses import dataclass
 from typing import Any
 
+from runpod_callbacks.callback_records import COMPLETED, FAILED
+from runpod_callbacks.dynamodb_values import to_attribute
 from runpod_callbacks.job_status import JobStatus
 
 # Step Functions limits: task output 256 KiB serialized (UTF-8), failure cause 32,768 characters.
@@ -11,8 +13,8 @@ MAX_OUTPUT_BYTES = 256 * 1024
 MAX_CAUSE_CHARACTERS = 32_768
 OUTPUT_TOO_LARGE = "RunPod.OutputTooLarge"
 
-RECORD_COMPLETED = "COMPLETED"
-RECORD_FAILED = "FAILED"
+RECORD_OUTPUT_LIMIT_BYTES = 64 * 1024
+RECORD_ERROR_LIMIT_CHARACTERS = 4096
 
 
 @dataclass(frozen=True)
@@ -52,7 +54,7 @@ def decide_outcome(job: JobStatus, context: TaskContext) -> TaskOutcome:
         )
         size = len(output.encode())
         if size <= MAX_OUTPUT_BYTES:
-            return TaskOutcome(record_status=RECORD_COMPLETED, output=output)
+            return TaskOutcome(record_status=COMPLETED, output=output)
         message = f"output is {size} bytes serialized; Step Functions accepts {MAX_OUTPUT_BYTES}"
         return _failure(OUTPUT_TOO_LARGE, job, context, message)
     return _failure(f"RunPod.{job.status}", job, context, job.error)
@@ -66,7 +68,7 @@ def _failure(error: str, job: JobStatus, context: TaskContext, message: Any) -> 
         "exec_id": context.exec_id,
         "segment_filename": context.segment_filename,
     }
-    return TaskOutcome(record_status=RECORD_FAILED, error=error, cause=_fit_cause(cause))
+    return TaskOutcome(record_status=FAILED, error=error, cause=_fit_cause(cause))
 
 
 def _fit_cause(cause: dict[str, Any]) -> str:
@@ -87,3 +89,28 @@ def _fit_cause(cause: dict[str, Any]) -> str:
 
 def to_json(value: Any) -> str:
     return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+
+
+def record_result(job: JobStatus, outcome: TaskOutcome) -> dict[str, Any]:
+    """The record's ``result`` map; RunPod's output only when it fits well inside 400 KB."""
+    result: dict[str, Any] = {
+        "job_id": job.job_id,
+        "runpod_status": job.status,
+        "delay_time_ms": job.delay_time_ms,
+        "execution_time_ms": job.execution_time_ms,
+    }
+    if outcome.error is not None:
+        result["step_functions_error"] = outcome.error
+    if job.error is not None:
+        message = job.error if isinstance(job.error, str) else to_json(job.error)
+        result["error"] = message[:RECORD_ERROR_LIMIT_CHARACTERS]
+    if job.output is None:
+        return result
+    output_bytes = len(to_json(job.output).encode())
+    if output_bytes > RECORD_OUTPUT_LIMIT_BYTES:
+        return {**result, "output_bytes": output_bytes, "output_omitted": "too large"}
+    try:
+        to_attribute({**result, "output": job.output})
+    except ValueError as refusal:
+        return {**result, "output_bytes": output_bytes, "output_omitted": str(refusal)}
+    return {**result, "output": job.output}

@@ -11,12 +11,11 @@ from runpod_callbacks.callback_records import (
     AlreadyFinished,
     CallbackStore,
     Claim,
-    job_result,
 )
 from runpod_callbacks.errors import AwsUnavailable, TaskExpired, UnknownCallback
 from runpod_callbacks.job_status import JobStatus, parse_callback_token, parse_job_status, redact
 from runpod_callbacks.step_functions import SendFailed, TokenGone, send_outcome
-from runpod_callbacks.task_outcome import TaskContext, TaskOutcome, decide_outcome
+from runpod_callbacks.task_outcome import TaskContext, TaskOutcome, decide_outcome, record_result
 
 logger = Logger(child=True)
 
@@ -54,7 +53,7 @@ class WebhookDelivery:
         return self._resume(claim, job, outcome)
 
     def _resume(self, claim: Claim, job: JobStatus, outcome: TaskOutcome) -> Delivered:
-        result = job_result(job, outcome)
+        result = record_result(job, outcome)
         if self._store.lease_time_left_ms(claim) < WORST_CALL_MS:
             self._release(claim, maybe_delivered=False)
             raise AwsUnavailable("the record was claimed too slowly to send within the lease")
