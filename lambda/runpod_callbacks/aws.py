@@ -21,7 +21,9 @@ BOUNDED_CALLS = Config(
 
 
 def client(service_name: str) -> Any:
-    return boto3.client(service_name, config=BOUNDED_CALLS)  # type: ignore[call-overload]
+    # Lambda always sets AWS_REGION; elsewhere (tests, local runs) fall back to us-east-1.
+    region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
+    return boto3.client(service_name, region_name=region, config=BOUNDED_CALLS)  # type: ignore[call-overload]
 
 
 def aws_error_code(error: ClientError) -> str:
