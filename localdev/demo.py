@@ -10,8 +10,6 @@ import json
 import logging
 import os
 import sys
-import urllib.error
-import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
@@ -21,6 +19,7 @@ from localdev import aws_setup
 from localdev.fake_runpod import FakeRunPod, serve_fake_runpod
 from localdev.lambda_context import LocalLambdaContext
 from localdev.local_aws import local_aws
+from localdev.loopback import post_json
 from localdev.runtime import load_function
 from localdev.webhook_server import serve_webhook
 
@@ -157,22 +156,11 @@ def _run_job(report: Report, system: LocalSystem, segment: str, job_input: dict[
     return execution
 
 
-def post(url: str, body: str) -> tuple[int, dict[str, Any]]:
-    """Play RunPod by hand: POST the job-status JSON to the webhook URL."""
-    request = urllib.request.Request(  # noqa: S310 - loopback URL built here
-        url, data=body.encode(), headers={"Content-Type": "application/json"}, method="POST"
-    )
-    try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            return response.status, json.loads(response.read() or b"{}")
-    except urllib.error.HTTPError as error:
-        return error.code, json.loads(error.read() or b"{}")
-
-
 def _deliver(
     report: Report, step: str, url: str, body: Any, *, expected: int, saying: str = ""
 ) -> None:
-    status, answer = post(url, body if isinstance(body, str) else json.dumps(body))
+    status, raw = post_json(url, body if isinstance(body, str) else json.dumps(body))
+    answer = json.loads(raw or b"{}")
     said = str(answer.get("message", ""))
     if status == 200:
         said = f"{answer.get('status')}: {said}"

@@ -8,13 +8,14 @@ import json
 import threading
 import time
 import urllib.error
-import urllib.request
 import uuid
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from dataclasses import dataclass, field
 from http.server import BaseHTTPRequestHandler, ThreadingHTTPServer
 from typing import Any
+
+from localdev.loopback import post_json, serve_in_thread
 
 WEBHOOK_ATTEMPTS = 3
 
@@ -109,17 +110,9 @@ class FakeRunPod:
 
 
 def _post(url: str, body: dict[str, Any]) -> int:
-    request = urllib.request.Request(  # noqa: S310 - the webhook URL the job was given
-        url,
-        data=json.dumps(body).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
+    """The webhook's HTTP status, or 0 when nothing answered (RunPod retries both)."""
     try:
-        with urllib.request.urlopen(request, timeout=30) as response:  # noqa: S310
-            return int(response.status)
-    except urllib.error.HTTPError as error:
-        return int(error.code)
+        return post_json(url, json.dumps(body))[0]
     except (urllib.error.URLError, TimeoutError, ConnectionError):
         return 0
 
@@ -158,12 +151,8 @@ def _request_handler(runpod: FakeRunPod) -> type[BaseHTTPRequestHandler]:
 def serve_fake_runpod(runpod: FakeRunPod) -> Iterator[str]:
     """Serve on 127.0.0.1 at a free port; yields the API base URL (…/v2)."""
     server = ThreadingHTTPServer(("127.0.0.1", 0), _request_handler(runpod))
-    thread = threading.Thread(target=server.serve_forever, name="fake-runpod", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}/v2"
-    finally:
-        runpod.wait_for_webhooks(timeout_s=5)
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_in_thread(server, "fake-runpod") as base_url:
+        try:
+            yield f"{base_url}/v2"
+        finally:
+            runpod.wait_for_webhooks(timeout_s=5)

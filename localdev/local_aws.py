@@ -3,12 +3,13 @@
 import json
 import logging
 import os
-import urllib.request
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
 from moto.server import ThreadedMotoServer
+
+from localdev.loopback import post_json
 
 # Run state machines for real; Lambda invocations from them return at once (no Docker here):
 # the callers run the invoked handler themselves with the scheduled payload.
@@ -44,11 +45,6 @@ def local_aws(port: int = 0) -> Iterator[str]:
 
 
 def _moto_api(endpoint: str, action: str, payload: dict[str, Any]) -> None:
-    request = urllib.request.Request(  # noqa: S310 - our own loopback server
-        f"{endpoint}/moto-api/{action}",
-        data=json.dumps(payload).encode(),
-        headers={"Content-Type": "application/json"},
-        method="POST",
-    )
-    with urllib.request.urlopen(request, timeout=10):  # noqa: S310
-        pass
+    status, answer = post_json(f"{endpoint}/moto-api/{action}", json.dumps(payload), timeout_s=10)
+    if status >= 400:
+        raise RuntimeError(f"moto-api/{action} answered {status}: {answer[:200]!r}")

@@ -1,12 +1,12 @@
 """Serve a Lambda proxy handler on loopback, one request at a time like one Lambda instance."""
 
-import threading
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from http.server import BaseHTTPRequestHandler, HTTPServer
 from typing import Any
 
 from localdev.lambda_context import LocalLambdaContext
+from localdev.loopback import serve_in_thread
 from localdev.proxy_events import from_proxy_result, to_proxy_event
 
 WEBHOOK_ROUTES = ("/webhook/{callback_token}",)
@@ -49,11 +49,5 @@ def _request_handler(lambda_handler: LambdaHandler) -> type[BaseHTTPRequestHandl
 def serve_webhook(lambda_handler: LambdaHandler, port: int = 0) -> Iterator[str]:
     """Serve on 127.0.0.1 (any free port by default); yields the base URL."""
     server = HTTPServer(("127.0.0.1", port), _request_handler(lambda_handler))
-    thread = threading.Thread(target=server.serve_forever, name="webhook-server", daemon=True)
-    thread.start()
-    try:
-        yield f"http://127.0.0.1:{server.server_address[1]}"
-    finally:
-        server.shutdown()
-        server.server_close()
-        thread.join(timeout=5)
+    with serve_in_thread(server, "webhook-server") as base_url:
+        yield base_url
