@@ -66,8 +66,8 @@ class CorruptRecord(WebhookError):
 class SubmitError(Exception):
     """A submission the state machine can Catch: the Lambda error type is ``error_name``."""
 
-    error_name = "RunPod.SubmitFailed"
-    metric_name = "SubmitFailed"
+    error_name: str
+    metric_name: str
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()

@@ -16,6 +16,7 @@ import pytest
 from localdev import aws_setup
 from localdev.lambda_context import LocalLambdaContext
 from localdev.local_aws import EXECUTE_STATE_MACHINES
+from runpod_callbacks.dynamodb_values import from_item
 
 EVENTS = Path(__file__).parent.parent / "events"
 
@@ -88,8 +89,6 @@ class LocalWebhook:
         return response
 
     def record(self, callback_token: str) -> dict[str, Any] | None:
-        from runpod_callbacks.dynamodb_values import from_item
-
         item = self.dynamodb.get_item(
             TableName=self.table_name,
             Key={"callback_token": {"S": callback_token}},
@@ -98,8 +97,6 @@ class LocalWebhook:
         return from_item(item) if item else None
 
     def all_records(self) -> list[dict[str, Any]]:
-        from runpod_callbacks.dynamodb_values import from_item
-
         return [from_item(item) for item in self.dynamodb.scan(TableName=self.table_name)["Items"]]
 
     def execution(self, job: Job) -> dict[str, Any]:
