@@ -37,7 +37,10 @@ def _api_key(secret: str) -> str:
     """The secret is the key itself, or JSON holding it under one of JSON_KEYS (or alone)."""
     text = secret.strip()
     if text.startswith("{"):
-        document = json.loads(text)
+        try:
+            document = json.loads(text)
+        except ValueError as error:
+            raise SubmitFailed("RunPod API key secret starts with { but is not JSON") from error
         strings = [value for value in document.values() if isinstance(value, str) and value]
         for name in JSON_KEYS:
             if isinstance(document.get(name), str) and document[name]:

@@ -272,6 +272,20 @@ def test_api_key_secret_may_be_plain_or_json(world: SubmitWorld, secret: str) ->
     assert world.runpod.runs[0].headers["Authorization"] == f"Bearer {API_KEY}"
 
 
+def test_malformed_json_secret_is_a_typed_error(world: SubmitWorld) -> None:
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId="runpod-api-key", SecretString='{"api_key": '
+    )
+    execution, payload = world.start()
+
+    with pytest.raises(SubmitError, match="not JSON") as raised:
+        world.invoke(payload)
+
+    assert type(raised.value).__name__ == "RunPod.SubmitFailed"
+    assert world.runpod.runs == []
+    assert world.local.execution_error(aws_setup_job(execution)) == "RunPod.SubmitFailed"
+
+
 def test_typed_error_names_itself(world: SubmitWorld) -> None:
     with pytest.raises(SubmitError, match=r"^RunPod\.InvalidRequest: task_token"):
         world.invoke({"endpoint_id": "ep", "input": {}, "exec_id": "e", "segment_filename": "s"})
