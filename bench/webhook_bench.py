@@ -16,6 +16,8 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from localdev.runtime import load_function
+
 ROOT = Path(__file__).resolve().parent.parent
 COLD_RUNS = int(os.environ.get("BENCH_COLD_RUNS", "15"))
 WARM_DELIVERIES = int(os.environ.get("BENCH_WARM_DELIVERIES", "2000"))
@@ -88,9 +90,7 @@ def _instant_aws(responses: dict[str, dict[str, Any]]) -> Callable[..., Any]:
 
 def warm_overhead_us() -> float:
     """Median handler time per happy-path webhook, AWS answering instantly in-process."""
-    os.environ.update(ENVIRONMENT)
-    sys.path.insert(0, str(ROOT / "lambda"))
-    import handler
+    handler = load_function("handler", None, **ENVIRONMENT)
     from tests.unit.conftest import FakeLambdaContext, body, webhook_event
 
     claimed = {
@@ -135,11 +135,9 @@ def _quiet(handler: Any) -> Iterator[None]:
 
 def calls_per_webhook() -> dict[str, int]:
     """AWS calls the handler makes per webhook, counted against moto."""
-    import moto
+    import moto  # before the handler: its clients must be created with moto's hooks in place
 
-    os.environ.update(ENVIRONMENT)
-    sys.path.insert(0, str(ROOT / "lambda"))
-    import handler
+    handler = load_function("handler", None, **ENVIRONMENT)
     from localdev import aws_setup
     from tests.unit.conftest import LocalWebhook, body
 
