@@ -14,12 +14,13 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from runpod_callbacks import aws
 from runpod_callbacks.callback_records import CallbackStore
 from runpod_callbacks.errors import WebhookError
+from runpod_callbacks.job_status import body_text, parse_callback_token, parse_finished_job
 from runpod_callbacks.tracing import capture_lambda_handler
 from runpod_callbacks.webhook_delivery import WebhookDelivery
 
 TABLE_NAME_VARIABLE = "CALLBACK_TABLE_NAME"
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runpod-webhook"))
+logger = Logger()  # service from POWERTOOLS_SERVICE_NAME, as the domain modules' child loggers
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RunPodWebhook"))
 app = APIGatewayRestResolver()
 
@@ -36,10 +37,11 @@ callback_table_name()  # fail the cold start, not the first webhook, when the ta
 
 @app.post("/webhook/<callback_token>")
 def receive_webhook(callback_token: str) -> dict[str, str]:
+    event = app.current_event
+    token = parse_callback_token(callback_token)
+    job = parse_finished_job(body_text(event.body, base64_encoded=bool(event.is_base64_encoded)))
     store = CallbackStore(dynamodb, app.context["table_name"])
-    delivered = WebhookDelivery(store, stepfunctions).deliver(
-        callback_token, app.current_event.decoded_body
-    )
+    delivered = WebhookDelivery(store, stepfunctions).deliver(token, job)
     metrics.add_metric(name=delivered.metric_name, unit=MetricUnit.Count, value=1)
     for name, milliseconds in delivered.runpod_timings_ms.items():
         metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=milliseconds)
@@ -62,7 +64,7 @@ def no_such_route(error: NotFoundError) -> Response[str]:
 
 @app.exception_handler(ServiceError)  # type: ignore[untyped-decorator]
 def powertools_error(error: ServiceError) -> Response[str]:
-    return _answer(error.status_code, "InvalidRequest", str(error.msg))
+    return _answer(error.status_code, "InvalidWebhook", str(error.msg))
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]

@@ -14,7 +14,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from runpod_callbacks import aws
 from runpod_callbacks.api_key import ApiKeyCache
 from runpod_callbacks.callback_records import CallbackStore
-from runpod_callbacks.errors import AwsUnavailable, SubmitError, SubmitFailed
+from runpod_callbacks.errors import SubmitError
 from runpod_callbacks.runpod_api import DEFAULT_BASE_URL, RunPodApi
 from runpod_callbacks.submission import (
     JobSubmission,
@@ -26,7 +26,7 @@ from runpod_callbacks.tracing import capture_lambda_handler
 
 REQUIRED_SETTINGS = ("CALLBACK_TABLE_NAME", "WEBHOOK_BASE_URL", "RUNPOD_API_KEY_SECRET_ARN")
 
-logger = Logger(service=os.environ.get("POWERTOOLS_SERVICE_NAME", "runpod-submit"))
+logger = Logger()  # service from POWERTOOLS_SERVICE_NAME, as the domain modules' child loggers
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RunPodWebhook"))
 
 dynamodb = aws.client("dynamodb")
@@ -40,14 +40,13 @@ for _setting in REQUIRED_SETTINGS:  # fail the cold start, not the first job
 def submit_job(payload: Any) -> dict[str, Any]:
     table, webhook_base_url, secret_arn = (aws.required_setting(name) for name in REQUIRED_SETTINGS)
     request = parse_submit_request(payload)
-    api_key = api_keys.get(secret_arn)
+    api_key = api_keys.source(secret_arn)
     runpod = RunPodApi(os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_BASE_URL, api_key)
     submission = JobSubmission(CallbackStore(dynamodb, table), runpod, webhook_base_url)
-    try:
-        submitted = submission.submit(request, callback_token_for(request.task_token, api_key))
-    except AwsUnavailable as error:
-        raise SubmitFailed(str(error)) from error
+    submitted = submission.submit(request, callback_token_for(request.task_token, api_key(False)))
     metrics.add_metric(name="SubmitAccepted", unit=MetricUnit.Count, value=1)
+    if not submitted.job_id_recorded:
+        metrics.add_metric(name="JobIdNotRecorded", unit=MetricUnit.Count, value=1)
     return {"job_id": submitted.job_id, "status": submitted.status}
 
 

@@ -63,8 +63,10 @@ class FakeRunPod:
     ) -> None:
         self.runs: list[RunRequest] = []
         self.deliveries: list[WebhookDelivery] = []
-        self.answers: list[tuple[int, dict[str, Any]]] = []
-        """Answers to give /run before accepting jobs again, e.g. [(503, {...})]."""
+        self.answers: list[tuple[int, dict[str, Any]] | bytes] = []
+        """Answers to give /run before accepting jobs again: (503, {...}) or raw HTTP bytes."""
+        self.api_keys: set[str] | None = None
+        """The keys RunPod accepts (401 for others); None accepts any."""
         self._retry_interval_s = retry_interval_s
         self._job_delay_s = job_delay_s
         self._on_run = on_run
@@ -73,12 +75,15 @@ class FakeRunPod:
 
     def answer_run(
         self, endpoint_id: str, headers: dict[str, str], body: dict[str, Any]
-    ) -> tuple[int, dict[str, Any]]:
+    ) -> tuple[int, dict[str, Any]] | bytes:
         request = RunRequest(endpoint_id, headers, body)
         with self._lock:
             self.runs.append(request)
             if self.answers:
                 return self.answers.pop(0)
+        key = headers.get("Authorization", "").removeprefix("Bearer ")
+        if self.api_keys is not None and key not in self.api_keys:
+            return 401, {"error": "invalid API key"}
         if self._on_run:
             self._on_run(request)
         job_id = f"job-{uuid.uuid4().hex[:12]}"
@@ -133,7 +138,12 @@ def _request_handler(runpod: FakeRunPod) -> type[BaseHTTPRequestHandler]:
             elif not self.headers.get("Authorization", "").startswith("Bearer "):
                 status, answer = 401, {"error": "missing API key"}
             else:
-                status, answer = runpod.answer_run(parts[1], dict(self.headers.items()), body)
+                answered = runpod.answer_run(parts[1], dict(self.headers.items()), body)
+                if isinstance(answered, bytes):  # a broken answer, as a faulty network gives
+                    self.wfile.write(answered)
+                    self.close_connection = True
+                    return
+                status, answer = answered
             payload = json.dumps(answer).encode()
             self.send_response(status)
             self.send_header("Content-Type", "application/json")

@@ -1,7 +1,9 @@
 """The RunPod API key from Secrets Manager, cached per Lambda instance and never logged."""
 
 import json
+import re
 import time
+from collections.abc import Callable
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -11,6 +13,11 @@ from runpod_callbacks.errors import SubmitFailed
 
 CACHE_SECONDS = 300
 JSON_KEYS = ("api_key", "RUNPOD_API_KEY", "apiKey")
+# What an HTTP header can carry: visible ASCII, no spaces. RunPod keys are letters, digits, _ and -.
+HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
+
+KeySource = Callable[[bool], str]
+"""The key; called with True after RunPod refused it, to read the secret again (rotation)."""
 
 
 class ApiKeyCache:
@@ -18,9 +25,12 @@ class ApiKeyCache:
         self._secretsmanager = secretsmanager
         self._cached: dict[str, tuple[str, float]] = {}
 
-    def get(self, secret_arn: str) -> str:
+    def source(self, secret_arn: str) -> KeySource:
+        return lambda renew: self.get(secret_arn, renew=renew)
+
+    def get(self, secret_arn: str, *, renew: bool = False) -> str:
         cached = self._cached.get(secret_arn)
-        if cached and time.monotonic() - cached[1] < CACHE_SECONDS:
+        if cached and not renew and time.monotonic() - cached[1] < CACHE_SECONDS:
             return cached[0]
         try:
             secret = self._secretsmanager.get_secret_value(SecretId=secret_arn)["SecretString"]
@@ -28,26 +38,39 @@ class ApiKeyCache:
             raise SubmitFailed(f"RunPod API key unavailable: {aws_error_code(error)}") from error
         except BotoCoreError as error:
             raise SubmitFailed(f"RunPod API key unavailable: {type(error).__name__}") from error
-        api_key = _api_key(secret)
+        api_key = parse_api_key(secret)
         self._cached[secret_arn] = (api_key, time.monotonic())
         return api_key
 
 
-def _api_key(secret: str) -> str:
-    """The secret is the key itself, or JSON holding it under one of JSON_KEYS (or alone)."""
+def parse_api_key(secret: str) -> str:
+    """The secret is the key itself, or JSON holding it under one of JSON_KEYS (or alone).
+
+    Surrounding whitespace is dropped; a key an HTTP header cannot carry is refused here, by a
+    message that does not repeat it (http.client would put it in its ValueError).
+    """
     text = secret.strip()
     if text.startswith("{"):
-        try:
-            document = json.loads(text)
-        except ValueError as error:
-            raise SubmitFailed("RunPod API key secret starts with { but is not JSON") from error
-        strings = [value for value in document.values() if isinstance(value, str) and value]
-        for name in JSON_KEYS:
-            if isinstance(document.get(name), str) and document[name]:
-                return str(document[name])
-        if len(strings) == 1:
-            return strings[0]
-        raise SubmitFailed(f"RunPod API key secret is JSON without any of {', '.join(JSON_KEYS)}")
+        text = _from_json(text)
     if not text:
         raise SubmitFailed("RunPod API key secret is empty")
+    if not HEADER_SAFE.fullmatch(text):
+        raise SubmitFailed("RunPod API key holds characters an HTTP header cannot carry")
     return text
+
+
+def _from_json(text: str) -> str:
+    try:
+        document = json.loads(text)
+    except ValueError:
+        raise SubmitFailed("RunPod API key secret starts with { but is not JSON") from None
+    if not isinstance(document, dict):
+        raise SubmitFailed("RunPod API key secret is JSON but not an object")
+    strings = [value.strip() for value in document.values() if isinstance(value, str)]
+    for name in JSON_KEYS:
+        value = document.get(name)
+        if isinstance(value, str) and value.strip():
+            return value.strip()
+    if len([value for value in strings if value]) == 1:
+        return next(value for value in strings if value)
+    raise SubmitFailed(f"RunPod API key secret is JSON without any of {', '.join(JSON_KEYS)}")

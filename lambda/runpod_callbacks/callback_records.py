@@ -4,9 +4,14 @@ Besides the seed's attributes the handler keeps bookkeeping on the record:
 
 - ``lease_id`` / ``lease_expires_at`` (epoch ms): the claim of the delivery now in flight. A
   crashed delivery's lease runs out after ``LEASE_MS``, before RunPod retries (10 s later).
-- ``attempted_status``: the RunPod status whose SendTask* call may have reached Step Functions.
-  A later delivery that finds the token gone treats it as delivered instead of expired.
+  ``lease_id`` stays on a finished record: it names the delivery that finished it.
+- ``maybe_delivered_by``: the leases whose SendTask* call may have reached Step Functions (a
+  string set, written with the claim, taken back when the call surely did not happen). A later
+  delivery that finds the token gone treats the job as delivered instead of expired.
 - ``delivery_attempts``: how many deliveries claimed the record.
+
+Every conditional write here can be repeated by botocore after its answer was lost, so each one
+recognises its own earlier success instead of reporting a conflict with itself.
 """
 
 import contextlib
@@ -15,11 +20,12 @@ import uuid
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from decimal import Decimal
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runpod_callbacks.aws import aws_error_code
+from runpod_callbacks.aws import aws_error_code, is_deterministic_refusal
 from runpod_callbacks.dynamodb_values import from_item, to_attribute
 from runpod_callbacks.errors import (
     AwsUnavailable,
@@ -39,16 +45,21 @@ FINISHED_STATUSES = frozenset({COMPLETED, FAILED})
 
 LEASE_MS = 9_000
 
-_CLAIM_CONDITION = (
-    "attribute_exists(callback_token) AND #status = :pending AND attribute_exists(task_token)"
-    " AND (attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)"
-    " AND (attribute_not_exists(job_id) OR job_id IN (:job_id, :empty)"
-    " OR attribute_type(job_id, :null_type))"
+# The claim's preconditions, each named by the refusal that explains it (see claim_refusal).
+_CLAIM_CONDITION = " AND ".join(
+    [
+        "attribute_exists(callback_token)",  # else UnknownCallback
+        "(attribute_not_exists(job_id) OR job_id IN (:job_id, :empty)"
+        " OR attribute_type(job_id, :null_type))",  # else JobIdMismatch
+        "#status = :pending",  # else AlreadyFinished, TaskExpired or RecordNotPending
+        "attribute_type(task_token, :string_type)",  # else CorruptRecord
+        "(attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)",  # else in flight
+    ]
 )
 _CLAIM_UPDATE = (
-    "SET lease_id = :lease_id, lease_expires_at = :lease_expires_at,"
-    " attempted_status = :attempted_status, job_id = :job_id,"
+    "SET lease_id = :lease_id, lease_expires_at = :lease_expires_at, job_id = :job_id,"
     " delivery_attempts = if_not_exists(delivery_attempts, :zero) + :one"
+    " ADD maybe_delivered_by :lease_ids"
 )
 
 
@@ -56,6 +67,10 @@ class ConditionFailed(Exception):
     def __init__(self, record: dict[str, Any]) -> None:
         super().__init__("conditional update refused")
         self.record = record
+
+
+class RecordRefused(Exception):
+    """DynamoDB refuses this write as it is (ValidationException): repeating it will not help."""
 
 
 class AlreadyFinished(Exception):
@@ -74,8 +89,8 @@ class Claim:
     task_token: str
     exec_id: str | None
     segment_filename: str | None
-    previous_attempt: str | None
-    """``attempted_status`` before this claim: an earlier send that may have reached the task."""
+    maybe_delivered_before: bool
+    """An earlier delivery's SendTask* call may have reached Step Functions."""
 
 
 def epoch_ms() -> int:
@@ -90,7 +105,7 @@ class CallbackStore:
         self._table_name = table_name
         self._clock = clock or epoch_ms
 
-    def claim(self, callback_token: str, job_id: str, runpod_status: str) -> Claim:
+    def claim(self, callback_token: str, job_id: str) -> Claim:
         """Take the record for this delivery in one conditional write, or say why not."""
         now = self._clock()
         lease_id = uuid.uuid4().hex
@@ -106,18 +121,22 @@ class CallbackStore:
                     ":job_id": {"S": job_id},
                     ":empty": {"S": ""},
                     ":null_type": {"S": "NULL"},
+                    ":string_type": {"S": "S"},
                     ":lease_id": {"S": lease_id},
+                    ":lease_ids": {"SS": [lease_id]},
                     ":lease_expires_at": {"N": str(now + LEASE_MS)},
-                    ":attempted_status": {"S": runpod_status},
                     ":zero": {"N": "0"},
                     ":one": {"N": "1"},
                 },
-                ReturnValues="ALL_OLD",
+                ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
-        except ConditionFailed as failure:
-            raise _refusal(failure.record, job_id) from failure
-        record = from_item(response["Attributes"])
+            record = from_item(response["Attributes"])
+        except ConditionFailed as refused:
+            record = refused.record
+            if record.get("lease_id") != lease_id:  # else: our own claim, repeated by botocore
+                raise claim_refusal(record, job_id, now) from refused
+        earlier_deliveries = set(record.get("maybe_delivered_by", ())) - {lease_id}
         return Claim(
             callback_token=callback_token,
             lease_id=lease_id,
@@ -125,27 +144,35 @@ class CallbackStore:
             task_token=record["task_token"],
             exec_id=_optional_str(record.get("exec_id")),
             segment_filename=_optional_str(record.get("segment_filename")),
-            previous_attempt=_optional_str(record.get("attempted_status")),
+            maybe_delivered_before=bool(earlier_deliveries),
         )
 
     def lease_time_left_ms(self, claim: Claim) -> int:
         return claim.lease_expires_at - self._clock()
 
     def finalize(self, claim: Claim, status: str, result: Mapping[str, Any]) -> bool:
-        """Record the outcome if this delivery still holds the lease; False if it lost it."""
+        """Record the outcome if this delivery still holds the lease; False if it lost it.
+
+        Raises RecordRefused when DynamoDB refuses the result (or it cannot be stored at all).
+        """
+        try:
+            result_attribute = to_attribute(dict(result))
+        except ValueError as error:
+            raise RecordRefused(str(error)) from error
         try:
             self._update_item(
                 claim.callback_token,
                 UpdateExpression=(
                     "SET #status = :status, completed_at = :completed_at, #result = :result"
-                    " REMOVE lease_id, lease_expires_at, attempted_status"
+                    " REMOVE lease_expires_at, maybe_delivered_by"
                 ),
+                # lease_id stays: a repeat of this very request still finds it and succeeds.
                 ConditionExpression="lease_id = :lease_id",
                 ExpressionAttributeNames={"#status": "status", "#result": "result"},
                 ExpressionAttributeValues={
                     ":status": {"S": status},
                     ":completed_at": {"S": iso_now()},
-                    ":result": to_attribute(dict(result)),
+                    ":result": result_attribute,
                     ":lease_id": {"S": claim.lease_id},
                 },
             )
@@ -156,19 +183,16 @@ class CallbackStore:
     def release(self, claim: Claim, *, maybe_delivered: bool) -> None:
         """Give the lease back so RunPod's retry can proceed at once.
 
-        Unless the send may have reached Step Functions, ``attempted_status`` goes back to what it
-        was, so a token that expires later is reported as expired rather than delivered.
-        Raises AwsUnavailable; the lease then simply runs out.
+        Unless the send may have reached Step Functions, the lease leaves ``maybe_delivered_by``
+        too, so a token that expires later is reported as expired rather than delivered.
+        Raises AwsUnavailable or RecordRefused; the lease then simply runs out.
         """
-        values: dict[str, Any] = {":lease_id": {"S": claim.lease_id}}
         update = "REMOVE lease_id, lease_expires_at"
+        values: dict[str, Any] = {":lease_id": {"S": claim.lease_id}}
         if not maybe_delivered:
-            if claim.previous_attempt is None:
-                update += ", attempted_status"
-            else:
-                update = "SET attempted_status = :previous " + update
-                values[":previous"] = {"S": claim.previous_attempt}
-        with contextlib.suppress(ConditionFailed):  # the lease had run out and was taken over
+            update += " DELETE maybe_delivered_by :lease_ids"
+            values[":lease_ids"] = {"SS": [claim.lease_id]}
+        with contextlib.suppress(ConditionFailed):  # released already, or run out and taken over
             self._update_item(
                 claim.callback_token,
                 UpdateExpression=update,
@@ -177,7 +201,11 @@ class CallbackStore:
             )
 
     def create(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
-        """Write a new PENDING record; if one exists already, return it instead (a retry)."""
+        """Write a new PENDING record; if another writer's exists already, return it instead.
+
+        ``submission_id`` tells this write apart from an earlier invocation's: finding our own
+        record (botocore repeated the write after its answer was lost) is success.
+        """
         try:
             self._write(
                 "PutItem",
@@ -186,11 +214,12 @@ class CallbackStore:
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
             )
         except ConditionFailed as existing:
-            return existing.record
+            if existing.record.get("submission_id") != record["submission_id"]:
+                return existing.record
         return None
 
     def record_job_id(self, callback_token: str, job_id: str) -> None:
-        """Store RunPod's job id, unless the webhook beat us to it (then it is already there)."""
+        """Store RunPod's job id, unless a webhook stored it first (a repeat finds it stored)."""
         with contextlib.suppress(ConditionFailed):
             self._update_item(
                 callback_token,
@@ -201,7 +230,7 @@ class CallbackStore:
 
     def fail_unsubmitted(self, callback_token: str, result: Mapping[str, Any]) -> None:
         """Mark a record FAILED whose job never started, so no webhook can resurrect it."""
-        with contextlib.suppress(ConditionFailed):
+        with contextlib.suppress(ConditionFailed):  # not PENDING: finished already (or by us)
             self._update_item(
                 callback_token,
                 UpdateExpression="SET #status = :failed, completed_at = :now, #result = :result",
@@ -224,21 +253,23 @@ class CallbackStore:
         try:
             response: dict[str, Any] = call(TableName=self._table_name, **request)
         except ClientError as error:
-            if aws_error_code(error) == "ConditionalCheckFailedException":
+            code = aws_error_code(error)
+            if code == "ConditionalCheckFailedException":
                 old_item: dict[str, Any] = error.response.get("Item") or {}  # type: ignore[assignment]
                 raise ConditionFailed(from_item(old_item)) from error
-            raise AwsUnavailable(f"DynamoDB {operation} failed: {aws_error_code(error)}") from error
+            if is_deterministic_refusal(error):
+                raise RecordRefused(f"DynamoDB {operation} refused: {code}") from error
+            raise AwsUnavailable(f"DynamoDB {operation} failed: {code}") from error
         except BotoCoreError as error:
             raise AwsUnavailable(f"DynamoDB {operation} failed: {type(error).__name__}") from error
         return response
 
 
-def _refusal(record: Mapping[str, Any], job_id: str) -> Exception:  # noqa: PLR0911
+def claim_refusal(record: Mapping[str, Any], job_id: str, now: int) -> Exception:  # noqa: PLR0911
     """Why the claim's condition failed, read from the record as it was (ALL_OLD)."""
     if not record:
         return UnknownCallback("callback token not found")
-    recorded_job_id = record.get("job_id")
-    if isinstance(recorded_job_id, str) and recorded_job_id and recorded_job_id != job_id:
+    if record.get("job_id") not in (None, "", job_id):
         return JobIdMismatch("job id does not match the callback's job")
     status = record.get("status")
     if status in FINISHED_STATUSES:
@@ -247,9 +278,12 @@ def _refusal(record: Mapping[str, Any], job_id: str) -> Exception:  # noqa: PLR0
         return TaskExpired("the task no longer waits for this callback")
     if status != PENDING:
         return RecordNotPending(f"callback record is {status!s}, not {PENDING}")
-    if "task_token" not in record:
-        return CorruptRecord("callback record has no task token")
-    return DeliveryInFlight("another delivery for this callback is in flight; retry later")
+    if not isinstance(record.get("task_token"), str):
+        return CorruptRecord("callback record has no task token (a string)")
+    lease_expires_at = record.get("lease_expires_at")
+    if isinstance(lease_expires_at, Decimal) and lease_expires_at >= now:
+        return DeliveryInFlight("another delivery for this callback is in flight; retry later")
+    return CorruptRecord("callback record has a lease the handler cannot read")
 
 
 def _key(callback_token: str) -> dict[str, Any]:

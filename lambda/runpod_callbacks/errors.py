@@ -57,9 +57,12 @@ class AwsUnavailable(WebhookError):
 
 
 class CorruptRecord(WebhookError):
-    """The record lacks what the handler needs (no task token): a bug in the record's writer."""
+    """The record lacks what the handler needs (no task token): a bug in the record's writer.
 
-    status_code = HTTPStatus.INTERNAL_SERVER_ERROR
+    A 4xx like every problem that recurs on each retry: the record is left as it is.
+    """
+
+    status_code = HTTPStatus.CONFLICT
     metric_name = "CorruptRecord"
 
 

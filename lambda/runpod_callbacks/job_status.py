@@ -1,12 +1,14 @@
-"""RunPod's webhook body (the job-status object) and the callback token from the URL."""
+"""RunPod's job-status object (a webhook body or a /status answer) and the callback token."""
 
-import json
-import math
+import base64
+import binascii
 import re
 from dataclasses import dataclass
+from decimal import Decimal
 from typing import Any
 
 from runpod_callbacks.errors import InvalidWebhook
+from runpod_callbacks.json_text import Member, NotAnObject, parse_object
 
 COMPLETED = "COMPLETED"
 TERMINAL_STATUSES = frozenset({COMPLETED, "FAILED", "CANCELLED", "TIMED_OUT"})
@@ -14,15 +16,25 @@ TERMINAL_STATUSES = frozenset({COMPLETED, "FAILED", "CANCELLED", "TIMED_OUT"})
 CALLBACK_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 MAX_JOB_ID_LENGTH = 256
 
+Milliseconds = int | Decimal
+
 
 @dataclass(frozen=True)
 class JobStatus:
     job_id: str
     status: str
     output: Any
-    error: Any
-    delay_time_ms: float | None
-    execution_time_ms: float | None
+    """RunPod's output, parsed (numbers exact: non-integers as Decimal); None when absent."""
+    output_json: str
+    """RunPod's output exactly as written ("null" when absent): what the task receives."""
+    error_message: str | None
+    """RunPod's error: the string itself, or the JSON text of any other value."""
+    delay_time_ms: Milliseconds | None
+    execution_time_ms: Milliseconds | None
+
+    @property
+    def finished(self) -> bool:
+        return self.status in TERMINAL_STATUSES
 
     @property
     def succeeded(self) -> bool:
@@ -40,48 +52,72 @@ def redact(callback_token: str) -> str:
     return callback_token[: min(4, len(callback_token) // 4)] + "…"
 
 
-def parse_job_status(body: str | None) -> JobStatus:
-    document = _parse_json(body)
-    if not isinstance(document, dict):
-        raise InvalidWebhook("body must be a JSON object")
-    status = document.get("status")
-    if not isinstance(status, str) or status not in TERMINAL_STATUSES:
-        raise InvalidWebhook(f"status must be one of {', '.join(sorted(TERMINAL_STATUSES))}")
-    job_id = document.get("id")
-    if not isinstance(job_id, str) or not 0 < len(job_id) <= MAX_JOB_ID_LENGTH:
-        raise InvalidWebhook(f"id must be a string of 1 to {MAX_JOB_ID_LENGTH} characters")
-    return JobStatus(
-        job_id=job_id,
-        status=status,
-        output=document.get("output"),
-        error=document.get("error"),
-        delay_time_ms=_milliseconds(document.get("delayTime")),
-        execution_time_ms=_milliseconds(document.get("executionTime")),
-    )
-
-
-def _parse_json(body: str | None) -> Any:
+def body_text(body: str | None, *, base64_encoded: bool) -> str:
+    """The request body as text; API Gateway base64-encodes bodies it does not take for text."""
     try:
-        return json.loads(body or "", parse_float=_finite_float, parse_constant=_reject_constant)
-    except ValueError as error:  # JSONDecodeError and the hooks' rejections
+        raw = (
+            base64.b64decode(body or "", validate=True)
+            if base64_encoded
+            else (body or "").encode("utf-8")
+        )
+    except binascii.Error as error:
+        raise InvalidWebhook("body is marked base64-encoded but is not base64") from error
+    except UnicodeEncodeError as error:  # lone surrogates: the bytes were not UTF-8
+        raise InvalidWebhook("body is not valid UTF-8") from error
+    try:
+        return raw.decode("utf-8")
+    except UnicodeDecodeError as error:
+        raise InvalidWebhook("body is not valid UTF-8") from error
+
+
+def parse_finished_job(body: str) -> JobStatus:
+    """A webhook body: RunPod calls back only for jobs that ended."""
+    job = parse_job_status(body)
+    if not job.finished:
+        raise InvalidWebhook(f"status must be one of {', '.join(sorted(TERMINAL_STATUSES))}")
+    return job
+
+
+def parse_job_status(text: str) -> JobStatus:
+    try:
+        members = parse_object(text)
+    except NotAnObject as error:
+        raise InvalidWebhook("body must be a JSON object") from error
+    except ValueError as error:
         raise InvalidWebhook("body is not valid JSON") from error
     except RecursionError as error:
         raise InvalidWebhook("body is nested too deeply") from error
+    status = members["status"].value if "status" in members else None
+    if not isinstance(status, str) or not status:
+        raise InvalidWebhook(f"status must be one of {', '.join(sorted(TERMINAL_STATUSES))}")
+    job_id = members["id"].value if "id" in members else None
+    if not isinstance(job_id, str) or not _is_job_id(job_id):
+        raise InvalidWebhook(f"id must be 1 to {MAX_JOB_ID_LENGTH} printable characters")
+    output = members.get("output")
+    return JobStatus(
+        job_id=job_id,
+        status=status,
+        output=output.value if output else None,
+        output_json=output.text if output else "null",
+        error_message=_error_message(members.get("error")),
+        delay_time_ms=_milliseconds(members.get("delayTime")),
+        execution_time_ms=_milliseconds(members.get("executionTime")),
+    )
 
 
-def _finite_float(text: str) -> float:
-    number = float(text)
-    if not math.isfinite(number):
-        raise ValueError(f"number out of range: {text[:20]}")
-    return number
+def _is_job_id(value: str) -> bool:
+    return 0 < len(value) <= MAX_JOB_ID_LENGTH and value.isprintable()
 
 
-def _reject_constant(name: str) -> None:
-    raise ValueError(f"{name} is not JSON")
+def _error_message(member: Member | None) -> str | None:
+    if member is None or member.value is None:
+        return None
+    return member.value if isinstance(member.value, str) else member.text
 
 
-def _milliseconds(value: Any) -> float | None:
+def _milliseconds(member: Member | None) -> Milliseconds | None:
     """RunPod's timings are informative: a missing or non-numeric one is recorded as null."""
-    if isinstance(value, bool) or not isinstance(value, int | float):
+    value = member.value if member else None
+    if isinstance(value, bool) or not isinstance(value, int | Decimal):
         return None
     return value

@@ -1,11 +1,17 @@
-"""RunPod's serverless API: submit a job to an endpoint (POST /<endpoint_id>/run)."""
+"""RunPod's serverless API: submit a job to an endpoint (POST /<endpoint_id>/run).
+
+Every way the HTTP exchange can fail becomes a typed error, and no message, log line or chained
+exception carries the API key (http.client puts a malformed header's value in its ValueError).
+"""
 
 import json
 import time
 import urllib.error
 import urllib.request
+from dataclasses import dataclass
 from typing import Any
 
+from runpod_callbacks.api_key import KeySource
 from runpod_callbacks.errors import SubmitFailed, SubmitRejected
 
 DEFAULT_BASE_URL = "https://api.runpod.ai/v2"
@@ -13,13 +19,27 @@ TIMEOUT_S = 10
 ATTEMPTS = 3
 BACKOFF_S = (0.5, 1.0)
 MAX_MESSAGE_CHARACTERS = 1000
+KEY_REFUSED = frozenset({401, 403})
+
+
+@dataclass(frozen=True)
+class Answer:
+    status: int
+    body: bytes
+
+
+class RunPodUnavailable(Exception):
+    """No definite answer after the retries: network failures, 429 or 5xx."""
 
 
 class RunPodApi:
-    def __init__(self, base_url: str, api_key: str, *, backoff_s: tuple[float, ...] = BACKOFF_S):
+    def __init__(
+        self, base_url: str, api_key: KeySource, *, backoff_s: tuple[float, ...] = BACKOFF_S
+    ) -> None:
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
         self._backoff_s = backoff_s
+        self._keys_sent: set[str] = set()
 
     def run(self, endpoint_id: str, job: dict[str, Any]) -> str:
         """Submit the job; returns RunPod's job id.
@@ -27,51 +47,91 @@ class RunPodApi:
         Retries 5xx, 429 and network failures (a retry after a lost answer can start a second
         job: RunPod has no idempotency key). Raises SubmitRejected for other 4xx.
         """
-        request = urllib.request.Request(  # noqa: S310 - https base URL from the module's config
-            f"{self._base_url}/{endpoint_id}/run",
-            data=json.dumps(job).encode(),
-            headers={
-                "Authorization": f"Bearer {self._api_key}",
-                "Content-Type": "application/json",
-                "User-Agent": "terraform-aws-runpod-webhook",
-            },
-            method="POST",
-        )
+        try:
+            answer = self.exchange("POST", f"{endpoint_id}/run", job)
+        except RunPodUnavailable as unavailable:
+            raise SubmitFailed(str(unavailable)) from None
+        if not 200 <= answer.status < 300:
+            raise SubmitRejected(f"RunPod answered {answer.status}: {self._message(answer.body)}")
+        return self._job_id(answer.body)
+
+    def exchange(self, method: str, path: str, payload: dict[str, Any] | None) -> Answer:
+        """One request, retried while RunPod is unavailable; the final definite answer.
+
+        A 401 or 403 reads the key from the secret again and, when it changed (rotation), tries
+        once more with the new key before answering.
+        """
+        api_key = self._api_key(False)
         failure = "no attempt made"
         for attempt in range(ATTEMPTS):
             if attempt:
                 time.sleep(self._backoff_s[min(attempt, len(self._backoff_s)) - 1])
+            answer = self._try(method, path, payload, api_key)
+            if isinstance(answer, str):
+                failure = answer
+                continue
+            if answer.status in KEY_REFUSED:
+                renewed = self._api_key(True)
+                if renewed == api_key:
+                    return answer
+                api_key = renewed
+                answer = self._try(method, path, payload, api_key)
+                if isinstance(answer, str):
+                    failure = answer
+                    continue
+            if answer.status != 429 and answer.status < 500:
+                return answer
+            failure = f"RunPod answered {answer.status}: {self._message(answer.body)}"
+        raise RunPodUnavailable(f"{failure} (after {ATTEMPTS} attempts)")
+
+    def _try(self, method: str, path: str, payload: Any, api_key: str) -> Answer | str:
+        """RunPod's answer, whatever its status, or why there was none."""
+        self._keys_sent.add(api_key)
+        request = urllib.request.Request(  # noqa: S310 - https base URL from the module's config
+            f"{self._base_url}/{path}",
+            data=None if payload is None else json.dumps(payload).encode(),
+            headers={
+                "Authorization": f"Bearer {api_key}",
+                "Content-Type": "application/json",
+                "User-Agent": "terraform-aws-runpod-webhook",
+            },
+            method=method,
+        )
+        try:
+            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
+                return Answer(int(response.status), response.read())
+        except urllib.error.HTTPError as error:
             try:
-                with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
-                    return _job_id(response.read())
-            except urllib.error.HTTPError as error:
-                message = _message(error.read())
-                if error.code < 500 and error.code != 429:
-                    raise SubmitRejected(f"RunPod answered {error.code}: {message}") from error
-                failure = f"RunPod answered {error.code}: {message}"
-            except (urllib.error.URLError, TimeoutError, ConnectionError) as error:
-                failure = f"RunPod unreachable: {getattr(error, 'reason', error)}"
-        raise SubmitFailed(f"{failure} (after {ATTEMPTS} attempts)")
+                return Answer(error.code, error.read())
+            except Exception as unreadable:
+                return f"RunPod answered {error.code}, then {type(unreadable).__name__}"
+        except Exception as failure:
+            # By type only: a ValueError here can hold the Authorization header's value.
+            reason = getattr(failure, "reason", None)
+            detail = f" ({type(reason).__name__})" if isinstance(reason, BaseException) else ""
+            return f"RunPod unreachable: {type(failure).__name__}{detail}"
 
+    def _job_id(self, body: bytes) -> str:
+        try:
+            job_id = json.loads(body).get("id")
+        except (ValueError, AttributeError):
+            job_id = None
+        if not isinstance(job_id, str) or not job_id:
+            raise SubmitFailed(f"RunPod answered without a job id: {self._message(body)}")
+        return job_id
 
-def _job_id(body: bytes) -> str:
-    try:
-        job_id = json.loads(body).get("id")
-    except (ValueError, AttributeError):
-        job_id = None
-    if not isinstance(job_id, str) or not job_id:
-        raise SubmitFailed(f"RunPod answered without a job id: {_message(body)}")
-    return job_id
-
-
-def _message(body: bytes) -> str:
-    text = body.decode("utf-8", errors="replace")
-    try:
-        document = json.loads(text)
-    except ValueError:
+    def _message(self, body: bytes) -> str:
+        """RunPod's error message from a body, short, and never holding the key."""
+        text = body.decode("utf-8", errors="replace")
+        try:
+            document = json.loads(text)
+        except ValueError:
+            document = None
+        if isinstance(document, dict):
+            text = next(
+                (str(document[key]) for key in ("error", "message", "detail") if document.get(key)),
+                text,
+            )
+        for api_key in self._keys_sent:
+            text = text.replace(api_key, "[API key]")
         return text[:MAX_MESSAGE_CHARACTERS]
-    if isinstance(document, dict):
-        for key in ("error", "message", "detail"):
-            if document.get(key):
-                return str(document[key])[:MAX_MESSAGE_CHARACTERS]
-    return text[:MAX_MESSAGE_CHARACTERS]

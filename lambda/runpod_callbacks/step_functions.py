@@ -4,7 +4,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runpod_callbacks.aws import aws_error_code, was_retried
+from runpod_callbacks.aws import aws_error_code, is_deterministic_refusal, reached_aws
 from runpod_callbacks.task_outcome import TaskOutcome
 
 # AWS answers TaskTimedOut for a token that was used or timed out; moto answers InvalidToken.
@@ -14,12 +14,19 @@ TOKEN_GONE_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"
 class TokenGone(Exception):
     """Step Functions no longer waits for this token."""
 
-    def __init__(self, code: str, *, after_retry: bool) -> None:
+    def __init__(self, code: str, *, maybe_delivered: bool) -> None:
         super().__init__(code)
-        self.after_retry = after_retry
+        self.maybe_delivered = maybe_delivered
+        """An earlier try of this same call may have resumed the task (and used the token)."""
+
+
+class SendRefused(Exception):
+    """Step Functions refuses this request as it is (e.g. InvalidOutput): a retry would too."""
 
 
 class SendFailed(Exception):
+    """A transient failure (throttling, 5xx, timeout, connection) after bounded retries."""
+
     def __init__(self, reason: str, *, maybe_delivered: bool) -> None:
         super().__init__(reason)
         self.maybe_delivered = maybe_delivered
@@ -36,9 +43,9 @@ def send_outcome(stepfunctions: Any, task_token: str, outcome: TaskOutcome) -> N
     except ClientError as error:
         code = aws_error_code(error)
         if code in TOKEN_GONE_CODES:
-            # After a retry, "gone" most likely means our own earlier try resumed the task.
-            raise TokenGone(code, after_retry=was_retried(error)) from error
-        http_status = int(error.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500))
-        raise SendFailed(code, maybe_delivered=was_retried(error) or http_status >= 500) from error
-    except BotoCoreError as error:  # a timeout may hide a request that Step Functions processed
-        raise SendFailed(type(error).__name__, maybe_delivered=True) from error
+            raise TokenGone(code, maybe_delivered=reached_aws(error)) from error
+        if is_deterministic_refusal(error):
+            raise SendRefused(code) from error
+        raise SendFailed(code, maybe_delivered=reached_aws(error)) from error
+    except BotoCoreError as error:
+        raise SendFailed(type(error).__name__, maybe_delivered=reached_aws(error)) from error

@@ -5,17 +5,18 @@ import hashlib
 import hmac
 import re
 import time
+import uuid
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runpod_callbacks.callback_records import PENDING, CallbackStore, iso_now
-from runpod_callbacks.errors import InvalidRequest, SubmitError
+from runpod_callbacks.callback_records import PENDING, CallbackStore, RecordRefused, iso_now
+from runpod_callbacks.errors import AwsUnavailable, InvalidRequest, SubmitError, SubmitFailed
 from runpod_callbacks.job_status import redact
 from runpod_callbacks.runpod_api import RunPodApi
-from runpod_callbacks.task_outcome import MAX_CAUSE_CHARACTERS, to_json
+from runpod_callbacks.task_outcome import fit_cause
 
 logger = Logger(child=True)
 
@@ -24,6 +25,8 @@ ENDPOINT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 POLICY_KEYS = frozenset({"executionTimeout", "ttl", "lowPriority"})
 MAX_TASK_TOKEN_LENGTH = 2048
 MAX_NAME_LENGTH = 1024
+JOB_ID_WRITE_ATTEMPTS = 3
+JOB_ID_WRITE_BACKOFF_S = 0.5
 
 
 @dataclass(frozen=True)
@@ -41,6 +44,8 @@ class SubmitRequest:
 class Submitted:
     job_id: str | None
     status: str
+    job_id_recorded: bool = True
+    """False when the record kept an empty job id: the webhook fills it in."""
 
 
 def parse_submit_request(payload: Any) -> SubmitRequest:
@@ -48,7 +53,7 @@ def parse_submit_request(payload: Any) -> SubmitRequest:
     if not isinstance(payload, dict):
         raise InvalidRequest("payload must be a JSON object")
     task_token = payload.get("task_token")
-    if not isinstance(task_token, str) or not 0 < len(task_token) <= MAX_TASK_TOKEN_LENGTH:
+    if not isinstance(task_token, str) or not _is_task_token(task_token):
         raise InvalidRequest("task_token must be the task's token ($$.Task.Token)")
     endpoint_id = payload.get("endpoint_id")
     if not isinstance(endpoint_id, str) or not ENDPOINT_ID_PATTERN.fullmatch(endpoint_id):
@@ -58,7 +63,7 @@ def parse_submit_request(payload: Any) -> SubmitRequest:
         raise InvalidRequest("input must be a JSON object (RunPod's job input)")
     names = {name: payload.get(name) for name in ("exec_id", "segment_filename")}
     for name, value in names.items():
-        if not isinstance(value, str) or not 0 < len(value) <= MAX_NAME_LENGTH:
+        if not isinstance(value, str) or not 0 < len(value) <= MAX_NAME_LENGTH or _not_utf8(value):
             raise InvalidRequest(f"{name} must be a string of 1 to {MAX_NAME_LENGTH} characters")
     policy = payload.get("policy")
     if policy is not None and (not isinstance(policy, dict) or not set(policy) <= POLICY_KEYS):
@@ -77,6 +82,18 @@ def parse_submit_request(payload: Any) -> SubmitRequest:
     )
 
 
+def _is_task_token(value: str) -> bool:
+    return 0 < len(value) <= MAX_TASK_TOKEN_LENGTH and value.isascii() and value.isprintable()
+
+
+def _not_utf8(text: str) -> bool:
+    try:
+        text.encode("utf-8")
+    except UnicodeEncodeError:
+        return True
+    return False
+
+
 def callback_token_for(task_token: str, key: str) -> str:
     """Unguessable without the key (192 bits), URL-safe, and the same for a retried invocation."""
     digest = hmac.new(key.encode(), b"runpod-callback:" + task_token.encode(), hashlib.sha256)
@@ -91,9 +108,10 @@ class JobSubmission:
 
     def submit(self, request: SubmitRequest, callback_token: str) -> Submitted:
         now = int(time.time())
-        existing = self._store.create(
+        existing = self._create_record(
             {
                 "callback_token": callback_token,
+                "submission_id": uuid.uuid4().hex,
                 "task_token": request.task_token,
                 "job_id": "",
                 "status": PENDING,
@@ -116,12 +134,42 @@ class JobSubmission:
         try:
             job_id = self._runpod.run(request.endpoint_id, job)
         except SubmitError as error:
-            result = {"error": str(error), "step_functions_error": error.error_name}
-            self._store.fail_unsubmitted(callback_token, result)
+            self._fail_unsubmitted(callback_token, error)
             raise
-        self._store.record_job_id(callback_token, job_id)
         logger.info(f"RunPod accepted job {job_id} for callback {redact(callback_token)}")
-        return Submitted(job_id=job_id, status="SUBMITTED")
+        # From here on the job runs and is paid for: nothing may fail the task any more.
+        recorded = self._record_job_id(callback_token, job_id)
+        return Submitted(job_id=job_id, status="SUBMITTED", job_id_recorded=recorded)
+
+    def _create_record(self, record: dict[str, Any]) -> dict[str, Any] | None:
+        try:
+            return self._store.create(record)
+        except (AwsUnavailable, RecordRefused) as error:
+            raise SubmitFailed(f"callback record not stored: {error}") from error
+
+    def _record_job_id(self, callback_token: str, job_id: str) -> bool:
+        """Store the job id, retried; give up with a warning rather than fail a running job."""
+        for attempt in range(JOB_ID_WRITE_ATTEMPTS):
+            if attempt:
+                time.sleep(JOB_ID_WRITE_BACKOFF_S * attempt)
+            try:
+                self._store.record_job_id(callback_token, job_id)
+                return True
+            except (AwsUnavailable, RecordRefused) as error:
+                failure = error
+        logger.warning(
+            f"Could not store job id {job_id} for callback {redact(callback_token)} "
+            f"({failure}); the webhook fills it in"
+        )
+        return False
+
+    def _fail_unsubmitted(self, callback_token: str, error: SubmitError) -> None:
+        """Mark the record FAILED; a failure to do so must not hide the submission's error."""
+        result = {"error": str(error), "step_functions_error": error.error_name}
+        try:
+            self._store.fail_unsubmitted(callback_token, result)
+        except (AwsUnavailable, RecordRefused) as failure:
+            logger.warning(f"Could not mark callback {redact(callback_token)} FAILED: {failure}")
 
     def _already_submitted(self, record: dict[str, Any], callback_token: str) -> Submitted:
         """A retried invocation: never a second job. Report what the first one did."""
@@ -146,7 +194,10 @@ def fail_waiting_task(stepfunctions: Any, payload: Any, error: SubmitError) -> N
     if not isinstance(task_token, str) or not task_token:
         return
     context = {name: payload.get(name) for name in ("endpoint_id", "exec_id", "segment_filename")}
-    cause = to_json({"message": str(error), **context})[:MAX_CAUSE_CHARACTERS]
+    texts = {name: value if isinstance(value, str) else None for name, value in context.items()}
+    cause = fit_cause(
+        {"message": str(error), **texts}, ("message", "segment_filename", "exec_id", "endpoint_id")
+    )
     try:
         stepfunctions.send_task_failure(taskToken=task_token, error=error.error_name, cause=cause)
     except (ClientError, BotoCoreError) as failure:

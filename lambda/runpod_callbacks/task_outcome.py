@@ -1,17 +1,26 @@
 """What a finished job becomes: the waiting task's SendTask* payload and the record's result."""
 
-import json
 from dataclasses import dataclass
 from typing import Any
 
 from runpod_callbacks.callback_records import COMPLETED, FAILED
-from runpod_callbacks.dynamodb_values import to_attribute
-from runpod_callbacks.job_status import JobStatus
+from runpod_callbacks.dynamodb_values import dynamodb_number, to_attribute
+from runpod_callbacks.job_status import JobStatus, Milliseconds
+from runpod_callbacks.json_text import (
+    carried_text,
+    number_json,
+    object_json,
+    to_json,
+    utf16_length,
+)
 
-# Step Functions limits: task output 256 KiB serialized (UTF-8), failure cause 32,768 characters.
+# Step Functions limits: task output 256 KiB serialized (UTF-8); failure cause 32,768 characters,
+# counted here as UTF-16 code units (the conservative reading: an emoji counts twice).
 MAX_OUTPUT_BYTES = 256 * 1024
-MAX_CAUSE_CHARACTERS = 32_768
+MAX_CAUSE_LENGTH = 32_768
 OUTPUT_TOO_LARGE = "RunPod.OutputTooLarge"
+INVALID_OUTPUT = "RunPod.InvalidOutput"
+TRUNCATED = "…[truncated]"
 
 RECORD_OUTPUT_LIMIT_BYTES = 64 * 1024
 RECORD_ERROR_LIMIT_CHARACTERS = 4096
@@ -23,6 +32,8 @@ class TaskOutcome:
     output: str | None = None
     error: str | None = None
     cause: str | None = None
+    message: str | None = None
+    """Why the task failed, in full (the cause keeps what fits of it)."""
 
     @property
     def succeeded(self) -> bool:
@@ -39,28 +50,35 @@ class TaskContext:
 
 
 def decide_outcome(job: JobStatus, context: TaskContext) -> TaskOutcome:
-    if job.succeeded:
-        output = to_json(
-            {
-                "callback_token": context.callback_token,
-                "job_id": job.job_id,
-                "status": job.status,
-                "output": job.output,
-                "exec_id": context.exec_id,
-                "segment_filename": context.segment_filename,
-                "delay_time_ms": job.delay_time_ms,
-                "execution_time_ms": job.execution_time_ms,
-            }
-        )
-        size = len(output.encode())
-        if size <= MAX_OUTPUT_BYTES:
-            return TaskOutcome(record_status=COMPLETED, output=output)
-        message = f"output is {size} bytes serialized; Step Functions accepts {MAX_OUTPUT_BYTES}"
-        return _failure(OUTPUT_TOO_LARGE, job, context, message)
-    return _failure(f"RunPod.{job.status}", job, context, job.error)
+    if not job.succeeded:
+        return failed_task(f"RunPod.{job.status}", job, context, job.error_message)
+    output = task_output(job, context)
+    size = len(output.encode())
+    if size <= MAX_OUTPUT_BYTES:
+        return TaskOutcome(record_status=COMPLETED, output=output)
+    message = f"output is {size} bytes serialized; Step Functions accepts {MAX_OUTPUT_BYTES}"
+    return failed_task(OUTPUT_TOO_LARGE, job, context, message)
 
 
-def _failure(error: str, job: JobStatus, context: TaskContext, message: Any) -> TaskOutcome:
+def task_output(job: JobStatus, context: TaskContext) -> str:
+    """The task's output object; RunPod's ``output`` in it exactly as RunPod wrote it."""
+    return object_json(
+        {
+            "callback_token": to_json(context.callback_token),
+            "job_id": to_json(job.job_id),
+            "status": to_json(job.status),
+            "output": job.output_json,
+            "exec_id": to_json(context.exec_id),
+            "segment_filename": to_json(context.segment_filename),
+            "delay_time_ms": number_json(job.delay_time_ms),
+            "execution_time_ms": number_json(job.execution_time_ms),
+        }
+    )
+
+
+def failed_task(
+    error: str, job: JobStatus, context: TaskContext, message: str | None
+) -> TaskOutcome:
     cause = {
         "job_id": job.job_id,
         "status": job.status,
@@ -68,49 +86,76 @@ def _failure(error: str, job: JobStatus, context: TaskContext, message: Any) -> 
         "exec_id": context.exec_id,
         "segment_filename": context.segment_filename,
     }
-    return TaskOutcome(record_status=FAILED, error=error, cause=_fit_cause(cause))
+    shorten = ("error", "segment_filename", "exec_id")
+    return TaskOutcome(
+        record_status=FAILED, error=error, cause=fit_cause(cause, shorten), message=message
+    )
 
 
-def _fit_cause(cause: dict[str, Any]) -> str:
-    """Shorten RunPod's error message (not the JSON) so the cause stays parseable."""
-    text = to_json(cause)
-    overflow = len(text) - MAX_CAUSE_CHARACTERS
-    if overflow <= 0:
-        return text
-    message = cause["error"] if isinstance(cause["error"], str) else to_json(cause["error"])
-    marker = "…[truncated]"
-    while overflow > 0 and message != marker:
-        keep = max(0, len(message) - overflow - len(marker))
-        message = message[:keep] + marker
-        text = to_json({**cause, "error": message})
-        overflow = len(text) - MAX_CAUSE_CHARACTERS
-    return text[:MAX_CAUSE_CHARACTERS]  # only cut here when the record's own fields are too long
+def fit_cause(cause: dict[str, str | None], shorten: tuple[str, ...]) -> str:
+    """The cause as JSON within Step Functions' limit, keeping as much of each text as fits.
+
+    The texts named in ``shorten`` are cut in that order, each only as far as needed; the
+    others must be short (bounded by their parsers).
+    """
+    for name in shorten:
+        if utf16_length(to_json(cause)) <= MAX_CAUSE_LENGTH:
+            break
+        text = cause[name]
+        if text:
+            cause[name] = _longest_fitting_prefix(cause, name, text) + TRUNCATED
+    return to_json(cause)
 
 
-def to_json(value: Any) -> str:
-    return json.dumps(value, ensure_ascii=False, separators=(",", ":"))
+def _longest_fitting_prefix(cause: dict[str, str | None], name: str, text: str) -> str:
+    def fits(length: int) -> bool:
+        shortened = {**cause, name: text[:length] + TRUNCATED}
+        return utf16_length(to_json(shortened)) <= MAX_CAUSE_LENGTH
+
+    low, high = 0, min(len(text), MAX_CAUSE_LENGTH)  # every character takes at least one unit
+    while low < high:  # the longest prefix that fits, by bisection
+        middle = (low + high + 1) // 2
+        if fits(middle):
+            low = middle
+        else:
+            high = middle - 1
+    return text[:low]
 
 
 def record_result(job: JobStatus, outcome: TaskOutcome) -> dict[str, Any]:
-    """The record's ``result`` map; RunPod's output only when it fits well inside 400 KB."""
+    """The record's ``result`` map; every value in a form DynamoDB stores (exactly, for numbers).
+
+    RunPod's output is kept only when it fits well inside the 400 KB item and DynamoDB can hold
+    every value in it; otherwise its size and the reason stand in for it.
+    """
     result: dict[str, Any] = {
         "job_id": job.job_id,
         "runpod_status": job.status,
-        "delay_time_ms": job.delay_time_ms,
-        "execution_time_ms": job.execution_time_ms,
+        "delay_time_ms": _storable_number(job.delay_time_ms),
+        "execution_time_ms": _storable_number(job.execution_time_ms),
     }
     if outcome.error is not None:
         result["step_functions_error"] = outcome.error
-    if job.error is not None:
-        message = job.error if isinstance(job.error, str) else to_json(job.error)
-        result["error"] = message[:RECORD_ERROR_LIMIT_CHARACTERS]
+    if job.error_message is not None:
+        result["error"] = carried_text(job.error_message[:RECORD_ERROR_LIMIT_CHARACTERS])
     if job.output is None:
         return result
-    output_bytes = len(to_json(job.output).encode())
+    output_bytes = len(job.output_json.encode())
     if output_bytes > RECORD_OUTPUT_LIMIT_BYTES:
         return {**result, "output_bytes": output_bytes, "output_omitted": "too large"}
     try:
-        to_attribute({**result, "output": job.output})
+        to_attribute({**result, "output": job.output})  # nested in the result, as stored
     except ValueError as refusal:
         return {**result, "output_bytes": output_bytes, "output_omitted": str(refusal)}
     return {**result, "output": job.output}
+
+
+def _storable_number(value: Milliseconds | None) -> Milliseconds | str | None:
+    """The number itself, or its text when DynamoDB cannot hold it (``1e200``)."""
+    if value is None:
+        return None
+    try:
+        dynamodb_number(value)
+    except ValueError:
+        return str(value)
+    return value

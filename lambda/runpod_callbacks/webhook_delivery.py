@@ -1,6 +1,7 @@
-"""One webhook delivery: validate, claim the record, resume the task once, record the outcome."""
+"""One delivery of a finished job: claim the record, resume the task once, record the outcome."""
 
 from dataclasses import dataclass, field
+from decimal import Decimal
 from typing import Any
 
 from aws_lambda_powertools import Logger
@@ -11,13 +12,26 @@ from runpod_callbacks.callback_records import (
     AlreadyFinished,
     CallbackStore,
     Claim,
+    RecordRefused,
 )
-from runpod_callbacks.errors import AwsUnavailable, TaskExpired, UnknownCallback
-from runpod_callbacks.job_status import JobStatus, parse_callback_token, parse_job_status, redact
-from runpod_callbacks.step_functions import SendFailed, TokenGone, send_outcome
-from runpod_callbacks.task_outcome import TaskContext, TaskOutcome, decide_outcome, record_result
+from runpod_callbacks.errors import AwsUnavailable, CorruptRecord, TaskExpired, UnknownCallback
+from runpod_callbacks.job_status import JobStatus, Milliseconds, redact
+from runpod_callbacks.json_text import carried_text
+from runpod_callbacks.step_functions import SendFailed, SendRefused, TokenGone, send_outcome
+from runpod_callbacks.task_outcome import (
+    INVALID_OUTPUT,
+    TaskContext,
+    TaskOutcome,
+    decide_outcome,
+    failed_task,
+    record_result,
+)
 
 logger = Logger(child=True)
+
+LOGGED_MESSAGE_CHARACTERS = 1000
+# CloudWatch takes metric values between about 1e-108 and 1e108; RunPod's timings are informative.
+METRIC_MILLISECONDS = (Decimal("0.001"), Decimal(10**12))
 
 
 @dataclass(frozen=True)
@@ -34,26 +48,57 @@ class WebhookDelivery:
         self._store = store
         self._stepfunctions = stepfunctions
 
-    def deliver(self, callback_token: str, body: str | None) -> Delivered:
-        token = parse_callback_token(callback_token)
-        job = parse_job_status(body)
+    def deliver(self, callback_token: str, job: JobStatus) -> Delivered:
         logger.info(
             f"Processing RunPod job {job.job_id} with status {job.status} "
-            f"for callback {redact(token)}"
+            f"for callback {redact(callback_token)}"
         )
         try:
-            claim = self._store.claim(token, job.job_id, job.status)
+            claim = self._store.claim(callback_token, job.job_id)
         except AlreadyFinished as finished:
-            logger.info(f"Callback {redact(token)} already completed, returning success")
+            logger.info(f"Callback {redact(callback_token)} already completed, returning success")
             return Delivered("DuplicateDelivery", finished.record_status, "already completed")
         except UnknownCallback:
-            logger.warning(f"Callback token {redact(token)} not found in DynamoDB")
+            logger.warning(f"Callback token {redact(callback_token)} not found in DynamoDB")
             raise
-        outcome = decide_outcome(job, TaskContext(token, claim.exec_id, claim.segment_filename))
-        return self._resume(claim, job, outcome)
+        except RecordRefused as refused:
+            raise CorruptRecord(f"callback record cannot be claimed: {refused}") from refused
+        context = TaskContext(callback_token, claim.exec_id, claim.segment_filename)
+        return self._resume(claim, job, context)
 
-    def _resume(self, claim: Claim, job: JobStatus, outcome: TaskOutcome) -> Delivered:
-        result = record_result(job, outcome)
+    def _resume(self, claim: Claim, job: JobStatus, context: TaskContext) -> Delivered:
+        outcome = decide_outcome(job, context)
+        try:
+            outcome = self._send(claim, job, context, outcome)
+        except TokenGone as gone:
+            if not (gone.maybe_delivered or claim.maybe_delivered_before):
+                logger.warning(f"Task token expired for callback {redact(claim.callback_token)}")
+                self._finalize(claim, EXPIRED, record_result(job, outcome), delivered=False)
+                raise TaskExpired("the task no longer waits for this callback") from gone
+            logger.info(f"Callback {redact(claim.callback_token)} resumed by an earlier attempt")
+        self._finalize(claim, outcome.record_status, record_result(job, outcome), delivered=True)
+        return _delivered(job, outcome, claim.callback_token)
+
+    def _send(
+        self, claim: Claim, job: JobStatus, context: TaskContext, outcome: TaskOutcome
+    ) -> TaskOutcome:
+        """Send the outcome; what Step Functions refuses as it is becomes a typed task failure."""
+        try:
+            self._send_within_lease(claim, outcome)
+            return outcome
+        except SendRefused as refused:
+            if not outcome.succeeded:  # a failure refused: the task token itself is unusable
+                raise TokenGone(str(refused), maybe_delivered=False) from refused
+            reason = f"Step Functions refused the task output: {refused}"
+            logger.warning(f"{reason}; failing the task with {INVALID_OUTPUT}")
+            fallback = failed_task(INVALID_OUTPUT, job, context, reason)
+        try:
+            self._send_within_lease(claim, fallback)
+        except SendRefused as refused:
+            raise TokenGone(str(refused), maybe_delivered=False) from refused
+        return fallback
+
+    def _send_within_lease(self, claim: Claim, outcome: TaskOutcome) -> None:
         if self._store.lease_time_left_ms(claim) < WORST_CALL_MS:
             self._release(claim, maybe_delivered=False)
             raise AwsUnavailable("the record was claimed too slowly to send within the lease")
@@ -62,40 +107,60 @@ class WebhookDelivery:
         except SendFailed as failure:
             self._release(claim, maybe_delivered=failure.maybe_delivered)
             raise AwsUnavailable(f"Step Functions call failed: {failure}") from failure
-        except TokenGone as gone:
-            if not (gone.after_retry or claim.previous_attempt):
-                logger.warning(f"Task token expired for callback {redact(claim.callback_token)}")
-                self._finalize(claim, EXPIRED, result, delivered=False)
-                raise TaskExpired("the task no longer waits for this callback") from gone
-            logger.info(f"Callback {redact(claim.callback_token)} resumed by an earlier attempt")
-        self._finalize(claim, outcome.record_status, result, delivered=True)
-        timings = {
-            name: value
-            for name, value in (
-                ("RunPodDelayTime", job.delay_time_ms),
-                ("RunPodExecutionTime", job.execution_time_ms),
-            )
-            if value is not None
-        }
-        if outcome.succeeded:
-            logger.info(f"Sent TaskSuccess for job {job.job_id}")
-            return Delivered("TaskSucceeded", outcome.record_status, "task resumed", timings)
-        logger.info(f"Sent TaskFailure for job {job.job_id}: {outcome.error}")
-        message = f"task failed with {outcome.error}"
-        return Delivered("TaskFailed", outcome.record_status, message, timings)
 
     def _finalize(
         self, claim: Claim, status: str, result: dict[str, Any], *, delivered: bool
     ) -> None:
-        try:
-            if not self._store.finalize(claim, status, result):
-                logger.warning("Lease ran out before finalizing; the delivery holding it finalizes")
-        except AwsUnavailable:
-            self._release(claim, maybe_delivered=delivered)
-            raise
+        """Record the outcome; a result DynamoDB refuses is stored in its minimal form."""
+        for candidate in (result, _minimal_result(result)):
+            try:
+                if not self._store.finalize(claim, status, candidate):
+                    logger.warning("Lease ran out before finalizing; its new holder finalizes")
+                return
+            except AwsUnavailable:
+                self._release(claim, maybe_delivered=delivered)
+                raise
+            except RecordRefused as refused:
+                logger.warning(f"Could not store the result as it is: {refused}")
+        logger.error(f"Could not record {status} on callback {redact(claim.callback_token)}")
 
     def _release(self, claim: Claim, *, maybe_delivered: bool) -> None:
         try:
             self._store.release(claim, maybe_delivered=maybe_delivered)
-        except AwsUnavailable:
+        except (AwsUnavailable, RecordRefused):
             logger.warning("Could not release the lease; it runs out by itself", exc_info=True)
+
+
+def _minimal_result(result: dict[str, Any]) -> dict[str, Any]:
+    kept = {name: result.get(name) for name in ("job_id", "runpod_status", "step_functions_error")}
+    return {**kept, "result_omitted": "DynamoDB refused the full result"}
+
+
+def _delivered(job: JobStatus, outcome: TaskOutcome, callback_token: str) -> Delivered:
+    timings = {
+        name: float(value)
+        for name, value in (
+            ("RunPodDelayTime", job.delay_time_ms),
+            ("RunPodExecutionTime", job.execution_time_ms),
+        )
+        if value is not None and _plausible_metric(value)
+    }
+    if outcome.succeeded:
+        logger.info(f"Sent TaskSuccess for job {job.job_id}")
+        return Delivered("TaskSucceeded", outcome.record_status, "task resumed", timings)
+    message = _loggable(outcome.message or str(outcome.error), callback_token)
+    logger.info(f"Sent TaskFailure for job {job.job_id}: {message} ({outcome.error})")
+    return Delivered(
+        "TaskFailed", outcome.record_status, f"task failed with {outcome.error}", timings
+    )
+
+
+def _plausible_metric(value: Milliseconds) -> bool:
+    low, high = METRIC_MILLISECONDS
+    return value == 0 or low <= value <= high
+
+
+def _loggable(message: str, callback_token: str) -> str:
+    """RunPod's message for one log line: short, valid UTF-8, and never the whole token."""
+    shortened = message[:LOGGED_MESSAGE_CHARACTERS]
+    return carried_text(shortened).replace(callback_token, redact(callback_token))

@@ -1,58 +1,85 @@
-"""Fail one of the handler's AWS calls, before it reaches (moto) AWS or after AWS acted on it."""
+"""Faults of AWS calls where they really happen: on one HTTP try, below botocore's retries.
 
+Each fault applies to given tries of an operation, counted across calls from 1. botocore sees a
+real HTTP answer (or a broken connection) and retries it as it would in Lambda, so what the
+handler learns (throttled on every try, processed but the answer lost, ...) is what AWS shows.
+"""
+
+import json
 from collections.abc import Callable
 from typing import Any
 
-from botocore.exceptions import ClientError, ReadTimeoutError
+from botocore.awsrequest import AWSPreparedRequest, AWSResponse
+from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, ReadTimeoutError
+from moto.core.botocore_stubber import MockRawResponse
+from moto.core.models import botocore_stubber
 
-SERVICE_IDS = {"dynamodb": "dynamodb", "stepfunctions": "sfn"}
-
-
-def throttled(operation: str) -> ClientError:
-    """What botocore raises once its retries are spent on throttling."""
-    return ClientError(
-        {
-            "Error": {"Code": "ThrottlingException", "Message": "Rate exceeded"},
-            "ResponseMetadata": {"HTTPStatusCode": 400, "RetryAttempts": 0},
-        },
-        operation,
-    )
+Fault = Callable[[AWSPreparedRequest], AWSResponse]
+NOWHERE = "https://fault-injected.invalid/"
 
 
-def read_timeout(operation: str) -> ReadTimeoutError:
-    return ReadTimeoutError(endpoint_url=f"https://aws.example/{operation}")
+def refused(code: str, status: int = 400, message: str = "injected") -> Fault:
+    """AWS answers with an error and does nothing (throttling, validation, 5xx before acting)."""
+
+    def answer(request: AWSPreparedRequest) -> AWSResponse:
+        body = json.dumps({"__type": code, "message": message})
+        headers = {"x-amzn-RequestId": "injected", "Content-Type": "application/x-amz-json-1.0"}
+        response = AWSResponse(request.url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
+        # botocore still hands this try to every before-send handler, moto's included: point it
+        # where moto serves nothing, so AWS (moto) never sees the request.
+        request.url = NOWHERE
+        return response
+
+    return answer
+
+
+THROTTLED = refused("ThrottlingException", message="Rate exceeded")
+
+
+def never_connected(request: AWSPreparedRequest) -> AWSResponse:
+    raise ConnectTimeoutError(endpoint_url=request.url)
+
+
+def processed_then(lost: type[Exception]) -> Fault:
+    """AWS carries the request out, then the answer is lost (timeout or dropped connection)."""
+
+    def answer(request: AWSPreparedRequest) -> AWSResponse:
+        botocore_stubber("before-send", request)
+        if lost is ConnectionClosedError:
+            raise ConnectionClosedError(endpoint_url=request.url)
+        raise ReadTimeoutError(endpoint_url=request.url)
+
+    return answer
+
+
+PROCESSED_THEN_TIMED_OUT = processed_then(ReadTimeoutError)
+PROCESSED_THEN_CONNECTION_LOST = processed_then(ConnectionClosedError)
 
 
 class AwsFaults:
-    def __init__(self, handler: Any) -> None:
-        self._clients = {"dynamodb": handler.dynamodb, "stepfunctions": handler.stepfunctions}
-        self._registered: list[tuple[Any, str, Callable[..., None]]] = []
+    def __init__(self, *clients: Any) -> None:
+        self._clients = clients
+        self._registered: list[tuple[Any, str, Callable[..., Any]]] = []
+        self.tries: dict[str, int] = {}
+        """Every try of each operation seen so far, faulty or not."""
 
-    def fail(
-        self,
-        client: str,
-        operation: str,
-        *,
-        calls: set[int] | None = None,
-        after_aws_acted: bool = False,
-        error: Callable[[str], Exception] = throttled,
-    ) -> None:
-        """Fail the given 1-based calls of the operation (every call when None)."""
-        seen = 0
+    def fail(self, operation: str, fault: Fault, *, tries: set[int] | None = None) -> None:
+        """Apply the fault to the given 1-based tries of the operation (every try when None)."""
+        client = next(c for c in self._clients if operation in c.meta.service_model.operation_names)
+        service_id = client.meta.service_model.service_id.hyphenize()
+        event = f"before-send.{service_id}.{operation}"
 
-        def inject(**_: Any) -> None:
-            nonlocal seen
-            seen += 1
-            if calls is None or seen in calls:
-                raise error(operation)
+        def inject(request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
+            self.tries[operation] = self.tries.get(operation, 0) + 1
+            if tries is None or self.tries[operation] in tries:
+                return fault(request)
+            return None
 
-        stage = "after-call" if after_aws_acted else "before-call"
-        event = f"{stage}.{SERVICE_IDS[client]}.{operation}"
-        events = self._clients[client].meta.events
-        events.register(event, inject)
-        self._registered.append((events, event, inject))
+        client.meta.events.register_first(event, inject)
+        self._registered.append((client.meta.events, event, inject))
 
     def clear(self) -> None:
         for events, event, inject in self._registered:
             events.unregister(event, inject)
         self._registered.clear()
+        self.tries.clear()

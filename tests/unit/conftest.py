@@ -6,6 +6,7 @@ import json
 import sys
 from collections.abc import Iterator
 from dataclasses import dataclass
+from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
@@ -31,14 +32,22 @@ def load_event(name: str) -> Any:
 def webhook_event(
     callback_token: str, body: Any, *, base64_encoded: bool = False
 ) -> dict[str, Any]:
-    """An API Gateway REST proxy event for POST /webhook/{callback_token}."""
+    """An API Gateway REST proxy event for POST /webhook/{callback_token}.
+
+    The body is JSON-encoded unless it is text already; bytes travel base64-encoded, as API
+    Gateway sends a body it does not take for text.
+    """
     event: dict[str, Any] = copy.deepcopy(load_event("webhook_post.json"))
-    text = body if isinstance(body, str) else json.dumps(body)
+    raw = body if isinstance(body, bytes) else None
+    text = body if isinstance(body, str | bytes) else json.dumps(body)
     event["path"] = f"/webhook/{callback_token}"
     event["requestContext"]["path"] = f"/v1/webhook/{callback_token}"
     event["pathParameters"] = {"callback_token": callback_token}
-    event["isBase64Encoded"] = base64_encoded
-    event["body"] = base64.b64encode(text.encode()).decode() if base64_encoded else text
+    event["isBase64Encoded"] = base64_encoded or raw is not None
+    if event["isBase64Encoded"]:
+        event["body"] = base64.b64encode(text.encode() if raw is None else raw).decode()
+    else:
+        event["body"] = text
     return event
 
 
@@ -134,20 +143,45 @@ def local_webhook(handler: Any) -> Iterator[LocalWebhook]:
         yield LocalWebhook(handler)
 
 
+class SentTasks(list[str]):
+    """The names of the SendTask* calls made, in order; ``requests`` holds their parameters."""
+
+    def __init__(self) -> None:
+        super().__init__()
+        self.requests: list[dict[str, Any]] = []
+
+    def clear(self) -> None:
+        super().clear()
+        self.requests.clear()
+
+    def record(self, model: Any, params: dict[str, Any], **_: Any) -> None:
+        self.append(model.name)
+        self.requests.append(dict(params))
+
+    def output(self) -> Any:
+        """The task output of the one SendTaskSuccess, numbers parsed exactly (as Decimal)."""
+        (request,) = [
+            r for name, r in zip(self, self.requests, strict=True) if name == "SendTaskSuccess"
+        ]
+        return json.loads(request["output"], parse_float=Decimal)
+
+    def failure(self) -> dict[str, Any]:
+        """The parameters of the last SendTaskFailure (moto does not keep the cause)."""
+        return [
+            r for name, r in zip(self, self.requests, strict=True) if name == "SendTaskFailure"
+        ][-1]
+
+
 @pytest.fixture
-def sent_tasks(handler: Any) -> Iterator[list[str]]:
-    """The SendTask* calls the handler makes, in order, counted at its client."""
-    calls: list[str] = []
-
-    def count(model: Any, **_: Any) -> None:
-        calls.append(model.name)
-
+def sent_tasks(handler: Any) -> Iterator[SentTasks]:
+    """The SendTask* calls the handler makes, in order, seen at its client (once per call)."""
+    sent = SentTasks()
     events = handler.stepfunctions.meta.events
     for operation in ("SendTaskSuccess", "SendTaskFailure"):
-        events.register(f"before-call.sfn.{operation}", count)
-    yield calls
+        events.register(f"before-parameter-build.sfn.{operation}", sent.record)
+    yield sent
     for operation in ("SendTaskSuccess", "SendTaskFailure"):
-        events.unregister(f"before-call.sfn.{operation}", count)
+        events.unregister(f"before-parameter-build.sfn.{operation}", sent.record)
 
 
 def body(name: str, **overrides: Any) -> dict[str, Any]:

@@ -5,7 +5,14 @@ from decimal import Decimal
 
 import pytest
 
-from tests.unit.conftest import LocalWebhook, body, response_json
+from tests.unit.conftest import (
+    FakeLambdaContext,
+    LocalWebhook,
+    SentTasks,
+    body,
+    response_json,
+    webhook_event,
+)
 
 
 def test_completed_job_resumes_the_execution_with_the_documented_output(
@@ -40,8 +47,8 @@ def test_completed_job_resumes_the_execution_with_the_documented_output(
     assert record["completed_at"].endswith("Z")
     assert record["result"]["runpod_status"] == "COMPLETED"
     assert record["result"]["output"]["psnr"] == Decimal("38.71")
-    assert "lease_id" not in record
-    assert "attempted_status" not in record
+    assert "lease_expires_at" not in record
+    assert "maybe_delivered_by" not in record
 
 
 @pytest.mark.parametrize("status", ["FAILED", "CANCELLED", "TIMED_OUT"])
@@ -174,7 +181,8 @@ BAD_BODIES = [
     pytest.param({"id": 123, "status": "COMPLETED"}, id="id-not-string"),
     pytest.param({"status": "COMPLETED"}, id="id-missing"),
     pytest.param('{"id": "j", "status": "COMPLETED", "output": NaN}', id="nan"),
-    pytest.param('{"id": "j", "status": "COMPLETED", "output": 1e999}', id="infinite-number"),
+    pytest.param('{"id": "j", "status": "COMPLETED", "output": Infinity}', id="infinity"),
+    pytest.param('{"id": "j", "status": "COMPLETED", "output": -Infinity}', id="minus-infinity"),
     pytest.param("[" * 100_000 + "]" * 100_000, id="deeply-nested"),
 ]
 
@@ -234,7 +242,7 @@ def test_delivery_in_flight_is_a_conflict(local_webhook: LocalWebhook, handler: 
 
     job = local_webhook.start_job()
     CallbackStore(local_webhook.dynamodb, local_webhook.table_name).claim(
-        job.callback_token, "runpod-job-123", "COMPLETED"
+        job.callback_token, "runpod-job-123"
     )
 
     response = local_webhook.deliver(job.callback_token, body("completed.json"))
@@ -296,3 +304,180 @@ def test_huge_error_message_is_cut_in_the_record(local_webhook: LocalWebhook) ->
     record = local_webhook.record(job.callback_token)
     assert record is not None
     assert len(record["result"]["error"]) <= 4096
+
+
+EXACT_NUMBERS = (
+    '{"beyond_double": 1e309, "money": 12345678901234567.89, "pi": 3.14159265358979323846,'
+    ' "tiny": 1E-7, "negative_zero": -0.0, "long_int": 123456789012345678901234567890,'
+    ' "as_written": [1.50, 2e0, 0.1]}'
+)
+
+
+def _raw_body(output_json: str, **fields: str) -> str:
+    members = {"id": '"runpod-job-123"', "status": '"COMPLETED"', **fields}
+    return (
+        "{"
+        + ", ".join(f'"{name}": {text}' for name, text in members.items())
+        + (f', "output": {output_json}' + "}")
+    )
+
+
+def test_numbers_reach_the_task_with_their_exact_decimal_value(
+    local_webhook: LocalWebhook, sent_tasks: SentTasks
+) -> None:
+    job = local_webhook.start_job()
+
+    response = local_webhook.deliver(job.callback_token, _raw_body(EXACT_NUMBERS))
+
+    assert response["statusCode"] == 200
+    assert sent_tasks.output()["output"] == json.loads(EXACT_NUMBERS, parse_float=Decimal)
+    assert '"money": 12345678901234567.89' in sent_tasks.requests[0]["output"]  # verbatim
+    assert local_webhook.execution(job)["status"] == "SUCCEEDED"
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "COMPLETED"
+    assert "too large" not in str(record["result"].get("output_omitted", ""))
+
+
+def test_numbers_dynamodb_can_hold_are_stored_exactly(local_webhook: LocalWebhook) -> None:
+    job = local_webhook.start_job()
+    output = '{"money": 12345678901234567.89, "pi": 3.14159265358979323846, "big": 1e40}'
+
+    local_webhook.deliver(job.callback_token, _raw_body(output))
+
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert record["result"]["output"] == {
+        "money": Decimal("12345678901234567.89"),
+        "pi": Decimal("3.14159265358979323846"),
+        "big": Decimal("1e40"),
+    }
+
+
+def test_lone_surrogate_reaches_the_task_as_its_escape(
+    local_webhook: LocalWebhook, sent_tasks: SentTasks
+) -> None:
+    job = local_webhook.start_job()
+    output = '{"segment": "seg_caf\\udce9.mp4"}'  # os.fsdecode of a Latin-1 file name
+
+    response = local_webhook.deliver(job.callback_token, _raw_body(output))
+
+    assert response["statusCode"] == 200
+    assert "seg_caf\\udce9.mp4" in sent_tasks.requests[0]["output"]
+    assert sent_tasks.output()["output"] == {"segment": "seg_caf\udce9.mp4"}
+    assert local_webhook.execution(job)["status"] == "SUCCEEDED"
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "COMPLETED"
+    assert "lease_expires_at" not in record
+    assert "UTF-8" in record["result"]["output_omitted"]
+
+
+def test_lone_surrogate_in_runpods_error_is_stored_as_its_escape(
+    local_webhook: LocalWebhook, sent_tasks: SentTasks
+) -> None:
+    job = local_webhook.start_job()
+    raw = '{"id": "runpod-job-123", "status": "FAILED", "error": "cannot open caf\\udce9.mp4"}'
+
+    response = local_webhook.deliver(job.callback_token, raw)
+
+    assert response["statusCode"] == 200
+    assert json.loads(sent_tasks.failure()["cause"])["error"] == "cannot open caf\udce9.mp4"
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert record["result"]["error"] == "cannot open caf\\udce9.mp4"
+
+
+@pytest.mark.parametrize(
+    ("delay", "execution", "stored_delay", "stored_execution"),
+    [
+        ("1e200", "1e-200", "1E+200", "1E-200"),
+        ("10000000000000000000000000000000000000000", "7", Decimal("1e40"), Decimal(7)),
+        ("-5", "2.5", Decimal(-5), Decimal("2.5")),
+    ],
+)
+def test_timings_dynamodb_cannot_hold_never_stop_the_record_from_finishing(
+    local_webhook: LocalWebhook,
+    sent_tasks: SentTasks,
+    delay: str,
+    execution: str,
+    stored_delay: object,
+    stored_execution: object,
+) -> None:
+    job = local_webhook.start_job()
+    raw = _raw_body('{"ok": true}', delayTime=delay, executionTime=execution)
+
+    first = local_webhook.deliver(job.callback_token, raw)
+    second = local_webhook.deliver(job.callback_token, raw)
+
+    assert (first["statusCode"], second["statusCode"]) == (200, 200)
+    assert sent_tasks == ["SendTaskSuccess"]
+    output = sent_tasks.output()
+    assert (output["delay_time_ms"], output["execution_time_ms"]) == (
+        Decimal(delay),
+        Decimal(execution),
+    )
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "COMPLETED"
+    assert record["result"]["delay_time_ms"] == stored_delay
+    assert record["result"]["execution_time_ms"] == stored_execution
+
+
+NOT_TEXT = [
+    pytest.param(
+        b'{"id": "runpod-job-123", "status": "COMPLETED", "output": "\xff"}', id="latin-1"
+    ),
+    pytest.param(b"\xfe\xff\x00{", id="utf-16-bom"),
+    pytest.param(
+        '{"id": "runpod-job-123", "status": "COMPLETED", "output": "\udcff"}',
+        id="raw-lone-surrogate",
+    ),
+]
+
+
+@pytest.mark.parametrize("raw", NOT_TEXT)
+def test_body_that_is_not_utf8_is_rejected_and_changes_nothing(
+    local_webhook: LocalWebhook, sent_tasks: SentTasks, raw: object
+) -> None:
+    job = local_webhook.start_job()
+    before = local_webhook.record(job.callback_token)
+
+    response = local_webhook.deliver(job.callback_token, raw)
+
+    assert response["statusCode"] == 400
+    assert response_json(response)["message"] == "body is not valid UTF-8"
+    assert local_webhook.record(job.callback_token) == before
+    assert sent_tasks == []
+
+
+def test_body_marked_base64_that_is_not_base64_is_rejected(
+    local_webhook: LocalWebhook, sent_tasks: SentTasks
+) -> None:
+    job = local_webhook.start_job()
+    event = webhook_event(job.callback_token, body("completed.json"))
+    event["isBase64Encoded"] = True  # but the body is plain JSON text
+
+    response = local_webhook.handler.lambda_handler(event, FakeLambdaContext())
+
+    assert response["statusCode"] == 400
+    assert "base64" in response_json(response)["message"]
+    assert sent_tasks == []
+
+
+def test_failure_cause_keeps_as_much_of_runpods_message_as_fits(
+    local_webhook: LocalWebhook, sent_tasks: SentTasks
+) -> None:
+    job = local_webhook.start_job()
+    message = '"\\' * 20_000  # 40,000 characters that JSON writes as two each
+
+    response = local_webhook.deliver(job.callback_token, body("failed.json", error=message))
+
+    assert response["statusCode"] == 200
+    cause = sent_tasks.failure()["cause"]
+    assert len(cause.encode("utf-16-le")) // 2 <= 32_768
+    kept = json.loads(cause)["error"]
+    assert kept.endswith("…[truncated]")
+    assert message.startswith(kept.removesuffix("…[truncated]"))
+    assert len(kept) > 16_000  # about all that fits: each character takes two
+    assert local_webhook.execution_error(job) == "RunPod.FAILED"

@@ -66,7 +66,8 @@ def test_failure_and_expiry_log_the_seeds_messages(
     local_webhook.deliver(expiring.callback_token, body("completed.json"))
     logs = log_messages(capsys.readouterr().out)
 
-    assert "Sent TaskFailure for job runpod-job-123: RunPod.FAILED" in logs
+    # The seed's wording: {error} is RunPod's message (the error name may follow it).
+    assert "Sent TaskFailure for job runpod-job-123: CUDA out of memory" in logs
     assert f"Task token expired for callback {expiring.callback_token[:4]}…" in logs
 
 

@@ -2,6 +2,7 @@
 
 import base64
 import json
+import traceback
 from collections.abc import Iterator
 from dataclasses import dataclass
 from typing import Any
@@ -13,7 +14,8 @@ from localdev import aws_setup
 from localdev.fake_runpod import FakeRunPod, RunRequest, serve_fake_runpod
 from localdev.webhook_server import serve_webhook
 from runpod_callbacks.errors import SubmitError
-from tests.unit.conftest import FakeLambdaContext, LocalWebhook
+from tests.unit.aws_faults import PROCESSED_THEN_TIMED_OUT, THROTTLED, AwsFaults
+from tests.unit.conftest import FakeLambdaContext, LocalWebhook, SentTasks
 
 API_KEY = "rp_TESTKEY_0123456789abcdef"
 
@@ -261,7 +263,13 @@ def aws_setup_job(execution_arn: str) -> Any:
 
 @pytest.mark.parametrize(
     "secret",
-    [API_KEY, f"  {API_KEY}\n", json.dumps({"api_key": API_KEY}), json.dumps({"token": API_KEY})],
+    [
+        API_KEY,
+        f"  {API_KEY}\n",
+        json.dumps({"api_key": API_KEY}),
+        json.dumps({"api_key": f"{API_KEY}\n"}),
+        json.dumps({"token": API_KEY}),
+    ],
 )
 def test_api_key_secret_may_be_plain_or_json(world: SubmitWorld, secret: str) -> None:
     boto3.client("secretsmanager").put_secret_value(SecretId="runpod-api-key", SecretString=secret)
@@ -289,3 +297,154 @@ def test_malformed_json_secret_is_a_typed_error(world: SubmitWorld) -> None:
 def test_typed_error_names_itself(world: SubmitWorld) -> None:
     with pytest.raises(SubmitError, match=r"^RunPod\.InvalidRequest: task_token"):
         world.invoke({"endpoint_id": "ep", "input": {}, "exec_id": "e", "segment_filename": "s"})
+
+
+def test_job_id_that_cannot_be_stored_never_fails_the_running_job(
+    world: SubmitWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    faults = AwsFaults(world.submit.dynamodb)
+    faults.fail("UpdateItem", THROTTLED)  # every try of every attempt to store the job id
+    execution, payload = world.start()
+
+    try:
+        result = world.invoke(payload)
+    finally:
+        faults.clear()
+    world.runpod.wait_for_webhooks()
+    stdout = capsys.readouterr().out
+
+    assert result["status"] == "SUBMITTED"
+    assert len(world.runpod.runs) == 1
+    assert "JobIdNotRecorded" in stdout
+    assert "the webhook fills it in" in stdout
+    assert world.local.execution(aws_setup_job(execution))["status"] == "SUCCEEDED"
+    (record,) = world.local.all_records()
+    assert (record["status"], record["job_id"]) == ("COMPLETED", result["job_id"])
+
+
+def test_record_write_whose_answer_was_lost_still_submits_the_job(world: SubmitWorld) -> None:
+    faults = AwsFaults(world.submit.dynamodb)
+    faults.fail("PutItem", PROCESSED_THEN_TIMED_OUT, tries={1})
+    execution, payload = world.start()
+
+    try:
+        result = world.invoke(payload)
+    finally:
+        faults.clear()
+    world.runpod.wait_for_webhooks()
+
+    assert result["status"] == "SUBMITTED"
+    assert len(world.runpod.runs) == 1
+    assert world.local.execution(aws_setup_job(execution))["status"] == "SUCCEEDED"
+
+
+MALFORMED_STATUS_LINE = b"HTTP/1.1 two-hundred\r\n\r\n"
+CUT_SHORT_200 = b'HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n{"id": "job-cut'
+
+
+@pytest.mark.parametrize(
+    "broken", [MALFORMED_STATUS_LINE, CUT_SHORT_200], ids=["bad-status-line", "cut-short"]
+)
+def test_broken_runpod_answers_are_retried_then_a_typed_failure(
+    world: SubmitWorld,
+    capsys: pytest.CaptureFixture[str],
+    task_failures: SentTasks,
+    broken: bytes,
+) -> None:
+    world.runpod.answers.extend([broken] * 3)
+    execution, payload = world.start()
+
+    with pytest.raises(SubmitError) as raised:
+        world.invoke(payload)
+
+    assert type(raised.value).__name__ == "RunPod.SubmitFailed"
+    assert len(world.runpod.runs) == 3
+    assert world.local.execution_error(aws_setup_job(execution)) == "RunPod.SubmitFailed"
+    (record,) = world.local.all_records()
+    assert record["status"] == "FAILED"
+    _assert_key_nowhere(raised.value, capsys.readouterr().out, task_failures)
+
+
+def test_broken_answer_then_a_good_one_submits(world: SubmitWorld) -> None:
+    world.runpod.answers.append(MALFORMED_STATUS_LINE)
+    execution, payload = world.start()
+
+    result = world.invoke(payload)
+    world.runpod.wait_for_webhooks()
+
+    assert result["status"] == "SUBMITTED"
+    assert len(world.runpod.runs) == 2
+    assert world.local.execution(aws_setup_job(execution))["status"] == "SUCCEEDED"
+
+
+@pytest.mark.parametrize(
+    "secret",
+    [f"rp_TESTKEY\n{API_KEY}", json.dumps({"api_key": f"{API_KEY} trailing words"})],
+    ids=["newline-inside", "space-inside"],
+)
+def test_key_an_http_header_cannot_carry_is_a_typed_failure_that_never_shows_it(
+    world: SubmitWorld, capsys: pytest.CaptureFixture[str], task_failures: SentTasks, secret: str
+) -> None:
+    boto3.client("secretsmanager").put_secret_value(SecretId="runpod-api-key", SecretString=secret)
+    execution, payload = world.start()
+
+    with pytest.raises(SubmitError, match="cannot carry") as raised:
+        world.invoke(payload)
+
+    assert type(raised.value).__name__ == "RunPod.SubmitFailed"
+    assert world.runpod.runs == []
+    assert world.local.execution_error(aws_setup_job(execution)) == "RunPod.SubmitFailed"
+    _assert_key_nowhere(raised.value, capsys.readouterr().out, task_failures)
+
+
+def test_rotated_key_is_read_again_after_runpod_refuses_the_cached_one(
+    world: SubmitWorld,
+) -> None:
+    _, warm_up = world.start()
+    world.invoke(warm_up)  # the instance caches API_KEY
+    new_key = "rp_ROTATED_KEY_fedcba9876543210"
+    boto3.client("secretsmanager").put_secret_value(SecretId="runpod-api-key", SecretString=new_key)
+    world.runpod.api_keys = {new_key}
+    execution, payload = world.start()
+
+    result = world.invoke(payload)
+    world.runpod.wait_for_webhooks()
+
+    assert result["status"] == "SUBMITTED"
+    assert [run.headers["Authorization"] for run in world.runpod.runs[1:]] == [
+        f"Bearer {API_KEY}",
+        f"Bearer {new_key}",
+    ]
+    assert world.local.execution(aws_setup_job(execution))["status"] == "SUCCEEDED"
+
+
+def test_key_refused_without_a_rotation_is_rejected_at_once(world: SubmitWorld) -> None:
+    world.runpod.api_keys = {"rp_some_other_key"}
+    execution, payload = world.start()
+
+    with pytest.raises(SubmitError, match="401") as raised:
+        world.invoke(payload)
+
+    assert type(raised.value).__name__ == "RunPod.SubmitRejected"
+    assert len(world.runpod.runs) == 1
+    assert world.local.execution_error(aws_setup_job(execution)) == "RunPod.SubmitRejected"
+
+
+def _assert_key_nowhere(error: BaseException, logs: str, failures: SentTasks) -> None:
+    """Neither the message, the chained traceback, the logs nor the task's cause holds the key."""
+    traceback_text = "".join(traceback.format_exception(error))
+    assert API_KEY not in str(error)
+    assert API_KEY not in traceback_text
+    assert API_KEY not in logs
+    assert failures.failure()["error"] == "RunPod.SubmitFailed"
+    assert API_KEY not in failures.failure()["cause"]
+
+
+@pytest.fixture
+def task_failures(world: SubmitWorld) -> Iterator[SentTasks]:
+    """The SendTaskFailure calls of the submit function, with their causes."""
+    sent = SentTasks()
+    events = world.submit.stepfunctions.meta.events
+    events.register("before-parameter-build.sfn.SendTaskFailure", sent.record)
+    yield sent
+    events.unregister("before-parameter-build.sfn.SendTaskFailure", sent.record)

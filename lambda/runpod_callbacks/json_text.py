@@ -1,0 +1,113 @@
+"""RunPod's JSON kept exact: numbers as written, values' text verbatim, text that AWS can carry.
+
+Python's ``json`` turns ``12345678901234567.89`` into a rounded float and ``1e309`` into infinity.
+Here non-integer numbers parse as ``Decimal``, and each member of the top-level object keeps the
+text it was written with, so RunPod's ``output`` reaches the task exactly as RunPod wrote it.
+"""
+
+import json
+import re
+from dataclasses import dataclass
+from decimal import Decimal
+from typing import Any
+
+# int() refuses longer digit strings (Python's int/str conversion limit is 4,300 digits).
+MAX_INT_DIGITS = 4000
+_WHITESPACE = re.compile(r"[ \t\n\r]*")
+_SURROGATE = re.compile("[\ud800-\udfff]")
+
+
+def _integer(text: str) -> int | Decimal:
+    return int(text) if len(text) <= MAX_INT_DIGITS else Decimal(text)
+
+
+def _reject_constant(name: str) -> None:
+    raise ValueError(f"{name} is not JSON")
+
+
+_decoder = json.JSONDecoder(
+    parse_float=Decimal, parse_int=_integer, parse_constant=_reject_constant
+)
+
+
+class NotAnObject(ValueError):
+    """The document is JSON, or may be, but not an object."""
+
+
+@dataclass(frozen=True)
+class Member:
+    """One member of a JSON object: its value (numbers exact) and its text as written."""
+
+    value: Any
+    text: str
+
+
+def parse_object(text: str) -> dict[str, Member]:
+    """The members of a document that is one JSON object (the last of duplicate names wins).
+
+    Raises NotAnObject for any other document, json.JSONDecodeError (a ValueError) for text that
+    is not JSON, RecursionError when nested too deeply.
+    """
+    index = _skip_whitespace(text, 0)
+    if text[index : index + 1] != "{":
+        raise NotAnObject("not a JSON object")
+    members: dict[str, Member] = {}
+    index = _skip_whitespace(text, index + 1)
+    closed = text[index : index + 1] == "}"
+    while not closed:
+        name, index = _decoder.raw_decode(text, index)
+        if not isinstance(name, str):
+            raise json.JSONDecodeError("member names must be strings", text, index)
+        index = _expect(text, index, ":")
+        start = _skip_whitespace(text, index)
+        value, index = _decoder.raw_decode(text, start)
+        members[name] = Member(value, text[start:index])
+        index = _skip_whitespace(text, index)
+        closed = text[index : index + 1] == "}"
+        if not closed:
+            index = _skip_whitespace(text, _expect(text, index, ","))
+    end = _skip_whitespace(text, index + 1)
+    if end != len(text):
+        raise json.JSONDecodeError("extra data after the object", text, end)
+    return members
+
+
+def _skip_whitespace(text: str, index: int) -> int:
+    match = _WHITESPACE.match(text, index)
+    return match.end() if match else index
+
+
+def _expect(text: str, index: int, character: str) -> int:
+    index = _skip_whitespace(text, index)
+    if text[index : index + 1] != character:
+        raise json.JSONDecodeError(f"expected {character!r}", text, index)
+    return index + 1
+
+
+def to_json(value: Any) -> str:
+    """Compact JSON of strings, lists, dicts and plain numbers; never a raw lone surrogate.
+
+    A string with a lone surrogate (``"caf\\udce9"``, what Python makes of a non-UTF-8 file name)
+    keeps it as its escape, which is valid JSON that every UTF-8 transport can carry.
+    """
+    return carried_text(json.dumps(value, ensure_ascii=False, separators=(",", ":")))
+
+
+def number_json(value: int | Decimal | None) -> str:
+    """A number exactly (``str`` of int and Decimal is valid JSON for finite values), or null."""
+    return "null" if value is None else str(value)
+
+
+def object_json(members: dict[str, str]) -> str:
+    """A JSON object from member names and their values' JSON text, in the given order."""
+    return "{" + ",".join(f"{to_json(name)}:{text}" for name, text in members.items()) + "}"
+
+
+def carried_text(text: str) -> str:
+    """The text with lone surrogates written as their escapes, so it is valid UTF-8."""
+    return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
+
+
+def utf16_length(text: str) -> int:
+    """Length in UTF-16 code units, as Step Functions counts a failure's cause."""
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2
