@@ -10,17 +10,24 @@ import signal
 import sys
 import threading
 from contextlib import ExitStack
+from pathlib import Path
 
 import boto3
 
 from localdev import aws_setup
 from localdev.local_aws import local_aws
+from localdev.local_cli import DEFAULT_TABLE, STATE_MACHINE
 from localdev.runtime import load_function
 from localdev.webhook_server import serve_webhook
 
-DEMO_TABLE = "local-runpod-callbacks"
 EXAMPLE_TOKEN = "test-123"  # noqa: S105 - the spec's example callback token, not a secret
 EXAMPLE_JOB = "runpod-job-123"
+EXAMPLE_WEBHOOK = {
+    "id": EXAMPLE_JOB,
+    "status": "COMPLETED",
+    "output": {"message": "Video upscaled successfully"},
+}
+REPOSITORY = Path(__file__).resolve().parent.parent
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -37,7 +44,7 @@ def main(argv: list[str] | None = None) -> int:
     signal.signal(signal.SIGTERM, lambda *_: stopped.set())
     with ExitStack() as stack:
         endpoint = None if options.aws else stack.enter_context(local_aws())
-        table = options.table or DEMO_TABLE
+        table = options.table or DEFAULT_TABLE
         handler = load_function("handler", endpoint, CALLBACK_TABLE_NAME=table)
         webhook = stack.enter_context(serve_webhook(handler.lambda_handler, options.port))
         if endpoint:
@@ -54,7 +61,7 @@ def _prepare_local_aws(endpoint: str, table: str) -> None:
     stepfunctions = boto3.client("stepfunctions", endpoint_url=endpoint)
     aws_setup.create_callback_table(dynamodb, table)
     machine = aws_setup.create_state_machine(
-        stepfunctions, "runpod-job", aws_setup.waiting_task_definition(table)
+        stepfunctions, STATE_MACHINE, aws_setup.waiting_task_definition(table)
     )
     aws_setup.start_waiting_execution(
         stepfunctions,
@@ -67,35 +74,20 @@ def _prepare_local_aws(endpoint: str, table: str) -> None:
 
 
 def _print_instructions(webhook: str, endpoint: str | None, table: str) -> None:
-    body = json.dumps({"id": EXAMPLE_JOB, "status": "COMPLETED", "output": {"message": "done"}})
     print(f"Webhook: POST {webhook}/webhook/<callback_token>   (Ctrl-C stops everything)")
     if endpoint is None:
         print(f"Serving against your AWS account, table {table}.")
+        sys.stdout.flush()
         return
-    region = "us-east-1"
-    aws = f"aws --endpoint-url {endpoint} --region {region}"
-    execution_input = json.dumps(
-        {
-            "callback_token": "my-token-1",
-            "job_id": "",
-            "exec_id": "exec-1",
-            "segment_filename": "seg_0002.mp4",
-            "created_at": "2026-01-06T12:00:00Z",
-            "ttl": "1999999999",
-        }
-    )
-    print(f"Local AWS (moto): {endpoint}  (any access key works)")
+    local_cli = f"cd {REPOSITORY} && {sys.executable} -m localdev.local_cli --endpoint {endpoint}"
+    print(f"Local AWS (moto): {endpoint}")
     print(f"An execution is waiting on callback token {EXAMPLE_TOKEN}. Play RunPod:")
     print(f"  curl -X POST {webhook}/webhook/{EXAMPLE_TOKEN} \\")
-    print(f"    -H 'Content-Type: application/json' -d '{body}'")
-    print("Start another execution (AWS CLI):")
-    print(f"  {aws} stepfunctions start-execution \\")
-    print(
-        f"    --state-machine-arn arn:aws:states:{region}:123456789012:stateMachine:runpod-job \\"
-    )
-    print(f"    --input '{execution_input}'")
+    print(f"    -H 'Content-Type: application/json' -d '{json.dumps(EXAMPLE_WEBHOOK)}'")
+    print("Start another execution (it prints its callback token):")
+    print(f"  {local_cli} start-execution")
     print("Look at the records:")
-    print(f"  {aws} dynamodb scan --table-name {table}")
+    print(f"  {local_cli} records")
     sys.stdout.flush()
 
 
