@@ -11,10 +11,11 @@ locals {
 
   # AWS publishes Powertools v3 layers per runtime and architecture from this account.
   powertools_layer_account = "017000801446"
+  # The region is aws_region's `id`: hashicorp/aws 6.x deprecates `name`, 5.x has no `region`.
   powertools_layer_arn = coalesce(
     var.powertools_layer_arn,
     join(":", [
-      "arn", data.aws_partition.current.partition, "lambda", data.aws_region.current.name,
+      "arn", data.aws_partition.current.partition, "lambda", data.aws_region.current.id,
       local.powertools_layer_account,
       "layer",
       "AWSLambdaPowertoolsPythonV3-${replace(var.lambda_runtime, ".", "")}-${var.lambda_architecture}",

@@ -2,6 +2,7 @@ terraform {
   required_version = ">= 1.6"
 
   required_providers {
+    # 5.x and 6.x: nothing either major deprecates is used (test_provider_compatibility.py).
     aws = {
       source  = "hashicorp/aws"
       version = ">= 5.70"
