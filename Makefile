@@ -38,7 +38,7 @@ fmt: $(INSTALLED) ## format Python and Terraform
 	$(BIN)/ruff format .
 	$(TERRAFORM) fmt -recursive
 
-docs: $(INSTALLED) ## regenerate the README's Inputs and Outputs tables from the .tf files
+docs: $(INSTALLED) ## regenerate the README's module tables from the .tf files (terraform-docs layout)
 	$(BIN)/python -m tools.terraform_docs
 
 bench: $(INSTALLED) ## cold start ratio, warm overhead, AWS calls per webhook, zip size
