@@ -7,15 +7,18 @@ CHECKOV_VENV ?= .venv-checkov
 TERRAFORM ?= terraform
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-unit test-terraform lint fmt docs bench demo serve security clean
+.PHONY: help install test test-unit test-terraform lint fmt docs pre-commit bench demo serve \
+	security clean
 
 help: ## list the targets
 	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
 
 $(INSTALLED): pyproject.toml
-	$(PYTHON) -m venv $(VENV)
-	$(BIN)/pip install --quiet --disable-pip-version-check '.[dev]'
-	touch $@
+	@if [ -e $@ ]; then echo "pyproject.toml changed: updating $(VENV)…"; \
+	else echo "Creating $(VENV) and installing the development dependencies (about two minutes, once)…"; fi
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check '.[dev]'
+	@touch $@
 
 install: $(INSTALLED) ## create the venv with the development dependencies
 
@@ -38,8 +41,11 @@ fmt: $(INSTALLED) ## format Python and Terraform
 	$(BIN)/ruff format .
 	$(TERRAFORM) fmt -recursive
 
-docs: $(INSTALLED) ## regenerate the README's Inputs and Outputs tables from the .tf files
+docs: $(INSTALLED) ## regenerate the README's module tables from the .tf files (terraform-docs layout)
 	$(BIN)/python -m tools.terraform_docs
+
+pre-commit: $(INSTALLED) ## every pre-commit hook over every file (.pre-commit-config.yaml)
+	$(BIN)/pre-commit run --all-files
 
 bench: $(INSTALLED) ## cold start ratio, warm overhead, AWS calls per webhook, zip size
 	$(BIN)/python -m bench.webhook_bench
@@ -51,9 +57,10 @@ serve: $(INSTALLED) ## the local AWS and webhook left running for manual testing
 	$(BIN)/python -m localdev.serve $(ARGS)
 
 $(CHECKOV_VENV)/.installed:
-	$(PYTHON) -m venv $(CHECKOV_VENV)
-	$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check 'checkov>=3.2'
-	touch $@
+	@echo "Creating $(CHECKOV_VENV) and installing checkov (about a minute, once)…"
+	@$(PYTHON) -m venv $(CHECKOV_VENV)
+	@$(CHECKOV_VENV)/bin/pip install --quiet --disable-pip-version-check 'checkov>=3.2'
+	@touch $@
 
 security: $(CHECKOV_VENV)/.installed ## checkov over the module and examples (its own venv)
 	$(CHECKOV_VENV)/bin/checkov --quiet --compact --skip-download --framework terraform -d . \

@@ -1,0 +1,59 @@
+"""`terraform init` and `terraform validate` of the module and both examples, offline.
+
+hashicorp/archive is not available offline, so this validates the copy the Terraform tests use
+(tests/terraform/tf_tools.py): the real module and examples, package.tf swapped for its double.
+Providers come from the hashicorp/aws mirror the tests find (TF_PLUGIN_DIR overrides), or from
+the registry when there is none; TERRAFORM overrides the binary on PATH.
+"""
+
+import os
+import subprocess
+import sys
+import tempfile
+from pathlib import Path
+
+from tests.terraform import tf_tools
+
+ROOTS = (".", "examples/basic", "examples/complete")
+
+
+def _terraform(terraform: str, *arguments: str, cwd: Path, env: dict[str, str]) -> str | None:
+    """None when the command succeeds, else what it printed."""
+    result = subprocess.run(  # noqa: S603 - the user's terraform, fixed arguments
+        [terraform, *arguments, "-no-color"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+    return None if result.returncode == 0 else result.stdout + result.stderr
+
+
+def main() -> int:
+    terraform = tf_tools.terraform_binary()
+    if terraform is None:
+        print("no terraform binary (set TERRAFORM or put terraform on PATH)", file=sys.stderr)
+        return 1
+    mirror = tf_tools.provider_mirror()
+    if mirror is None:
+        print("no hashicorp/aws mirror found (TF_PLUGIN_DIR): providers come from the registry")
+    failures = 0
+    with tempfile.TemporaryDirectory(prefix="terraform-validate-") as scratch:
+        tree = tf_tools.offline_module_tree(Path(scratch, "module"))
+        env = {key: value for key, value in os.environ.items() if key != "TF_PLUGIN_CACHE_DIR"}
+        env["TF_IN_AUTOMATION"] = "1"
+        if mirror is not None:
+            env["TF_CLI_CONFIG_FILE"] = str(tf_tools.cli_config(mirror, Path(scratch, "cli.tfrc")))
+        for root in ROOTS:
+            error = _terraform(
+                terraform, "init", "-backend=false", "-input=false", cwd=tree / root, env=env
+            ) or _terraform(terraform, "validate", cwd=tree / root, env=env)
+            if error is not None:
+                failures += 1
+                print(f"terraform validate {root}: failed\n{error}", file=sys.stderr)
+    return 1 if failures else 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())
