@@ -1,4 +1,5 @@
-# Copied into each root by tests/terraform/tf_tools.py: the AWS provider pointed at moto.
+# Copied into each root by tests/terraform/tf_tools.py: the AWS provider pointed at moto. An example
+# keeps its own provider block; this file joins it as moto_provider_override.tf and merges into it.
 provider "aws" {
   region                      = "us-east-1"
   access_key                  = "testing"
