@@ -1,11 +1,12 @@
-"""An offline copy of the module (package.tf swapped for its double) and terraform set up for it."""
+"""An offline copy of the module (package.tf swapped for its double), terraform, and moto for it."""
 
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
-from tests.terraform import tf_tools
+from localdev.local_aws import local_aws
+from tests.terraform import moto_aws, tf_tools
 
 
 @pytest.fixture(scope="session")
@@ -33,3 +34,24 @@ def module_tree(terraform: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         environment.setenv("TF_IN_AUTOMATION", "1")
         environment.delenv("TF_PLUGIN_CACHE_DIR", raising=False)
         yield tree
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(module_tree: Path) -> Iterator[str]:
+    """moto as AWS for terraform, holding the AWS-managed layer the module defaults to.
+
+    Module-scoped: MOTO_ACCOUNT_ID and MOTO_PORT must not outlive a test module. Request it before
+    a pytest-terraform root: that root is then destroyed while moto still runs.
+    """
+    from pytest_terraform import tf as pytest_terraform_state  # only once terraform was found
+
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("MOTO_ACCOUNT_ID", moto_aws.POWERTOOLS_ACCOUNT)
+        moto_aws.serve_missing_stepfunctions_calls(environment)
+        with local_aws() as endpoint:
+            moto_aws.publish_powertools_layer(endpoint)
+            environment.setenv("TF_VAR_aws_endpoint", endpoint)
+            environment.setattr(
+                pytest_terraform_state.LazyModuleDir, "value", str(module_tree / "roots")
+            )
+            yield endpoint

@@ -2,64 +2,20 @@
 
 import contextlib
 import importlib
-import io
 import json
-import os
-import subprocess
-import zipfile
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
-import boto3
 import pytest
 
 from localdev import aws_setup
-from localdev.local_aws import local_aws
 from tests.terraform import tf_tools
+from tests.terraform.moto_aws import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER, aws, output
 
 if tf_tools.terraform_binary() is None:
     tf_tools.unavailable("no terraform binary for pytest-terraform", module_level=True)
 
 from pytest_terraform import terraform as terraform_root
-from pytest_terraform import tf as pytest_terraform_state
-
-# AWS publishes the Powertools layer from this account. Running moto as that account lets the
-# layer moto publishes carry exactly the ARN the module asks for, so a second plan is clean.
-POWERTOOLS_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python313-arm64"
-POWERTOOLS_LAYER_VERSION = 27
-
-
-@pytest.fixture(scope="module")
-def moto_endpoint(module_tree: Path) -> Iterator[str]:
-    """moto as AWS for terraform, holding the AWS-managed layer the module defaults to.
-
-    Module-scoped: MOTO_ACCOUNT_ID and MOTO_PORT must not outlive these tests.
-    """
-    with pytest.MonkeyPatch.context() as environment:
-        environment.setenv("MOTO_ACCOUNT_ID", POWERTOOLS_ACCOUNT)
-        with local_aws() as endpoint:
-            _publish_powertools_layer(endpoint)
-            environment.setenv("TF_VAR_aws_endpoint", endpoint)
-            environment.setattr(
-                pytest_terraform_state.LazyModuleDir, "value", str(module_tree / "roots")
-            )
-            yield endpoint
-
-
-def _publish_powertools_layer(endpoint: str) -> None:
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as layer:
-        layer.writestr("python/aws_lambda_powertools/__init__.py", "")
-    lambda_client = boto3.client("lambda", endpoint_url=endpoint)
-    for _ in range(POWERTOOLS_LAYER_VERSION):  # moto numbers versions 1, 2, ...
-        lambda_client.publish_layer_version(
-            LayerName=POWERTOOLS_LAYER,
-            Content={"ZipFile": archive.getvalue()},
-            CompatibleRuntimes=["python3.13"],
-        )
-
 
 terraform_root("moto", scope="module", teardown=terraform_root.TEARDOWN_ON)
 
@@ -68,14 +24,6 @@ terraform_root("moto", scope="module", teardown=terraform_root.TEARDOWN_ON)
 def deployed(moto_endpoint: str, moto: Any) -> Any:
     """The applied root (pytest-terraform destroys it at the end of the session)."""
     return moto
-
-
-def output(deployed: Any, name: str) -> Any:
-    return deployed.outputs[name]["value"]
-
-
-def aws(service: str, endpoint: str) -> Any:
-    return boto3.client(service, endpoint_url=endpoint)
 
 
 def test_table_has_the_record_schema(deployed: Any, moto_endpoint: str) -> None:
@@ -226,22 +174,7 @@ def test_a_callback_resumes_an_execution_through_what_was_deployed(
 
 
 def test_second_plan_shows_no_changes(deployed: Any, terraform: str) -> None:
-    runner = deployed.terraform
-    result = subprocess.run(
-        [
-            terraform,
-            "plan",
-            "-detailed-exitcode",
-            "-input=false",
-            "-no-color",
-            f"-state={runner.state_path}",
-        ],
-        cwd=runner.module_dir,
-        env={**os.environ, "TF_DATA_DIR": str(runner.work_dir)},
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = tf_tools.plan_again(terraform, deployed)
 
     assert result.returncode == 0, result.stdout + result.stderr
 

@@ -6,8 +6,10 @@ No machine paths: TERRAFORM / TF_PLUGIN_DIR override, else PATH and a bounded se
 import os
 import re
 import shutil
+import subprocess
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -24,6 +26,7 @@ IMPLICIT_MIRRORS = [
 ]
 SEARCH_ROOTS = [Path("/opt"), Path("/usr/local"), Path("/srv"), Path.home()]
 SEARCH_DEPTH = 3
+EXAMPLE_ROOT_PREFIX = "example_"
 
 PACKAGE_DOUBLE = """\
 # Test double of package.tf: hashicorp/archive is not available offline, so the test builds
@@ -100,12 +103,46 @@ def offline_module_tree(destination: Path) -> Path:
         shutil.copy2(test_file, destination / "tests" / test_file.name)
     roots = shutil.copytree(REPO / "tests" / "terraform" / "roots", destination / "roots")
     for root in (path for path in roots.iterdir() if path.is_dir()):
-        shutil.copy2(roots / "moto_provider.tf", root / "moto_provider.tf")
+        _point_at_moto(root, examples=destination / "examples")
     (destination / "package.tf").write_text(PACKAGE_DOUBLE)
     versions = (destination / "versions.tf").read_text()
     (destination / "versions.tf").write_text(_without_archive_provider(versions))
     build_lambda_zip(destination / "lambda.zip")
     return destination
+
+
+def _point_at_moto(root: Path, examples: Path) -> None:
+    """A root applied to moto; `example_<name>` is examples/<name> plus the files in its directory.
+
+    An example keeps its own provider block: the moto settings merge into it as an override file.
+    """
+    provider_file = "moto_provider.tf"
+    if root.name.startswith(EXAMPLE_ROOT_PREFIX):
+        example = examples / root.name.removeprefix(EXAMPLE_ROOT_PREFIX)
+        shutil.copytree(example, root, dirs_exist_ok=True)
+        provider_file = "moto_provider_override.tf"
+    shutil.copy2(root.parent / "moto_endpoint.tf", root / "moto_endpoint.tf")
+    shutil.copy2(root.parent / "moto_provider.tf", root / provider_file)
+
+
+def plan_again(terraform: str, deployed: Any) -> subprocess.CompletedProcess[str]:
+    """`plan -detailed-exitcode` of an applied pytest-terraform root: 0 means no changes."""
+    runner = deployed.terraform
+    return subprocess.run(
+        [
+            terraform,
+            "plan",
+            "-detailed-exitcode",
+            "-input=false",
+            "-no-color",
+            f"-state={runner.state_path}",
+        ],
+        cwd=runner.module_dir,
+        env={**os.environ, "TF_DATA_DIR": str(runner.work_dir)},
+        capture_output=True,
+        text=True,
+        check=False,
+    )
 
 
 def _without_archive_provider(versions_tf: str) -> str:

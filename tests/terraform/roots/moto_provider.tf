@@ -1,9 +1,5 @@
-# Copied into each root by tests/terraform/tf_tools.py: the AWS provider pointed at moto.
-variable "aws_endpoint" {
-  description = "URL of the moto server standing in for AWS."
-  type        = string
-}
-
+# Copied into each root by tests/terraform/tf_tools.py: the AWS provider pointed at moto. An example
+# keeps its own provider block; this file joins it as moto_provider_override.tf and merges into it.
 provider "aws" {
   region                      = "us-east-1"
   access_key                  = "testing"
@@ -11,6 +7,9 @@ provider "aws" {
   skip_credentials_validation = true
   skip_metadata_api_check     = true
   skip_requesting_account_id  = true
+  # moto answers a call it does not implement with HTTP 500, which the provider would retry as
+  # transient 25 times with back-off up to 300 s: fail in seconds instead of seeming to hang.
+  max_retries = 2
 
   endpoints {
     apigateway     = var.aws_endpoint
@@ -20,6 +19,7 @@ provider "aws" {
     lambda         = var.aws_endpoint
     logs           = var.aws_endpoint
     secretsmanager = var.aws_endpoint
+    sfn            = var.aws_endpoint
     sts            = var.aws_endpoint
     wafv2          = var.aws_endpoint
   }

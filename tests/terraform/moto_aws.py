@@ -1,0 +1,85 @@
+"""moto as the AWS that `terraform apply` deploys to, and reading back what a root deployed.
+
+Two gaps of moto's server are filled here, both from moto's own state:
+
+- AWS-managed Lambda layers: moto holds none and rejects a function whose layer it does not know.
+- Step Functions calls of `aws_sfn_state_machine` that moto 5 does not implement. hashicorp/aws
+  validates a changed definition while planning (ValidateStateMachineDefinition, from the
+  resource's CustomizeDiff) and lists the machine's versions on every read
+  (ListStateMachineVersions). moto's server answers both with HTTP 500 (NotImplementedError),
+  which the provider retries as transient up to `max_retries` (25) times with a back-off growing
+  to 300 s: plan, then apply, seem to hang.
+"""
+
+import io
+import zipfile
+from typing import Any
+
+import boto3
+import pytest
+from moto.core.responses import ActionResult
+from moto.stepfunctions.parser.api import InvalidDefinition
+from moto.stepfunctions.parser.models import StepFunctionsParserBackend
+from moto.stepfunctions.responses import StepFunctionResponse
+
+# AWS publishes the Powertools layer from this account. Running moto as that account lets the
+# layer moto publishes carry exactly the ARN the module asks for, so a second plan is clean.
+POWERTOOLS_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python313-arm64"
+POWERTOOLS_LAYER_VERSION = 27
+
+
+def publish_powertools_layer(endpoint: str) -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as layer:
+        layer.writestr("python/aws_lambda_powertools/__init__.py", "")
+    lambda_client = aws("lambda", endpoint)
+    for _ in range(POWERTOOLS_LAYER_VERSION):  # moto numbers versions 1, 2, ...
+        lambda_client.publish_layer_version(
+            LayerName=POWERTOOLS_LAYER,
+            Content={"ZipFile": archive.getvalue()},
+            CompatibleRuntimes=["python3.13"],
+        )
+
+
+def serve_missing_stepfunctions_calls(environment: pytest.MonkeyPatch) -> None:
+    """Add the calls moto lacks to its Step Functions server for the life of `environment`."""
+    for call in (validate_state_machine_definition, list_state_machine_versions):
+        if not hasattr(StepFunctionResponse, call.__name__):
+            environment.setattr(StepFunctionResponse, call.__name__, call, raising=False)
+
+
+def validate_state_machine_definition(self: StepFunctionResponse) -> ActionResult:
+    """The check moto itself runs at CreateStateMachine when it executes state machines."""
+    try:
+        StepFunctionsParserBackend._validate_definition(definition=self._get_param("definition"))
+    except InvalidDefinition as invalid:
+        diagnostic = {"severity": "ERROR", "code": "SCHEMA_VALIDATION_FAILED"}
+        return ActionResult(
+            {"result": "FAIL", "diagnostics": [{**diagnostic, "message": invalid.message}]}
+        )
+    return ActionResult({"result": "OK", "diagnostics": []})
+
+
+def list_state_machine_versions(self: StepFunctionResponse) -> ActionResult:
+    machine: Any = self.stepfunction_backend.describe_state_machine(
+        self._get_param("stateMachineArn")
+    )
+    newest_first = sorted(machine.versions.values(), key=lambda v: v.version, reverse=True)
+    return ActionResult(
+        {
+            "stateMachineVersions": [
+                {"stateMachineVersionArn": v.arn, "creationDate": v.creation_date}
+                for v in newest_first
+            ]
+        }
+    )
+
+
+def aws(service: str, endpoint: str) -> Any:
+    return boto3.client(service, endpoint_url=endpoint)
+
+
+def output(deployed: Any, name: str) -> Any:
+    """An output of an applied pytest-terraform root."""
+    return deployed.outputs[name]["value"]

@@ -1,0 +1,149 @@
+"""Apply examples/complete whole (module, API key secret, role, state machine) to a moto server.
+
+The example's own files, untouched; the harness adds the moto provider settings as an override file
+and one output (tests/terraform/roots/example_complete).
+"""
+
+import json
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from localdev import aws_setup
+from tests.terraform import tf_tools
+from tests.terraform.moto_aws import aws, output
+
+if tf_tools.terraform_binary() is None:
+    tf_tools.unavailable("no terraform binary for pytest-terraform", module_level=True)
+
+from pytest_terraform import terraform as terraform_root
+
+ENDPOINT_ID = "upscaler-v2"
+TASK = "UpscaleOnRunPod"
+# Errors the module's functions send that the example must route to its failure state.
+CAUGHT_RUNPOD_ERRORS = {
+    "RunPod.FAILED",
+    "RunPod.TIMED_OUT",
+    "RunPod.SubmitFailed",
+    "RunPod.SubmitRejected",
+    "RunPod.InvalidRequest",
+}
+
+terraform_root("example_complete", scope="module", teardown=terraform_root.TEARDOWN_ON)
+
+
+@pytest.fixture(scope="module")
+def example_inputs() -> Iterator[None]:
+    """The two variables without defaults; they stay set until the destroy at teardown."""
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("TF_VAR_runpod_api_key", "rp_moto_test_key")
+        environment.setenv("TF_VAR_runpod_endpoint_id", ENDPOINT_ID)
+        yield
+
+
+@pytest.fixture(scope="module")
+def deployed(moto_endpoint: str, example_inputs: None, example_complete: Any) -> Any:
+    return example_complete
+
+
+@pytest.fixture(scope="module")
+def state_machine(deployed: Any, moto_endpoint: str) -> dict[str, Any]:
+    return dict(
+        aws("stepfunctions", moto_endpoint).describe_state_machine(
+            stateMachineArn=output(deployed, "state_machine_arn")
+        )
+    )
+
+
+def test_task_invokes_the_submit_function_and_waits_for_its_token(
+    deployed: Any, state_machine: dict[str, Any]
+) -> None:
+    task = json.loads(state_machine["definition"])["States"][TASK]
+
+    assert task["Resource"] == "arn:aws:states:::lambda:invoke.waitForTaskToken"
+    assert task["Parameters"]["FunctionName"] == output(deployed, "submit_function_arn")
+    assert task["Parameters"]["Payload"]["task_token.$"] == "$$.Task.Token"
+    assert task["Parameters"]["Payload"]["endpoint_id"] == ENDPOINT_ID
+
+
+def test_task_catches_the_runpod_errors(state_machine: dict[str, Any]) -> None:
+    definition = json.loads(state_machine["definition"])
+    catches = definition["States"][TASK]["Catch"]
+
+    caught = {error for catch in catches for error in catch["ErrorEquals"]}
+
+    assert caught >= CAUGHT_RUNPOD_ERRORS
+    assert {definition["States"][catch["Next"]]["Type"] for catch in catches} == {"Fail"}
+
+
+def test_role_carries_the_module_state_machine_policy(
+    deployed: Any, state_machine: dict[str, Any], moto_endpoint: str
+) -> None:
+    iam = aws("iam", moto_endpoint)
+    role = state_machine["roleArn"].rsplit("/", 1)[-1]
+
+    (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+    document = iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"]
+
+    assert document == json.loads(output(deployed, "state_machine_policy_json"))
+    assert iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"] == []
+    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "states.amazonaws.com"}]
+
+
+def test_an_execution_hands_the_submit_function_its_task_token(
+    deployed: Any, moto_endpoint: str
+) -> None:
+    stepfunctions = aws("stepfunctions", moto_endpoint)
+    name = aws_setup.execution_name()
+    job_input = {"video": "s3://videos/seg_0001.mp4", "scale": 4}
+    execution = stepfunctions.start_execution(
+        stateMachineArn=output(deployed, "state_machine_arn"),
+        name=name,
+        input=json.dumps({"input": job_input, "segment_filename": "seg_0001.mp4"}),
+    )["executionArn"]
+
+    payload = aws_setup.scheduled_lambda_payload(stepfunctions, execution)
+
+    assert payload.pop("task_token")
+    assert payload == {
+        "endpoint_id": ENDPOINT_ID,
+        "input": job_input,
+        "exec_id": name,
+        "segment_filename": "seg_0001.mp4",
+        "policy": {"ttl": 3600000},
+    }
+
+
+@pytest.mark.parametrize("error", ["RunPod.FAILED", "RunPod.TIMED_OUT"])
+def test_a_runpod_failure_ends_in_the_failure_state(
+    deployed: Any, moto_endpoint: str, error: str
+) -> None:
+    stepfunctions = aws("stepfunctions", moto_endpoint)
+    execution = stepfunctions.start_execution(
+        stateMachineArn=output(deployed, "state_machine_arn"),
+        name=aws_setup.execution_name(),
+        input=json.dumps({"input": {}, "segment_filename": "seg_0002.mp4"}),
+    )["executionArn"]
+    token = aws_setup.scheduled_lambda_payload(stepfunctions, execution)["task_token"]
+
+    # What the webhook sends when RunPod reports the job FAILED or TIMED_OUT.
+    stepfunctions.send_task_failure(taskToken=token, error=error, cause="{}")
+
+    assert aws_setup.wait_for_execution(stepfunctions, execution)["status"] == "FAILED"
+    history = stepfunctions.get_execution_history(executionArn=execution)["events"]
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
+    ]
+    (failure,) = [
+        e["executionFailedEventDetails"] for e in history if "executionFailedEventDetails" in e
+    ]
+    assert entered == [TASK, "SegmentFailed"]
+    assert failure["error"] == "SegmentFailed"
+
+
+def test_second_plan_shows_no_changes(deployed: Any, terraform: str) -> None:
+    result = tf_tools.plan_again(terraform, deployed)
+
+    assert result.returncode == 0, result.stdout + result.stderr
