@@ -7,7 +7,7 @@ CHECKOV_VENV ?= .venv-checkov
 TERRAFORM ?= terraform
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-unit test-terraform lint fmt docs pre-commit bench demo serve \
+.PHONY: help install test test-unit test-e2e test-terraform lint fmt docs pre-commit bench demo serve \
 	security clean
 
 help: ## list the targets
@@ -25,8 +25,11 @@ install: $(INSTALLED) ## create the venv with the development dependencies
 test: $(INSTALLED) ## run every test (unit, Terraform, demo); CI=true forbids skips
 	$(BIN)/pytest
 
-test-unit: $(INSTALLED) ## run the handler's tests only
+test-unit: $(INSTALLED) ## unit tests of the pure logic (seconds)
 	$(BIN)/pytest tests/unit
+
+test-e2e: $(INSTALLED) ## both functions end to end against moto, and the local system
+	$(BIN)/pytest tests/e2e tests/localdev
 
 test-terraform: $(INSTALLED) ## run the Terraform tests only
 	$(BIN)/pytest tests/terraform

@@ -16,6 +16,10 @@ from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
+from localdev import aws_setup
+from localdev.fake_runpod import finish_job
+from localdev.lambda_context import LocalLambdaContext
+from localdev.local_webhook import LocalWebhook, webhook_event
 from localdev.runtime import load_function
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -30,6 +34,7 @@ ENVIRONMENT = {
     "POWERTOOLS_METRICS_NAMESPACE": "RunPodWebhookBench",
     "POWERTOOLS_TRACE_DISABLED": "true",
 }
+RUNPOD_WEBHOOK = json.dumps(finish_job("runpod-job-123", {"segment": "s3://videos/seg_0001.mp4"}))
 BOTO3_FLOOR = "import boto3; boto3.client('stepfunctions'); boto3.client('dynamodb')"
 HANDLER_IMPORT = "import handler"
 
@@ -91,8 +96,6 @@ def _instant_aws(responses: dict[str, dict[str, Any]]) -> Callable[..., Any]:
 def warm_overhead_us() -> float:
     """Median handler time per happy-path webhook, AWS answering instantly in-process."""
     handler = load_function("handler", None, **ENVIRONMENT)
-    from tests.unit.conftest import FakeLambdaContext, body, webhook_event
-
     claimed = {
         "Attributes": {
             "callback_token": {"S": "bench-token"},
@@ -108,8 +111,8 @@ def warm_overhead_us() -> float:
         (handler.stepfunctions, {}),
     ):
         client.meta.events.register_first("before-send", _instant_aws(responses))
-    event = webhook_event("bench-token", body("completed.json"))
-    context = FakeLambdaContext()
+    event = webhook_event("bench-token", RUNPOD_WEBHOOK)
+    context = LocalLambdaContext()
     samples = []
     with _quiet(handler):
         for _ in range(WARM_DELIVERIES):
@@ -138,8 +141,6 @@ def calls_per_webhook() -> dict[str, int]:
     import moto  # before the handler: its clients must be created with moto's hooks in place
 
     handler = load_function("handler", None, **ENVIRONMENT)
-    from localdev import aws_setup
-    from tests.unit.conftest import LocalWebhook, body
 
     calls: Counter[str] = Counter()
 
@@ -153,9 +154,9 @@ def calls_per_webhook() -> dict[str, int]:
         local = LocalWebhook(handler)
         job = local.start_job()
         for scenario, token, webhook in (
-            ("happy path", job.callback_token, body("completed.json")),
-            ("duplicate", job.callback_token, body("completed.json")),
-            ("unknown token", "no-such-token", body("completed.json")),
+            ("happy path", job.callback_token, RUNPOD_WEBHOOK),
+            ("duplicate", job.callback_token, RUNPOD_WEBHOOK),
+            ("unknown token", "no-such-token", RUNPOD_WEBHOOK),
             ("bad input", job.callback_token, "{not json"),
         ):
             calls.clear()

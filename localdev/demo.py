@@ -117,12 +117,12 @@ def _play(report: Report, system: LocalSystem) -> None:
     failing = _run_job(report, system, "seg_0002.mp4", {"fail_with": "CUDA out of memory"})
     _journey(report, system.stepfunctions, failing, "seg_0002.mp4", "FAILED")
 
-    first_delivery = system.runpod.deliveries[0]
-    retry = first_delivery.body
-    _deliver(report, "RunPod retries", first_delivery.url, retry, expected=200, saying="already")
+    first_call = system.runpod.webhook_calls[0]
+    retry = first_call.body
+    _deliver(report, "RunPod retries", first_call.url, retry, expected=200, saying="already")
     unknown = f"{system.webhook_base_url}/no-such-callback"
     _deliver(report, "unknown token", unknown, retry, expected=404)
-    _deliver(report, "malformed body", first_delivery.url, "{not json", expected=400)
+    _deliver(report, "malformed body", first_call.url, "{not json", expected=400)
 
 
 def _run_job(report: Report, system: LocalSystem, segment: str, job_input: dict[str, Any]) -> str:
@@ -145,13 +145,13 @@ def _run_job(report: Report, system: LocalSystem, segment: str, job_input: dict[
         submitted["status"] == "SUBMITTED",
     )
     system.runpod.wait_for_webhooks()
-    delivery = system.runpod.deliveries[-1]
+    call = system.runpod.webhook_calls[-1]
     report.line(
         "RunPod webhook",
-        delivery.body["status"],
-        f"HTTP {delivery.statuses[-1]}",
+        call.body["status"],
+        f"HTTP {call.statuses[-1]}",
         f"POST …/webhook/{token[:4]}…",
-        delivery.statuses == [200],
+        call.statuses == [200],
     )
     return execution
 

@@ -28,7 +28,9 @@ class RunRequest:
 
 
 @dataclass
-class WebhookDelivery:
+class WebhookCall:
+    """RunPod calling one job's webhook: the body it POSTs and each attempt's HTTP status."""
+
     url: str
     body: dict[str, Any]
     statuses: list[int] = field(default_factory=list)
@@ -62,7 +64,7 @@ class FakeRunPod:
         on_run: Callable[[RunRequest], None] | None = None,
     ) -> None:
         self.runs: list[RunRequest] = []
-        self.deliveries: list[WebhookDelivery] = []
+        self.webhook_calls: list[WebhookCall] = []
         self.answers: list[tuple[int, dict[str, Any]] | bytes] = []
         """Answers to give /run before accepting jobs again: (503, {...}) or raw HTTP bytes."""
         self.api_keys: set[str] | None = None
@@ -89,27 +91,27 @@ class FakeRunPod:
         job_id = f"job-{uuid.uuid4().hex[:12]}"
         webhook = body.get("webhook")
         if isinstance(webhook, str):
-            delivery = WebhookDelivery(webhook, finish_job(job_id, body.get("input") or {}))
-            thread = threading.Thread(target=self._deliver, args=(delivery,), daemon=True)
+            call = WebhookCall(webhook, finish_job(job_id, body.get("input") or {}))
+            thread = threading.Thread(target=self._call_webhook, args=(call,), daemon=True)
             self._threads.append(thread)
             thread.start()
         return 200, {"id": job_id, "status": "IN_QUEUE"}
 
-    def wait_for_webhooks(self, timeout_s: float = 30) -> list[WebhookDelivery]:
+    def wait_for_webhooks(self, timeout_s: float = 30) -> list[WebhookCall]:
         deadline = time.monotonic() + timeout_s
         for thread in list(self._threads):
             thread.join(max(0.0, deadline - time.monotonic()))
-        return self.deliveries
+        return self.webhook_calls
 
-    def _deliver(self, delivery: WebhookDelivery) -> None:
+    def _call_webhook(self, call: WebhookCall) -> None:
         time.sleep(self._job_delay_s)
         with self._lock:
-            self.deliveries.append(delivery)
+            self.webhook_calls.append(call)
         for attempt in range(WEBHOOK_ATTEMPTS):
             if attempt:
                 time.sleep(self._retry_interval_s)
-            status = _post(delivery.url, delivery.body)
-            delivery.statuses.append(status)
+            status = _post(call.url, call.body)
+            call.statuses.append(status)
             if status == 200:
                 return
 
@@ -123,7 +125,7 @@ def _post(url: str, body: dict[str, Any]) -> int:
 
 
 def _request_handler(runpod: FakeRunPod) -> type[BaseHTTPRequestHandler]:
-    class RunPodApi(BaseHTTPRequestHandler):
+    class FakeRunPodEndpoints(BaseHTTPRequestHandler):
         def do_POST(self) -> None:
             parts = self.path.strip("/").split("/")
             length = int(self.headers.get("Content-Length") or 0)
@@ -154,7 +156,7 @@ def _request_handler(runpod: FakeRunPod) -> type[BaseHTTPRequestHandler]:
         def log_message(self, format: str, *args: Any) -> None:
             """Quiet."""
 
-    return RunPodApi
+    return FakeRunPodEndpoints
 
 
 @contextmanager

@@ -3,7 +3,8 @@
 import zipfile
 from pathlib import Path
 
-LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambda"
+from localdev.runtime import LAMBDA_SOURCE
+
 EXCLUDED_PARTS = {"__pycache__", ".pytest_cache", ".mypy_cache", "tests"}
 FIXED_DATE = (1980, 1, 1, 0, 0, 0)
 

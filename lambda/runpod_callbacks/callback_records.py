@@ -21,6 +21,7 @@ from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
@@ -37,11 +38,17 @@ from runpod_callbacks.errors import (
     UnknownCallback,
 )
 
-PENDING = "PENDING"
-COMPLETED = "COMPLETED"
-FAILED = "FAILED"
-EXPIRED = "EXPIRED"
-FINISHED_STATUSES = frozenset({COMPLETED, FAILED})
+
+class RecordStatus(StrEnum):
+    """The record's ``status``: PENDING until a delivery finishes it (RunPod's statuses differ)."""
+
+    PENDING = "PENDING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    EXPIRED = "EXPIRED"
+
+
+FINISHED_STATUSES = frozenset({RecordStatus.COMPLETED, RecordStatus.FAILED})
 
 LEASE_MS = 9_000
 
@@ -116,7 +123,7 @@ class CallbackStore:
                 ConditionExpression=_CLAIM_CONDITION,
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
-                    ":pending": {"S": PENDING},
+                    ":pending": {"S": RecordStatus.PENDING},
                     ":now": {"N": str(now)},
                     ":job_id": {"S": job_id},
                     ":empty": {"S": ""},
@@ -237,8 +244,8 @@ class CallbackStore:
                 ConditionExpression="#status = :pending",
                 ExpressionAttributeNames={"#status": "status", "#result": "result"},
                 ExpressionAttributeValues={
-                    ":failed": {"S": FAILED},
-                    ":pending": {"S": PENDING},
+                    ":failed": {"S": RecordStatus.FAILED},
+                    ":pending": {"S": RecordStatus.PENDING},
                     ":now": {"S": iso_now()},
                     ":result": to_attribute(dict(result)),
                 },
@@ -274,10 +281,10 @@ def claim_refusal(record: Mapping[str, Any], job_id: str, now: int) -> Exception
     status = record.get("status")
     if status in FINISHED_STATUSES:
         return AlreadyFinished(str(status))
-    if status == EXPIRED:
+    if status == RecordStatus.EXPIRED:
         return TaskExpired("the task no longer waits for this callback")
-    if status != PENDING:
-        return RecordNotPending(f"callback record is {status!s}, not {PENDING}")
+    if status != RecordStatus.PENDING:
+        return RecordNotPending(f"callback record is {status!s}, not PENDING")
     if not isinstance(record.get("task_token"), str):
         return CorruptRecord("callback record has no task token (a string)")
     lease_expires_at = record.get("lease_expires_at")

@@ -1,6 +1,16 @@
-"""Why a webhook delivery was not (or not yet) turned into a Step Functions callback.
+"""Errors: why a webhook was not (or not yet) turned into a Step Functions callback, and the
+typed failures of the submit function.
 
-Each error carries the HTTP status RunPod receives and the metric the handler emits for it.
+The error names a state machine can Catch, and where each one comes from:
+
+| error name                     | sent by                 | decided in                          |
+|--------------------------------|-------------------------|-------------------------------------|
+| RunPod.FAILED / .CANCELLED / .TIMED_OUT | webhook, watchdog | task_outcome.decide_outcome       |
+| RunPod.OutputTooLarge          | webhook, watchdog       | task_outcome.decide_outcome         |
+| RunPod.InvalidOutput           | webhook, watchdog       | result_delivery.ResultDelivery._send |
+| RunPod.InvalidRequest          | submit function         | InvalidRequest below                |
+| RunPod.SubmitRejected          | submit function         | SubmitRejected below                |
+| RunPod.SubmitFailed            | submit function         | SubmitFailed below                  |
 """
 
 from http import HTTPStatus
@@ -67,7 +77,11 @@ class CorruptRecord(WebhookError):
 
 
 class SubmitError(Exception):
-    """A submission the state machine can Catch: the Lambda error type is ``error_name``."""
+    """A submission the state machine can Catch: the Lambda error type is ``error_name``.
+
+    Lambda reports ``type(error).__name__``, so each subclass takes its ``error_name`` as its
+    class name: a traceback's ``RunPod.SubmitFailed`` is the class ``SubmitFailed`` in this file.
+    """
 
     error_name: str
     metric_name: str

@@ -5,13 +5,28 @@ import binascii
 import re
 from dataclasses import dataclass
 from decimal import Decimal
+from enum import StrEnum
 from typing import Any
 
 from runpod_callbacks.errors import InvalidWebhook
 from runpod_callbacks.json_text import Member, NotAnObject, parse_object
 
-COMPLETED = "COMPLETED"
-TERMINAL_STATUSES = frozenset({COMPLETED, "FAILED", "CANCELLED", "TIMED_OUT"})
+
+class RunPodStatus(StrEnum):
+    """A RunPod job's ``status`` (the callback record's own statuses differ)."""
+
+    IN_QUEUE = "IN_QUEUE"
+    IN_PROGRESS = "IN_PROGRESS"
+    RUNNING = "RUNNING"
+    COMPLETED = "COMPLETED"
+    FAILED = "FAILED"
+    CANCELLED = "CANCELLED"
+    TIMED_OUT = "TIMED_OUT"
+
+
+TERMINAL_STATUSES = frozenset(
+    {RunPodStatus.COMPLETED, RunPodStatus.FAILED, RunPodStatus.CANCELLED, RunPodStatus.TIMED_OUT}
+)
 
 CALLBACK_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 MAX_JOB_ID_LENGTH = 256
@@ -38,7 +53,7 @@ class JobStatus:
 
     @property
     def succeeded(self) -> bool:
-        return self.status == COMPLETED
+        return self.status == RunPodStatus.COMPLETED
 
 
 def parse_callback_token(token: str) -> str:

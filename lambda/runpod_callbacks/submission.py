@@ -12,7 +12,7 @@ from typing import Any
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runpod_callbacks.callback_records import PENDING, CallbackStore, RecordRefused, iso_now
+from runpod_callbacks.callback_records import CallbackStore, RecordRefused, RecordStatus, iso_now
 from runpod_callbacks.errors import AwsUnavailable, InvalidRequest, SubmitError, SubmitFailed
 from runpod_callbacks.job_status import redact
 from runpod_callbacks.runpod_api import RunPodApi
@@ -114,7 +114,7 @@ class JobSubmission:
                 "submission_id": uuid.uuid4().hex,
                 "task_token": request.task_token,
                 "job_id": "",
-                "status": PENDING,
+                "status": RecordStatus.PENDING,
                 "exec_id": request.exec_id,
                 "segment_filename": request.segment_filename,
                 "endpoint_id": request.endpoint_id,
@@ -175,14 +175,15 @@ class JobSubmission:
         """A retried invocation: never a second job. Report what the first one did."""
         job_id = record.get("job_id") or None
         status = str(record.get("status"))
-        if status == PENDING and job_id is None:
+        if status == RecordStatus.PENDING and job_id is None:
             logger.warning(
                 f"Callback {redact(callback_token)} was submitted before without a job id; "
                 "not submitting again, the webhook will fill it in"
             )
         else:
             logger.info(f"Callback {redact(callback_token)} already submitted as job {job_id}")
-        return Submitted(job_id=job_id, status="ALREADY_SUBMITTED" if status == PENDING else status)
+        pending = status == RecordStatus.PENDING
+        return Submitted(job_id=job_id, status="ALREADY_SUBMITTED" if pending else status)
 
 
 def fail_waiting_task(stepfunctions: Any, payload: Any, error: SubmitError) -> None:

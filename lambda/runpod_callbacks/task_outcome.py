@@ -3,7 +3,7 @@
 from dataclasses import dataclass
 from typing import Any
 
-from runpod_callbacks.callback_records import COMPLETED, FAILED
+from runpod_callbacks.callback_records import RecordStatus
 from runpod_callbacks.dynamodb_values import dynamodb_number, to_attribute
 from runpod_callbacks.job_status import JobStatus, Milliseconds
 from runpod_callbacks.json_text import (
@@ -55,7 +55,7 @@ def decide_outcome(job: JobStatus, context: TaskContext) -> TaskOutcome:
     output = task_output(job, context)
     size = len(output.encode())
     if size <= MAX_OUTPUT_BYTES:
-        return TaskOutcome(record_status=COMPLETED, output=output)
+        return TaskOutcome(record_status=RecordStatus.COMPLETED, output=output)
     message = f"output is {size} bytes serialized; Step Functions accepts {MAX_OUTPUT_BYTES}"
     return failed_task(OUTPUT_TOO_LARGE, job, context, message)
 
@@ -88,7 +88,10 @@ def failed_task(
     }
     shorten = ("error", "segment_filename", "exec_id")
     return TaskOutcome(
-        record_status=FAILED, error=error, cause=fit_cause(cause, shorten), message=message
+        record_status=RecordStatus.FAILED,
+        error=error,
+        cause=fit_cause(cause, shorten),
+        message=message,
     )
 
 

@@ -140,6 +140,9 @@ def test_only_the_webhook_route_may_invoke_the_function(deployed: Any, moto_endp
     )
 
 
+RUNPOD_COMPLETED = json.dumps({"id": "runpod-job-1", "status": "COMPLETED", "output": {"ok": 1}})
+
+
 def test_a_callback_resumes_an_execution_through_what_was_deployed(
     deployed: Any, moto_endpoint: str
 ) -> None:
@@ -158,13 +161,15 @@ def test_a_callback_resumes_an_execution_through_what_was_deployed(
     )
 
     with _handler_as_deployed(configuration["Environment"]["Variables"], moto_endpoint) as handler:
-        from tests.unit.conftest import FakeLambdaContext, webhook_event
+        from localdev.lambda_context import LocalLambdaContext
+        from localdev.local_webhook import webhook_event
 
         response = handler.lambda_handler(
             webhook_event(
-                token, {"id": "runpod-job-1", "status": "COMPLETED", "output": {"ok": 1}}
+                token,
+                json.dumps({"id": "runpod-job-1", "status": "COMPLETED", "output": {"ok": 1}}),
             ),
-            FakeLambdaContext(function_name=configuration["FunctionName"]),
+            LocalLambdaContext(function_name=configuration["FunctionName"]),
         )
 
     assert response["statusCode"] == 200

@@ -12,10 +12,12 @@ import pytest
 
 from localdev import aws_setup
 from localdev.fake_runpod import FakeRunPod, RunRequest, serve_fake_runpod
+from localdev.lambda_context import LocalLambdaContext
+from localdev.local_webhook import Job, LocalWebhook
 from localdev.webhook_server import serve_webhook
 from runpod_callbacks.errors import SubmitError
-from tests.unit.aws_faults import PROCESSED_THEN_TIMED_OUT, THROTTLED, AwsFaults
-from tests.unit.conftest import FakeLambdaContext, LocalWebhook, SentTasks
+from tests.e2e.aws_faults import PROCESSED_THEN_TIMED_OUT, THROTTLED, AwsFaults
+from tests.e2e.conftest import SentTasks
 
 API_KEY = "rp_TESTKEY_0123456789abcdef"
 
@@ -39,7 +41,7 @@ class SubmitWorld:
         return execution, aws_setup.scheduled_lambda_payload(self.local.stepfunctions, execution)
 
     def invoke(self, payload: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.submit.lambda_handler(payload, FakeLambdaContext())
+        result: dict[str, Any] = self.submit.lambda_handler(payload, LocalLambdaContext())
         return result
 
     def webhook_token(self) -> str:
@@ -73,14 +75,14 @@ def test_job_runs_as_one_task_from_submit_to_webhook(world: SubmitWorld) -> None
     execution, payload = world.start({"segment": "s3://videos/seg_0001.mp4", "scale": 2.5})
 
     result = world.invoke(payload)
-    deliveries = world.runpod.wait_for_webhooks()
+    webhook_calls = world.runpod.wait_for_webhooks()
 
     assert result["status"] == "SUBMITTED"
     (run,) = world.runpod.runs
     assert run.endpoint_id == "upscaler-v2"
     assert run.body["input"] == {"segment": "s3://videos/seg_0001.mp4", "scale": 2.5}
     assert run.headers["Authorization"] == f"Bearer {API_KEY}"
-    assert [delivery.statuses for delivery in deliveries] == [[200]]
+    assert [call.statuses for call in webhook_calls] == [[200]]
     final = world.local.execution(aws_setup_job(execution))
     assert final["status"] == "SUCCEEDED"
     output = json.loads(final["output"])
@@ -256,8 +258,6 @@ def test_api_key_and_task_token_never_reach_the_logs(
 
 
 def aws_setup_job(execution_arn: str) -> Any:
-    from tests.unit.conftest import Job
-
     return Job(execution_arn, callback_token="")
 
 

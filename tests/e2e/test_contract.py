@@ -5,14 +5,9 @@ from decimal import Decimal
 
 import pytest
 
-from tests.unit.conftest import (
-    FakeLambdaContext,
-    LocalWebhook,
-    SentTasks,
-    body,
-    response_json,
-    webhook_event,
-)
+from localdev.lambda_context import LocalLambdaContext
+from localdev.local_webhook import LocalWebhook, webhook_event
+from tests.e2e.conftest import SentTasks, body, response_json
 
 
 def test_completed_job_resumes_the_execution_with_the_documented_output(
@@ -455,10 +450,10 @@ def test_body_marked_base64_that_is_not_base64_is_rejected(
     local_webhook: LocalWebhook, sent_tasks: SentTasks
 ) -> None:
     job = local_webhook.start_job()
-    event = webhook_event(job.callback_token, body("completed.json"))
+    event = webhook_event(job.callback_token, json.dumps(body("completed.json")))
     event["isBase64Encoded"] = True  # but the body is plain JSON text
 
-    response = local_webhook.handler.lambda_handler(event, FakeLambdaContext())
+    response = local_webhook.handler.lambda_handler(event, LocalLambdaContext())
 
     assert response["statusCode"] == 400
     assert "base64" in response_json(response)["message"]

@@ -13,8 +13,8 @@ from moto.stepfunctions.responses import StepFunctionResponse
 
 from localdev import aws_setup
 from localdev.local_aws import local_aws
-from tests.unit.conftest import body
-from tests.unit.lambda_instance import deliver_once
+from tests.e2e.conftest import body
+from tests.e2e.lambda_instance import deliver_once
 
 INSTANCES = 8
 

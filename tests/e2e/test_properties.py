@@ -12,7 +12,8 @@ from typing import Any
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from tests.unit.conftest import LocalWebhook, SentTasks
+from localdev.local_webhook import LocalWebhook
+from tests.e2e.conftest import SentTasks
 
 JOB_ID = "runpod-job-123"
 json_values = st.recursive(

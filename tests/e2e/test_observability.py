@@ -8,8 +8,10 @@ from typing import Any
 
 import pytest
 
+from localdev.lambda_context import LocalLambdaContext
+from localdev.local_webhook import LocalWebhook, webhook_event
 from localdev.runtime import LAMBDA_SOURCE
-from tests.unit.conftest import FakeLambdaContext, LocalWebhook, body, webhook_event
+from tests.e2e.conftest import body
 
 
 def emitted_metrics(stdout: str) -> list[str]:
@@ -125,7 +127,9 @@ def test_missing_table_name_fails_the_invocation_naming_the_variable(
     monkeypatch.delenv("CALLBACK_TABLE_NAME")
 
     with pytest.raises(RuntimeError, match="CALLBACK_TABLE_NAME"):
-        handler.lambda_handler(webhook_event("tok-1", body("completed.json")), FakeLambdaContext())
+        handler.lambda_handler(
+            webhook_event("tok-1", json.dumps(body("completed.json"))), LocalLambdaContext()
+        )
 
 
 @pytest.mark.parametrize("module", ["handler", "submit"])

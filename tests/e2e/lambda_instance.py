@@ -1,5 +1,6 @@
 """One Lambda instance in its own process, as Lambda runs concurrent invocations."""
 
+import json
 import os
 from multiprocessing.synchronize import Barrier
 from queue import Queue
@@ -11,9 +12,10 @@ def deliver_once(
 ) -> None:
     os.environ["AWS_ENDPOINT_URL"] = endpoint
     import handler
-    from tests.unit.conftest import FakeLambdaContext, webhook_event
+    from localdev.lambda_context import LocalLambdaContext
+    from localdev.local_webhook import webhook_event
 
-    event = webhook_event(callback_token, body)
+    event = webhook_event(callback_token, json.dumps(body))
     start.wait(timeout=120)  # every instance is warm: they race for the record together
-    response = handler.lambda_handler(event, FakeLambdaContext())
+    response = handler.lambda_handler(event, LocalLambdaContext())
     results.put(response["statusCode"])

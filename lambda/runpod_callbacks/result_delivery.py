@@ -1,4 +1,5 @@
-"""One delivery of a finished job: claim the record, resume the task once, record the outcome."""
+"""One delivery of a finished job, by the webhook or the watchdog: claim the record, resume the
+task once, record the outcome."""
 
 from dataclasses import dataclass, field
 from decimal import Decimal
@@ -8,11 +9,11 @@ from aws_lambda_powertools import Logger
 
 from runpod_callbacks.aws import WORST_CALL_MS
 from runpod_callbacks.callback_records import (
-    EXPIRED,
     AlreadyFinished,
     CallbackStore,
     Claim,
     RecordRefused,
+    RecordStatus,
 )
 from runpod_callbacks.errors import AwsUnavailable, CorruptRecord, TaskExpired, UnknownCallback
 from runpod_callbacks.job_status import JobStatus, Milliseconds, redact
@@ -43,7 +44,7 @@ class Delivered:
     """RunPod's delay and execution times, reported once: by the delivery that resumed the task."""
 
 
-class WebhookDelivery:
+class ResultDelivery:
     def __init__(self, store: CallbackStore, stepfunctions: Any) -> None:
         self._store = store
         self._stepfunctions = stepfunctions
@@ -73,10 +74,12 @@ class WebhookDelivery:
         except TokenGone as gone:
             if not (gone.maybe_delivered or claim.maybe_delivered_before):
                 logger.warning(f"Task token expired for callback {redact(claim.callback_token)}")
-                self._finalize(claim, EXPIRED, record_result(job, outcome), delivered=False)
+                result = record_result(job, outcome)
+                self._finalize(claim, RecordStatus.EXPIRED, result, maybe_delivered=False)
                 raise TaskExpired("the task no longer waits for this callback") from gone
             logger.info(f"Callback {redact(claim.callback_token)} resumed by an earlier attempt")
-        self._finalize(claim, outcome.record_status, record_result(job, outcome), delivered=True)
+        result = record_result(job, outcome)
+        self._finalize(claim, outcome.record_status, result, maybe_delivered=True)
         return _delivered(job, outcome, claim.callback_token)
 
     def _send(
@@ -109,7 +112,7 @@ class WebhookDelivery:
             raise AwsUnavailable(f"Step Functions call failed: {failure}") from failure
 
     def _finalize(
-        self, claim: Claim, status: str, result: dict[str, Any], *, delivered: bool
+        self, claim: Claim, status: str, result: dict[str, Any], *, maybe_delivered: bool
     ) -> None:
         """Record the outcome; a result DynamoDB refuses is stored in its minimal form."""
         for candidate in (result, _minimal_result(result)):
@@ -118,7 +121,7 @@ class WebhookDelivery:
                     logger.warning("Lease ran out before finalizing; its new holder finalizes")
                 return
             except AwsUnavailable:
-                self._release(claim, maybe_delivered=delivered)
+                self._release(claim, maybe_delivered=maybe_delivered)
                 raise
             except RecordRefused as refused:
                 logger.warning(f"Could not store the result as it is: {refused}")

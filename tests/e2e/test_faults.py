@@ -11,8 +11,9 @@ from typing import Any
 
 import pytest
 
+from localdev.local_webhook import LocalWebhook
 from runpod_callbacks import callback_records
-from tests.unit.aws_faults import (
+from tests.e2e.aws_faults import (
     PROCESSED_THEN_CONNECTION_LOST,
     PROCESSED_THEN_TIMED_OUT,
     THROTTLED,
@@ -21,7 +22,7 @@ from tests.unit.aws_faults import (
     never_connected,
     refused,
 )
-from tests.unit.conftest import LocalWebhook, SentTasks, body, response_json
+from tests.e2e.conftest import SentTasks, body, response_json
 
 UNAVAILABLE = refused("ServiceUnavailable", status=503)
 
