@@ -1,10 +1,12 @@
-"""An offline copy of the module (package.tf swapped for its double) and terraform set up for it."""
+"""An offline copy of the module (package.tf swapped for its double), terraform set up for it,
+and moto standing in for AWS."""
 
 from collections.abc import Iterator
 from pathlib import Path
 
 import pytest
 
+from localdev.local_aws import local_aws
 from tests.terraform import tf_tools
 
 
@@ -33,3 +35,18 @@ def module_tree(terraform: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         environment.setenv("TF_IN_AUTOMATION", "1")
         environment.delenv("TF_PLUGIN_CACHE_DIR", raising=False)
         yield tree
+
+
+@pytest.fixture(scope="module")
+def moto_endpoint(module_tree: Path) -> Iterator[str]:
+    """moto as AWS for terraform (TF_VAR_aws_endpoint), holding the layer the module defaults to.
+
+    Module-scoped: each test module applies to a server of its own, and MOTO_ACCOUNT_ID and
+    MOTO_PORT do not outlive it.
+    """
+    with pytest.MonkeyPatch.context() as environment:
+        environment.setenv("MOTO_ACCOUNT_ID", tf_tools.POWERTOOLS_ACCOUNT)
+        with local_aws() as endpoint:
+            tf_tools.publish_powertools_layer(endpoint)
+            environment.setenv("TF_VAR_aws_endpoint", endpoint)
+            yield endpoint

@@ -2,11 +2,9 @@
 
 import contextlib
 import importlib
-import io
 import json
 import os
 import subprocess
-import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -15,8 +13,8 @@ import boto3
 import pytest
 
 from localdev import aws_setup
-from localdev.local_aws import local_aws
 from tests.terraform import tf_tools
+from tests.terraform.tf_tools import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER
 
 if tf_tools.terraform_binary() is None:
     tf_tools.unavailable("no terraform binary for pytest-terraform", module_level=True)
@@ -24,48 +22,21 @@ if tf_tools.terraform_binary() is None:
 from pytest_terraform import terraform as terraform_root
 from pytest_terraform import tf as pytest_terraform_state
 
-# AWS publishes the Powertools layer from this account. Running moto as that account lets the
-# layer moto publishes carry exactly the ARN the module asks for, so a second plan is clean.
-POWERTOOLS_ACCOUNT = "017000801446"
-POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python313-arm64"
-POWERTOOLS_LAYER_VERSION = 27
-
 
 @pytest.fixture(scope="module")
-def moto_endpoint(module_tree: Path) -> Iterator[str]:
-    """moto as AWS for terraform, holding the AWS-managed layer the module defaults to.
-
-    Module-scoped: MOTO_ACCOUNT_ID and MOTO_PORT must not outlive these tests.
-    """
+def roots(moto_endpoint: str, module_tree: Path) -> Iterator[Path]:
+    """pytest-terraform applies the roots of the offline module tree to moto."""
     with pytest.MonkeyPatch.context() as environment:
-        environment.setenv("MOTO_ACCOUNT_ID", POWERTOOLS_ACCOUNT)
-        with local_aws() as endpoint:
-            _publish_powertools_layer(endpoint)
-            environment.setenv("TF_VAR_aws_endpoint", endpoint)
-            environment.setattr(
-                pytest_terraform_state.LazyModuleDir, "value", str(module_tree / "roots")
-            )
-            yield endpoint
-
-
-def _publish_powertools_layer(endpoint: str) -> None:
-    archive = io.BytesIO()
-    with zipfile.ZipFile(archive, "w") as layer:
-        layer.writestr("python/aws_lambda_powertools/__init__.py", "")
-    lambda_client = boto3.client("lambda", endpoint_url=endpoint)
-    for _ in range(POWERTOOLS_LAYER_VERSION):  # moto numbers versions 1, 2, ...
-        lambda_client.publish_layer_version(
-            LayerName=POWERTOOLS_LAYER,
-            Content={"ZipFile": archive.getvalue()},
-            CompatibleRuntimes=["python3.13"],
-        )
+        directory = module_tree / "roots"
+        environment.setattr(pytest_terraform_state.LazyModuleDir, "value", str(directory))
+        yield directory
 
 
 terraform_root("moto", scope="module", teardown=terraform_root.TEARDOWN_ON)
 
 
 @pytest.fixture(scope="module")
-def deployed(moto_endpoint: str, moto: Any) -> Any:
+def deployed(roots: Path, moto: Any) -> Any:
     """The applied root (pytest-terraform destroys it at the end of the session)."""
     return moto
 
@@ -275,7 +246,7 @@ terraform_root("moto_submit", scope="module", teardown=terraform_root.TEARDOWN_O
 
 
 @pytest.fixture(scope="module")
-def deployed_with_submit(moto_endpoint: str, moto_submit: Any) -> Any:
+def deployed_with_submit(roots: Path, moto_submit: Any) -> Any:
     """The module with the complete example's inputs: an API key secret and the submit function."""
     return moto_submit
 

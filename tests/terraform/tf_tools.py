@@ -1,14 +1,20 @@
-"""Find terraform and the hashicorp/aws provider mirror; lay out an offline copy of the module.
+"""Find terraform and the hashicorp/aws provider mirror; lay out an offline copy of the module
+(this checkout's, or an earlier commit's); run terraform; ready moto to stand in for AWS.
 
 No machine paths: TERRAFORM / TF_PLUGIN_DIR override, else PATH and a bounded search.
 """
 
+import io
 import os
 import re
 import shutil
+import subprocess
+import tarfile
+import zipfile
 from collections.abc import Iterator
 from pathlib import Path
 
+import boto3
 import pytest
 
 from localdev.lambda_zip import build_lambda_zip
@@ -24,6 +30,12 @@ IMPLICIT_MIRRORS = [
 ]
 SEARCH_ROOTS = [Path("/opt"), Path("/usr/local"), Path("/srv"), Path.home()]
 SEARCH_DEPTH = 3
+
+# AWS publishes the Powertools layer from this account. Running moto as that account lets the
+# layer moto publishes carry exactly the ARN the module asks for, so a second plan is clean.
+POWERTOOLS_ACCOUNT = "017000801446"
+POWERTOOLS_LAYER = "AWSLambdaPowertoolsPythonV3-python313-arm64"
+POWERTOOLS_LAYER_VERSION = 27
 
 PACKAGE_DOUBLE = """\
 # Test double of package.tf: hashicorp/archive is not available offline, so the test builds
@@ -89,16 +101,52 @@ def cli_config(mirror: Path, destination: Path) -> Path:
     return destination
 
 
-def offline_module_tree(destination: Path) -> Path:
-    """Copy the module, its examples and its Terraform tests; swap package.tf for the double."""
+def run_terraform(
+    terraform: str, *arguments: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [terraform, *arguments, "-no-color"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def checkout(commit: str, destination: Path) -> Path:
+    """This repository's files as they were at `commit`, unpacked into `destination`."""
+    git = shutil.which("git")
+    if git is None:
+        unavailable("no git binary to unpack an earlier version of the module")
+    assert git is not None
+    archive = subprocess.run(
+        [git, "-C", str(REPO), "archive", "--format=tar", commit],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        unavailable(f"commit {commit} is not in this clone: {archive.stderr.decode().strip()}")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as files:
+        files.extractall(destination, filter="data")
+    return destination
+
+
+def offline_module_tree(destination: Path, source: Path = REPO) -> Path:
+    """Copy the module, its examples, its `terraform test` files (in tests/, where `terraform test`
+    looks) and the moto roots; swap package.tf for the double.
+
+    `source` is this checkout, or an earlier version of it unpacked elsewhere; the zip is built
+    from this checkout's lambda/ either way, so two trees differ in their Terraform only.
+    """
     destination.mkdir(parents=True)
-    for path in REPO.glob("*.tf"):
+    for path in source.glob("*.tf"):
         shutil.copy2(path, destination / path.name)
-    shutil.copytree(REPO / "examples", destination / "examples", ignore=_ignore_working_files)
+    shutil.copytree(source / "examples", destination / "examples", ignore=_ignore_working_files)
     (destination / "tests").mkdir()
-    for test_file in (REPO / "tests" / "terraform").glob("*.tftest.hcl"):
+    for test_file in (source / "tests").glob("*.tftest.hcl"):
         shutil.copy2(test_file, destination / "tests" / test_file.name)
-    roots = shutil.copytree(REPO / "tests" / "terraform" / "roots", destination / "roots")
+    roots = shutil.copytree(source / "tests" / "terraform" / "roots", destination / "roots")
     for root in (path for path in roots.iterdir() if path.is_dir()):
         shutil.copy2(roots / "moto_provider.tf", root / "moto_provider.tf")
     (destination / "package.tf").write_text(PACKAGE_DOUBLE)
@@ -116,3 +164,17 @@ def _without_archive_provider(versions_tf: str) -> str:
 
 def _ignore_working_files(_: str, names: list[str]) -> list[str]:
     return [name for name in names if name in {".terraform", "__pycache__", ".terraform.lock.hcl"}]
+
+
+def publish_powertools_layer(endpoint: str) -> None:
+    """Give moto the AWS-managed layer version the module defaults to (moto holds none)."""
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as layer:
+        layer.writestr("python/aws_lambda_powertools/__init__.py", "")
+    lambda_client = boto3.client("lambda", endpoint_url=endpoint)
+    for _ in range(POWERTOOLS_LAYER_VERSION):  # moto numbers versions 1, 2, ...
+        lambda_client.publish_layer_version(
+            LayerName=POWERTOOLS_LAYER,
+            Content={"ZipFile": archive.getvalue()},
+            CompatibleRuntimes=["python3.13"],
+        )

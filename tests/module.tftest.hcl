@@ -1,4 +1,5 @@
-# Plan-time checks of the module against a mocked AWS provider (`terraform test`, offline).
+# Plan-time checks of the module against a mocked AWS provider. `terraform test` at the repository
+# root finds this file (tests/ is its default test directory); tests/terraform/ runs it offline.
 mock_provider "aws" {
   override_data {
     target = data.aws_region.current
