@@ -3,13 +3,13 @@ locals {
     function-errors = {
       namespace  = "AWS/Lambda"
       metric     = "Errors"
-      dimensions = { FunctionName = aws_lambda_function.this.function_name }
+      dimensions = { FunctionName = aws_lambda_function.webhook.function_name }
       summary    = "The webhook function failed invocations (unhandled errors or timeouts)"
     }
     function-throttles = {
       namespace  = "AWS/Lambda"
       metric     = "Throttles"
-      dimensions = { FunctionName = aws_lambda_function.this.function_name }
+      dimensions = { FunctionName = aws_lambda_function.webhook.function_name }
       summary    = "The webhook function was throttled; RunPod's deliveries may be lost after its retries"
     }
     api-5xx = {
@@ -24,7 +24,7 @@ locals {
 resource "aws_cloudwatch_metric_alarm" "this" {
   for_each = local.alarms
 
-  alarm_name          = "${local.function_name}-${each.key}"
+  alarm_name          = "${local.webhook_function_name}-${each.key}"
   alarm_description   = each.value.summary
   namespace           = each.value.namespace
   metric_name         = each.value.metric

@@ -44,7 +44,7 @@ resource "aws_api_gateway_integration" "lambda" {
   http_method             = aws_api_gateway_method.post.http_method
   type                    = "AWS_PROXY"
   integration_http_method = "POST"
-  uri                     = aws_lambda_function.this.invoke_arn
+  uri                     = aws_lambda_function.webhook.invoke_arn
 }
 
 resource "aws_api_gateway_deployment" "this" {
@@ -67,9 +67,9 @@ resource "aws_api_gateway_deployment" "this" {
 }
 
 resource "aws_cloudwatch_log_group" "api_access" {
-  #checkov:skip=CKV_AWS_338:Retention is the caller's choice (var.log_retention_in_days).
+  #checkov:skip=CKV_AWS_338:Retention is the caller's choice (var.logs_retention_in_days).
   name              = "/aws/apigateway/${local.api_name}/${var.api_stage_name}/access"
-  retention_in_days = var.log_retention_in_days
+  retention_in_days = var.logs_retention_in_days
   kms_key_id        = var.logs_kms_key_arn
 
   tags = local.tags

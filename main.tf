@@ -2,10 +2,10 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  table_name           = "${var.prefix}-runpod-callbacks"
-  function_name        = "${var.prefix}-runpod-webhook"
-  submit_function_name = "${var.prefix}-runpod-submit"
-  api_name             = "${var.prefix}-runpod-webhook"
+  table_name            = "${var.prefix}-runpod-callbacks"
+  webhook_function_name = "${var.prefix}-runpod-webhook"
+  submit_function_name  = "${var.prefix}-runpod-submit"
+  api_name              = "${var.prefix}-runpod-webhook"
   # An ARN known at plan time is enough; a secret created in the same apply needs the flag.
   create_submit = coalesce(var.create_submit_function, var.runpod_api_key_secret_arn != null)
 
@@ -23,7 +23,7 @@ locals {
     ]),
   )
 
-  # Settings both functions share.
+  # Settings every function of the module shares.
   powertools_environment = {
     CALLBACK_TABLE_NAME          = aws_dynamodb_table.this.name
     LOG_LEVEL                    = var.log_level

@@ -1,31 +1,10 @@
+################################################################################
+# API
+################################################################################
+
 output "webhook_base_url" {
   description = "Base URL of the webhook. Give RunPod `<webhook_base_url>/<callback_token>` as the job's `webhook`."
   value       = "${aws_api_gateway_stage.this.invoke_url}/webhook"
-}
-
-output "table_name" {
-  description = "Name of the callback table: the state machine writes each job's record (with its task token) here."
-  value       = aws_dynamodb_table.this.name
-}
-
-output "table_arn" {
-  description = "ARN of the callback table, for IAM policies of other writers."
-  value       = aws_dynamodb_table.this.arn
-}
-
-output "function_name" {
-  description = "Name of the webhook Lambda function, for logs and dashboards."
-  value       = aws_lambda_function.this.function_name
-}
-
-output "function_arn" {
-  description = "ARN of the webhook Lambda function."
-  value       = aws_lambda_function.this.arn
-}
-
-output "role_arn" {
-  description = "ARN of the webhook function's IAM role."
-  value       = aws_iam_role.this.arn
 }
 
 output "rest_api_id" {
@@ -43,17 +22,63 @@ output "stage_name" {
   value       = aws_api_gateway_stage.this.stage_name
 }
 
+################################################################################
+# Table
+################################################################################
+
+output "table_name" {
+  description = "Name of the callback table: the state machine writes each job's record (with its task token) here."
+  value       = aws_dynamodb_table.this.name
+}
+
+output "table_arn" {
+  description = "ARN of the callback table, for IAM policies of other writers."
+  value       = aws_dynamodb_table.this.arn
+}
+
+################################################################################
+# State machines
+################################################################################
+
 output "state_machine_policy_json" {
   description = "IAM policy (JSON) a state machine's role needs: write callback records and, when created, invoke the submit function. Attach it with aws_iam_role_policy."
   value       = data.aws_iam_policy_document.state_machine.json
 }
 
+################################################################################
+# Webhook function
+################################################################################
+
+output "webhook_function_name" {
+  description = "Name of the webhook function, for logs and dashboards."
+  value       = aws_lambda_function.webhook.function_name
+}
+
+output "webhook_function_arn" {
+  description = "ARN of the webhook function."
+  value       = aws_lambda_function.webhook.arn
+}
+
+output "webhook_role_arn" {
+  description = "ARN of the webhook function's IAM role."
+  value       = aws_iam_role.webhook.arn
+}
+
+################################################################################
+# Submit function
+################################################################################
+
+output "submit_function_name" {
+  description = "Name of the submit function, for logs and dashboards; null when it is not created (see `create_submit_function`)."
+  value       = try(aws_lambda_function.submit[0].function_name, null)
+}
+
 output "submit_function_arn" {
-  description = "ARN of the submit function for a `lambda:invoke.waitForTaskToken` Task state; null unless `runpod_api_key_secret_arn` is set."
+  description = "ARN of the submit function for a `lambda:invoke.waitForTaskToken` Task state; null when it is not created (see `create_submit_function`)."
   value       = try(aws_lambda_function.submit[0].arn, null)
 }
 
-output "submit_function_name" {
-  description = "Name of the submit function, for logs and dashboards; null unless `runpod_api_key_secret_arn` is set."
-  value       = try(aws_lambda_function.submit[0].function_name, null)
+output "submit_role_arn" {
+  description = "ARN of the submit function's IAM role; null when the function is not created (see `create_submit_function`)."
+  value       = try(aws_iam_role.submit[0].arn, null)
 }

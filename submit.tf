@@ -1,77 +1,16 @@
 # The optional submit function: stores the record, then submits the RunPod job, so a state
 # machine runs a job as one `lambda:invoke.waitForTaskToken` task (see local.create_submit).
+# Its role and policy are in iam.tf.
 
 resource "aws_cloudwatch_log_group" "submit" {
-  #checkov:skip=CKV_AWS_338:Retention is the caller's choice (var.log_retention_in_days).
+  #checkov:skip=CKV_AWS_338:Retention is the caller's choice (var.logs_retention_in_days).
   count = local.create_submit ? 1 : 0
 
   name              = "/aws/lambda/${local.submit_function_name}"
-  retention_in_days = var.log_retention_in_days
+  retention_in_days = var.logs_retention_in_days
   kms_key_id        = var.logs_kms_key_arn
 
   tags = local.tags
-}
-
-data "aws_iam_policy_document" "submit" {
-  count = local.create_submit ? 1 : 0
-
-  source_policy_documents = [
-    data.aws_iam_policy_document.table_key.json,
-    data.aws_iam_policy_document.tracing.json,
-  ]
-
-  statement {
-    sid       = "WriteCallbackRecords"
-    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.this.arn]
-  }
-
-  statement {
-    sid       = "ReadRunPodApiKey"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.runpod_api_key_secret_arn]
-  }
-
-  statement {
-    sid = "FailWaitingTask"
-    # A typed submit error fails the waiting task at once; SendTaskFailure has no resource scoping.
-    actions   = ["states:SendTaskFailure"]
-    resources = ["*"]
-  }
-
-  statement {
-    sid       = "OwnLogGroup"
-    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
-    resources = ["${aws_cloudwatch_log_group.submit[0].arn}:*"]
-  }
-
-  dynamic "statement" {
-    for_each = var.runpod_api_key_kms_key_arn == null ? [] : [var.runpod_api_key_kms_key_arn]
-
-    content {
-      sid       = "DecryptRunPodApiKey"
-      actions   = ["kms:Decrypt"]
-      resources = [statement.value]
-    }
-  }
-}
-
-resource "aws_iam_role" "submit" {
-  count = local.create_submit ? 1 : 0
-
-  name               = local.submit_function_name
-  description        = "Runs ${local.submit_function_name}: writes callback records, submits RunPod jobs"
-  assume_role_policy = data.aws_iam_policy_document.assume_role.json
-
-  tags = local.tags
-}
-
-resource "aws_iam_role_policy" "submit" {
-  count = local.create_submit ? 1 : 0
-
-  name   = "${local.submit_function_name}-least-privilege"
-  role   = aws_iam_role.submit[0].id
-  policy = data.aws_iam_policy_document.submit[0].json
 }
 
 resource "aws_lambda_function" "submit" {

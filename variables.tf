@@ -1,3 +1,7 @@
+################################################################################
+# Naming
+################################################################################
+
 variable "prefix" {
   description = "Prefix of every resource name, e.g. `dev` gives `dev-runpod-callbacks` and `dev-runpod-webhook`."
   type        = string
@@ -14,19 +18,23 @@ variable "tags" {
   default     = {}
 }
 
+################################################################################
+# Functions (settings of every function of the module)
+################################################################################
+
 variable "lambda_runtime" {
-  description = "Python runtime of the webhook function. The Powertools layer is chosen to match it."
+  description = "Python runtime of every function of the module. The Powertools layer is chosen to match it."
   type        = string
   default     = "python3.13"
 
   validation {
     condition     = can(regex("^python3\\.(1[2-9]|[2-9][0-9])$", var.lambda_runtime))
-    error_message = "lambda_runtime must be python3.12 or newer (the handler needs Powertools v3)."
+    error_message = "lambda_runtime must be python3.12 or newer (the functions need Powertools v3)."
   }
 }
 
 variable "lambda_architecture" {
-  description = "Instruction set of the webhook function: `arm64` (cheaper, default) or `x86_64`."
+  description = "Instruction set of every function of the module: `arm64` (cheaper, default) or `x86_64`."
   type        = string
   default     = "arm64"
 
@@ -37,7 +45,7 @@ variable "lambda_architecture" {
 }
 
 variable "lambda_memory_size" {
-  description = "Memory of the webhook function in MB (CPU scales with it)."
+  description = "Memory of every function of the module in MB (CPU scales with it)."
   type        = number
   default     = 256
 
@@ -47,30 +55,8 @@ variable "lambda_memory_size" {
   }
 }
 
-variable "lambda_timeout" {
-  description = "Timeout of the webhook function in seconds. Its AWS calls are bounded to fit in 25 s; API Gateway gives up after 29 s."
-  type        = number
-  default     = 25
-
-  validation {
-    condition     = var.lambda_timeout >= 10 && var.lambda_timeout <= 29
-    error_message = "lambda_timeout must be between 10 and 29 seconds (API Gateway's integration timeout)."
-  }
-}
-
-variable "lambda_reserved_concurrency" {
-  description = "Reserved concurrent executions of the webhook function; null leaves it unreserved."
-  type        = number
-  default     = null
-
-  validation {
-    condition     = var.lambda_reserved_concurrency == null || try(var.lambda_reserved_concurrency >= 1, false)
-    error_message = "lambda_reserved_concurrency must be null or at least 1 (0 would disable the webhook)."
-  }
-}
-
 variable "log_level" {
-  description = "Log level of the webhook function (`LOG_LEVEL`)."
+  description = "Log level of every function of the module (`LOG_LEVEL`)."
   type        = string
   default     = "INFO"
 
@@ -81,13 +67,13 @@ variable "log_level" {
 }
 
 variable "tracing_enabled" {
-  description = "Turn on X-Ray for the function and the API stage. Also imports the tracer in the handler (about 0.2 s more cold start)."
+  description = "Turn on X-Ray for every function of the module and the API stage. The functions then import the tracer (about 0.2 s more cold start)."
   type        = bool
   default     = false
 }
 
 variable "powertools_layer_arn" {
-  description = "ARN of the Powertools for AWS Lambda (Python) v3 layer. Null picks the AWS-managed layer for the region, runtime and architecture."
+  description = "ARN of the Powertools for AWS Lambda (Python) v3 layer of every function of the module. Null picks the AWS-managed layer for the region, runtime and architecture."
   type        = string
   default     = null
 }
@@ -98,22 +84,35 @@ variable "powertools_layer_version" {
   default     = 27
 }
 
-variable "log_retention_in_days" {
-  description = "Retention of the function's and the API's log groups."
+################################################################################
+# Webhook function
+################################################################################
+
+variable "webhook_timeout" {
+  description = "Timeout of the webhook function in seconds. Its AWS calls are bounded to fit in 25 s; API Gateway gives up after 29 s."
   type        = number
-  default     = 30
+  default     = 25
 
   validation {
-    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.log_retention_in_days)
-    error_message = "log_retention_in_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+    condition     = var.webhook_timeout >= 10 && var.webhook_timeout <= 29
+    error_message = "webhook_timeout must be between 10 and 29 seconds (API Gateway's integration timeout)."
   }
 }
 
-variable "logs_kms_key_arn" {
-  description = "KMS key ARN to encrypt the module's log groups; null uses CloudWatch Logs' own encryption."
-  type        = string
+variable "webhook_reserved_concurrency" {
+  description = "Reserved concurrent executions of the webhook function; null leaves it unreserved."
+  type        = number
   default     = null
+
+  validation {
+    condition     = var.webhook_reserved_concurrency == null || try(var.webhook_reserved_concurrency >= 1, false)
+    error_message = "webhook_reserved_concurrency must be null or at least 1 (0 would disable the webhook)."
+  }
 }
+
+################################################################################
+# Table
+################################################################################
 
 variable "table" {
   description = "Callback table settings: `kms_key_arn` (null uses an AWS-owned key), `point_in_time_recovery`, `deletion_protection`."
@@ -124,6 +123,10 @@ variable "table" {
   })
   default = {}
 }
+
+################################################################################
+# API
+################################################################################
 
 variable "api_stage_name" {
   description = "Name of the API Gateway stage; it appears in `webhook_base_url`."
@@ -167,14 +170,43 @@ variable "waf_web_acl_arn" {
   default     = null
 }
 
+################################################################################
+# Logs
+################################################################################
+
+variable "logs_retention_in_days" {
+  description = "Retention of every log group of the module: each function's and the API's access logs."
+  type        = number
+  default     = 30
+
+  validation {
+    condition     = contains([1, 3, 5, 7, 14, 30, 60, 90, 120, 150, 180, 365, 400, 545, 731, 1096, 1827, 2192, 2557, 2922, 3288, 3653], var.logs_retention_in_days)
+    error_message = "logs_retention_in_days must be a value CloudWatch Logs accepts (1, 3, 5, 7, 14, 30, 60, 90, ...)."
+  }
+}
+
+variable "logs_kms_key_arn" {
+  description = "KMS key ARN to encrypt every log group of the module; null uses CloudWatch Logs' own encryption."
+  type        = string
+  default     = null
+}
+
+################################################################################
+# Alarms
+################################################################################
+
 variable "alarms" {
-  description = "CloudWatch alarms on function errors and throttles and on API 5xx, notifying `sns_topic_arns`."
+  description = "CloudWatch alarms on the webhook function's errors and throttles and on API 5xx, notifying `sns_topic_arns`."
   type = object({
     enabled        = optional(bool, false)
     sns_topic_arns = optional(list(string), [])
   })
   default = {}
 }
+
+################################################################################
+# Submit function
+################################################################################
 
 variable "create_submit_function" {
   description = "Create the submit function `<prefix>-runpod-submit`. Null creates it when `runpod_api_key_secret_arn` is set; set true when that secret is created in the same apply (its ARN is unknown at plan time)."

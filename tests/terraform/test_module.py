@@ -1,17 +1,11 @@
 """Static checks of the module and its examples: fmt, validate, and the `terraform test` suite."""
 
-import subprocess
 from pathlib import Path
 
 import pytest
 
 from tests.terraform.tf_tools import REPO
-
-
-def run(terraform: str, *arguments: str, cwd: Path) -> subprocess.CompletedProcess[str]:
-    return subprocess.run(
-        [terraform, *arguments, "-no-color"], cwd=cwd, capture_output=True, text=True, check=False
-    )
+from tests.terraform.tf_tools import run_terraform as run
 
 
 def test_terraform_files_are_formatted(terraform: str) -> None:
@@ -32,10 +26,12 @@ def test_module_and_examples_validate(terraform: str, module_tree: Path, root: s
 
 
 def test_terraform_test_suite_passes(terraform: str, module_tree: Path) -> None:
+    """`terraform test` at the module's root, as a user types it, finds tests/*.tftest.hcl."""
     init = run(terraform, "init", "-backend=false", "-input=false", cwd=module_tree)
     assert init.returncode == 0, init.stdout + init.stderr
 
     result = run(terraform, "test", cwd=module_tree)
 
     assert result.returncode == 0, result.stdout + result.stderr
+    assert "tests/module.tftest.hcl... pass" in result.stdout, result.stdout
     assert " 0 failed" in result.stdout, result.stdout

@@ -60,8 +60,8 @@ def test_function_runs_the_handler_with_its_environment(deployed: Any, moto_endp
     assert [layer["Arn"] for layer in configuration["Layers"]] == [
         f"arn:aws:lambda:us-east-1:{POWERTOOLS_ACCOUNT}:layer:{POWERTOOLS_LAYER}:27"
     ]
-    assert output(deployed, "function_name") == "dev-runpod-webhook"
-    assert output(deployed, "function_arn") == configuration["FunctionArn"]
+    assert output(deployed, "webhook_function_name") == "dev-runpod-webhook"
+    assert output(deployed, "webhook_function_arn") == configuration["FunctionArn"]
 
 
 def test_route_is_a_lambda_proxy_post(deployed: Any, moto_endpoint: str) -> None:
@@ -91,6 +91,7 @@ def test_route_is_a_lambda_proxy_post(deployed: Any, moto_endpoint: str) -> None
 def test_iam_is_least_privilege(deployed: Any, moto_endpoint: str) -> None:
     iam = aws("iam", moto_endpoint)
     table_arn = output(deployed, "table_arn")
+    role = iam.get_role(RoleName="dev-runpod-webhook")["Role"]
 
     names = iam.list_role_policies(RoleName="dev-runpod-webhook")["PolicyNames"]
     attached = iam.list_attached_role_policies(RoleName="dev-runpod-webhook")["AttachedPolicies"]
@@ -103,6 +104,7 @@ def test_iam_is_least_privilege(deployed: Any, moto_endpoint: str) -> None:
     ]
     actions = {action for statement in statements for action in _list(statement["Action"])}
 
+    assert output(deployed, "webhook_role_arn") == role["Arn"]
     assert attached == []
     assert actions == {
         "dynamodb:GetItem",
@@ -157,7 +159,7 @@ def test_a_callback_resumes_an_execution_through_what_was_deployed(
     )
     aws_setup.wait_for_record(dynamodb, table, token)
     configuration = aws("lambda", moto_endpoint).get_function_configuration(
-        FunctionName=output(deployed, "function_name")
+        FunctionName=output(deployed, "webhook_function_name")
     )
 
     with _handler_as_deployed(configuration["Environment"]["Variables"], moto_endpoint) as handler:
@@ -226,6 +228,7 @@ def test_submit_function_is_deployed_with_its_settings(
 
     assert configuration["Handler"] == "submit.lambda_handler"
     assert configuration["FunctionArn"] == output(deployed_with_submit, "submit_function_arn")
+    assert configuration["FunctionName"] == output(deployed_with_submit, "submit_function_name")
     assert variables["CALLBACK_TABLE_NAME"] == "sub-runpod-callbacks"
     assert variables["WEBHOOK_BASE_URL"] == output(deployed_with_submit, "webhook_base_url")
     assert variables["RUNPOD_API_KEY_SECRET_ARN"] == output(deployed_with_submit, "secret_arn")
@@ -237,6 +240,7 @@ def test_submit_function_is_deployed_with_its_settings(
 
 def test_submit_role_reads_only_its_secret(deployed_with_submit: Any, moto_endpoint: str) -> None:
     iam = aws("iam", moto_endpoint)
+    role = iam.get_role(RoleName="sub-runpod-submit")["Role"]
     (name,) = iam.list_role_policies(RoleName="sub-runpod-submit")["PolicyNames"]
     document = _document(
         iam.get_role_policy(RoleName="sub-runpod-submit", PolicyName=name)["PolicyDocument"]
@@ -256,6 +260,7 @@ def test_submit_role_reads_only_its_secret(deployed_with_submit: Any, moto_endpo
         "logs:CreateLogStream",
         "logs:PutLogEvents",
     }
+    assert output(deployed_with_submit, "submit_role_arn") == role["Arn"]
     assert by_action["secretsmanager:GetSecretValue"] == [
         output(deployed_with_submit, "secret_arn")
     ]

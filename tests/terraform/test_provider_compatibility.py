@@ -20,8 +20,8 @@ import hcl2
 import pytest
 from lark import Token, Tree
 
-from tests.terraform.test_module import run
 from tests.terraform.tf_tools import REPO
+from tests.terraform.tf_tools import run_terraform as run
 
 UPGRADE_GUIDE = (
     "https://registry.terraform.io/providers/hashicorp/aws/latest/docs/guides/version-6-upgrade"

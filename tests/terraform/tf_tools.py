@@ -1,12 +1,15 @@
-"""Find terraform and the hashicorp/aws provider mirror; lay out an offline copy of the module.
+"""Find terraform and the hashicorp/aws provider mirror; lay out an offline copy of the module
+(this checkout's, or an earlier commit's); run terraform; ready moto to stand in for AWS.
 
 No machine paths: TERRAFORM / TF_PLUGIN_DIR override, else PATH and a bounded search.
 """
 
+import io
 import os
 import re
 import shutil
 import subprocess
+import tarfile
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
@@ -26,7 +29,10 @@ IMPLICIT_MIRRORS = [
 ]
 SEARCH_ROOTS = [Path("/opt"), Path("/usr/local"), Path("/srv"), Path.home()]
 SEARCH_DEPTH = 3
+
 EXAMPLE_ROOT_PREFIX = "example_"
+# The harness files that point a root at moto: always this checkout's, whatever the root.
+MOTO_FILES = REPO / "tests" / "terraform" / "roots"
 
 PACKAGE_DOUBLE = """\
 # Test double of package.tf: hashicorp/archive is not available offline, so the test builds
@@ -92,16 +98,52 @@ def cli_config(mirror: Path, destination: Path) -> Path:
     return destination
 
 
-def offline_module_tree(destination: Path) -> Path:
-    """Copy the module, its examples and its Terraform tests; swap package.tf for the double."""
+def run_terraform(
+    terraform: str, *arguments: str, cwd: Path, env: dict[str, str] | None = None
+) -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
+        [terraform, *arguments, "-no-color"],
+        cwd=cwd,
+        env=env,
+        capture_output=True,
+        text=True,
+        check=False,
+    )
+
+
+def checkout(commit: str, destination: Path) -> Path:
+    """This repository's files as they were at `commit`, unpacked into `destination`."""
+    git = shutil.which("git")
+    if git is None:
+        unavailable("no git binary to unpack an earlier version of the module")
+    assert git is not None
+    archive = subprocess.run(
+        [git, "-C", str(REPO), "archive", "--format=tar", commit],
+        capture_output=True,
+        check=False,
+    )
+    if archive.returncode != 0:
+        unavailable(f"commit {commit} is not in this clone: {archive.stderr.decode().strip()}")
+    with tarfile.open(fileobj=io.BytesIO(archive.stdout)) as files:
+        files.extractall(destination, filter="data")
+    return destination
+
+
+def offline_module_tree(destination: Path, source: Path = REPO) -> Path:
+    """Copy the module, its examples, its `terraform test` files (in tests/, where `terraform test`
+    looks) and the moto roots; swap package.tf for the double.
+
+    `source` is this checkout, or an earlier version of it unpacked elsewhere; the zip is built
+    from this checkout's lambda/ either way, so two trees differ in their Terraform only.
+    """
     destination.mkdir(parents=True)
-    for path in REPO.glob("*.tf"):
+    for path in source.glob("*.tf"):
         shutil.copy2(path, destination / path.name)
-    shutil.copytree(REPO / "examples", destination / "examples", ignore=_ignore_working_files)
+    shutil.copytree(source / "examples", destination / "examples", ignore=_ignore_working_files)
     (destination / "tests").mkdir()
-    for test_file in (REPO / "tests" / "terraform").glob("*.tftest.hcl"):
+    for test_file in (source / "tests").glob("*.tftest.hcl"):
         shutil.copy2(test_file, destination / "tests" / test_file.name)
-    roots = shutil.copytree(REPO / "tests" / "terraform" / "roots", destination / "roots")
+    roots = shutil.copytree(source / "tests" / "terraform" / "roots", destination / "roots")
     for root in (path for path in roots.iterdir() if path.is_dir()):
         _point_at_moto(root, examples=destination / "examples")
     (destination / "package.tf").write_text(PACKAGE_DOUBLE)
@@ -121,27 +163,21 @@ def _point_at_moto(root: Path, examples: Path) -> None:
         example = examples / root.name.removeprefix(EXAMPLE_ROOT_PREFIX)
         shutil.copytree(example, root, dirs_exist_ok=True)
         provider_file = "moto_provider_override.tf"
-    shutil.copy2(root.parent / "moto_endpoint.tf", root / "moto_endpoint.tf")
-    shutil.copy2(root.parent / "moto_provider.tf", root / provider_file)
+    shutil.copy2(MOTO_FILES / "moto_endpoint.tf", root / "moto_endpoint.tf")
+    shutil.copy2(MOTO_FILES / "moto_provider.tf", root / provider_file)
 
 
 def plan_again(terraform: str, deployed: Any) -> subprocess.CompletedProcess[str]:
     """`plan -detailed-exitcode` of an applied pytest-terraform root: 0 means no changes."""
     runner = deployed.terraform
-    return subprocess.run(
-        [
-            terraform,
-            "plan",
-            "-detailed-exitcode",
-            "-input=false",
-            "-no-color",
-            f"-state={runner.state_path}",
-        ],
+    return run_terraform(
+        terraform,
+        "plan",
+        "-detailed-exitcode",
+        "-input=false",
+        f"-state={runner.state_path}",
         cwd=runner.module_dir,
         env={**os.environ, "TF_DATA_DIR": str(runner.work_dir)},
-        capture_output=True,
-        text=True,
-        check=False,
     )
 
 

@@ -17,16 +17,16 @@ output "table_arn" {
   value = module.runpod_webhook.table_arn
 }
 
-output "function_name" {
-  value = module.runpod_webhook.function_name
+output "webhook_function_name" {
+  value = module.runpod_webhook.webhook_function_name
 }
 
-output "function_arn" {
-  value = module.runpod_webhook.function_arn
+output "webhook_function_arn" {
+  value = module.runpod_webhook.webhook_function_arn
 }
 
-output "role_arn" {
-  value = module.runpod_webhook.role_arn
+output "webhook_role_arn" {
+  value = module.runpod_webhook.webhook_role_arn
 }
 
 output "rest_api_id" {

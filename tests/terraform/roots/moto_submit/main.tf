@@ -16,8 +16,16 @@ module "runpod_webhook" {
   runpod_api_key_secret_arn = aws_secretsmanager_secret.runpod_api_key.arn
 }
 
+output "submit_function_name" {
+  value = module.runpod_webhook.submit_function_name
+}
+
 output "submit_function_arn" {
   value = module.runpod_webhook.submit_function_arn
+}
+
+output "submit_role_arn" {
+  value = module.runpod_webhook.submit_role_arn
 }
 
 output "webhook_base_url" {

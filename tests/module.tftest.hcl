@@ -1,4 +1,5 @@
-# Plan-time checks of the module against a mocked AWS provider (`terraform test`, offline).
+# Plan-time checks of the module against a mocked AWS provider. `terraform test` at the repository
+# root finds this file (tests/ is its default test directory); tests/terraform/ runs it offline.
 mock_provider "aws" {
   override_data {
     target = data.aws_region.current
@@ -45,6 +46,18 @@ mock_provider "aws" {
   }
 }
 
+# The mocks above give every role and function the webhook's ARN; the submit ones get theirs, so
+# a test can tell them apart.
+override_resource {
+  target = aws_iam_role.submit
+  values = { arn = "arn:aws:iam::123456789012:role/dev-runpod-submit" }
+}
+
+override_resource {
+  target = aws_lambda_function.submit
+  values = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:dev-runpod-submit" }
+}
+
 variables {
   prefix = "dev"
 }
@@ -58,18 +71,23 @@ run "names_follow_the_prefix" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.function_name == "dev-runpod-webhook"
+    condition     = aws_lambda_function.webhook.function_name == "dev-runpod-webhook"
     error_message = "function must be <prefix>-runpod-webhook"
   }
 
   assert {
-    condition     = aws_iam_role.this.name == "dev-runpod-webhook"
+    condition     = aws_iam_role.webhook.name == "dev-runpod-webhook"
     error_message = "role must be named after the function"
   }
 
   assert {
-    condition     = aws_cloudwatch_log_group.lambda.name == "/aws/lambda/dev-runpod-webhook"
+    condition     = aws_cloudwatch_log_group.webhook.name == "/aws/lambda/dev-runpod-webhook"
     error_message = "the module must own the function's log group"
+  }
+
+  assert {
+    condition     = output.webhook_function_name == "dev-runpod-webhook"
+    error_message = "webhook_function_name must name the webhook function"
   }
 }
 
@@ -101,27 +119,27 @@ run "function_runs_the_handler_with_its_environment" {
   command = plan
 
   assert {
-    condition     = aws_lambda_function.this.handler == "handler.lambda_handler"
+    condition     = aws_lambda_function.webhook.handler == "handler.lambda_handler"
     error_message = "handler must be handler.lambda_handler"
   }
 
   assert {
-    condition     = aws_lambda_function.this.architectures == tolist(["arm64"]) && aws_lambda_function.this.runtime == "python3.13"
+    condition     = aws_lambda_function.webhook.architectures == tolist(["arm64"]) && aws_lambda_function.webhook.runtime == "python3.13"
     error_message = "defaults must be arm64 and python3.13"
   }
 
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["CALLBACK_TABLE_NAME"] == "dev-runpod-callbacks"
+    condition     = aws_lambda_function.webhook.environment[0].variables["CALLBACK_TABLE_NAME"] == "dev-runpod-callbacks"
     error_message = "CALLBACK_TABLE_NAME must name the table"
   }
 
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["POWERTOOLS_TRACE_DISABLED"] == "true"
+    condition     = aws_lambda_function.webhook.environment[0].variables["POWERTOOLS_TRACE_DISABLED"] == "true"
     error_message = "tracing must be off by default, in the handler too"
   }
 
   assert {
-    condition     = aws_lambda_function.this.layers == tolist(["arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"])
+    condition     = aws_lambda_function.webhook.layers == tolist(["arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:27"])
     error_message = "the AWS-managed Powertools v3 layer must match region, runtime and architecture"
   }
 }
@@ -183,7 +201,7 @@ run "iam_is_least_privilege" {
   command = apply
 
   assert {
-    condition = toset(flatten([for statement in data.aws_iam_policy_document.this.statement : statement.actions])) == toset([
+    condition = toset(flatten([for statement in data.aws_iam_policy_document.webhook.statement : statement.actions])) == toset([
       "dynamodb:GetItem", "dynamodb:UpdateItem", "states:SendTaskSuccess", "states:SendTaskFailure",
       "logs:CreateLogStream", "logs:PutLogEvents",
     ])
@@ -192,7 +210,7 @@ run "iam_is_least_privilege" {
 
   assert {
     condition = alltrue([
-      for statement in data.aws_iam_policy_document.this.statement :
+      for statement in data.aws_iam_policy_document.webhook.statement :
       statement.resources == toset([aws_dynamodb_table.this.arn]) if anytrue([for action in statement.actions : startswith(action, "dynamodb:")])
     ])
     error_message = "DynamoDB actions must be on the table only"
@@ -200,8 +218,8 @@ run "iam_is_least_privilege" {
 
   assert {
     condition = alltrue([
-      for statement in data.aws_iam_policy_document.this.statement :
-      statement.resources == toset(["${aws_cloudwatch_log_group.lambda.arn}:*"]) if anytrue([for action in statement.actions : startswith(action, "logs:")])
+      for statement in data.aws_iam_policy_document.webhook.statement :
+      statement.resources == toset(["${aws_cloudwatch_log_group.webhook.arn}:*"]) if anytrue([for action in statement.actions : startswith(action, "logs:")])
     ])
     error_message = "logs only to the function's own log group"
   }
@@ -220,17 +238,17 @@ run "tracing_switch_flips_function_stage_handler_and_iam" {
   }
 
   assert {
-    condition     = aws_lambda_function.this.tracing_config[0].mode == "Active" && aws_api_gateway_stage.this.xray_tracing_enabled
+    condition     = aws_lambda_function.webhook.tracing_config[0].mode == "Active" && aws_api_gateway_stage.this.xray_tracing_enabled
     error_message = "tracing must turn on X-Ray for function and stage"
   }
 
   assert {
-    condition     = aws_lambda_function.this.environment[0].variables["POWERTOOLS_TRACE_DISABLED"] == "false"
+    condition     = aws_lambda_function.webhook.environment[0].variables["POWERTOOLS_TRACE_DISABLED"] == "false"
     error_message = "tracing must switch the handler's tracer on"
   }
 
   assert {
-    condition     = contains(flatten([for statement in data.aws_iam_policy_document.tracing.statement : statement.actions]), "xray:PutTraceSegments") && contains(data.aws_iam_policy_document.this.source_policy_documents, data.aws_iam_policy_document.tracing.json)
+    condition     = contains(flatten([for statement in data.aws_iam_policy_document.tracing.statement : statement.actions]), "xray:PutTraceSegments") && contains(data.aws_iam_policy_document.webhook.source_policy_documents, data.aws_iam_policy_document.tracing.json)
     error_message = "tracing needs X-Ray permissions"
   }
 }
@@ -305,6 +323,72 @@ run "no_submit_function_without_an_api_key_secret" {
     condition     = length(aws_lambda_function.submit) == 0 && length(aws_iam_role.submit) == 0
     error_message = "the submit function is opt-in"
   }
+
+  assert {
+    condition     = output.submit_function_arn == null && output.submit_function_name == null && output.submit_role_arn == null
+    error_message = "the submit function's outputs must be null when it is not created"
+  }
+}
+
+run "create_submit_function_false_wins_over_a_secret" {
+  command = plan
+
+  variables {
+    create_submit_function    = false
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.submit) == 0 && output.submit_function_arn == null && output.submit_role_arn == null
+    error_message = "create_submit_function = false creates no submit function, and its outputs are null"
+  }
+}
+
+run "settings_apply_to_the_function_they_name" {
+  command = plan
+
+  variables {
+    create_submit_function       = true
+    runpod_api_key_secret_arn    = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+    webhook_timeout              = 20
+    webhook_reserved_concurrency = 5
+    submit_timeout               = 90
+    lambda_memory_size           = 512
+    logs_retention_in_days       = 7
+  }
+
+  assert {
+    condition     = aws_lambda_function.webhook.timeout == 20 && aws_lambda_function.webhook.reserved_concurrent_executions == 5
+    error_message = "webhook_* settings must reach the webhook function"
+  }
+
+  assert {
+    condition     = aws_lambda_function.submit[0].timeout == 90 && coalesce(aws_lambda_function.submit[0].reserved_concurrent_executions, -1) == -1
+    error_message = "the submit function takes submit_timeout and no webhook_* setting"
+  }
+
+  assert {
+    condition     = aws_lambda_function.webhook.memory_size == 512 && aws_lambda_function.submit[0].memory_size == 512
+    error_message = "lambda_memory_size applies to every function"
+  }
+
+  assert {
+    condition = alltrue([
+      for group in [aws_cloudwatch_log_group.webhook, aws_cloudwatch_log_group.submit[0], aws_cloudwatch_log_group.api_access] :
+      group.retention_in_days == 7
+    ])
+    error_message = "logs_retention_in_days applies to every log group of the module"
+  }
+}
+
+run "webhook_timeout_must_fit_api_gateway" {
+  command = plan
+
+  variables {
+    webhook_timeout = 30
+  }
+
+  expect_failures = [var.webhook_timeout]
 }
 
 run "submit_function_with_least_privilege_when_a_secret_is_given" {
@@ -354,5 +438,32 @@ run "submit_function_with_least_privilege_when_a_secret_is_given" {
   assert {
     condition     = output.submit_function_arn == aws_lambda_function.submit[0].arn
     error_message = "submit_function_arn must name the submit function"
+  }
+}
+
+run "outputs_name_each_function_and_role_by_role" {
+  command = apply
+
+  variables {
+    create_submit_function    = true
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+  }
+
+  assert {
+    condition = (
+      output.webhook_function_name == "dev-runpod-webhook" &&
+      output.webhook_function_arn == "arn:aws:lambda:eu-west-1:123456789012:function:dev-runpod-webhook" &&
+      output.webhook_role_arn == "arn:aws:iam::123456789012:role/dev-runpod-webhook"
+    )
+    error_message = "webhook_* outputs must describe the webhook function and its role"
+  }
+
+  assert {
+    condition = (
+      output.submit_function_name == "dev-runpod-submit" &&
+      output.submit_function_arn == "arn:aws:lambda:eu-west-1:123456789012:function:dev-runpod-submit" &&
+      output.submit_role_arn == "arn:aws:iam::123456789012:role/dev-runpod-submit"
+    )
+    error_message = "submit_* outputs must describe the submit function and its role"
   }
 }
