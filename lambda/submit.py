@@ -12,9 +12,9 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runpod_callbacks import aws
-from runpod_callbacks.api_key import ApiKeyCache
+from runpod_callbacks.api_key import ApiKeyCache, ApiKeyUnavailable
 from runpod_callbacks.callback_records import CallbackStore
-from runpod_callbacks.errors import SubmitError
+from runpod_callbacks.errors import SubmitError, SubmitFailed
 from runpod_callbacks.runpod_api import DEFAULT_BASE_URL, RunPodApi
 from runpod_callbacks.submission import (
     JobSubmission,
@@ -43,7 +43,11 @@ def submit_job(payload: Any) -> dict[str, Any]:
     api_key = api_keys.source(secret_arn)
     runpod = RunPodApi(os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_BASE_URL, api_key)
     submission = JobSubmission(CallbackStore(dynamodb, table), runpod, webhook_base_url)
-    submitted = submission.submit(request, callback_token_for(request.task_token, api_key(False)))
+    try:
+        callback_token = callback_token_for(request.task_token, api_key(False))
+    except ApiKeyUnavailable as unavailable:
+        raise SubmitFailed(str(unavailable)) from None
+    submitted = submission.submit(request, callback_token)
     metrics.add_metric(name="SubmitAccepted", unit=MetricUnit.Count, value=1)
     if not submitted.job_id_recorded:
         metrics.add_metric(name="JobIdNotRecorded", unit=MetricUnit.Count, value=1)

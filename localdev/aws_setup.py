@@ -12,15 +12,34 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 RECORD_LIFETIME = timedelta(days=7)
+# Three periods of the watchdog's default schedule (rate(2 minutes)), as the README recommends.
+HEARTBEAT_S = 360
 # moto accepts any role; real AWS needs one that may call dynamodb:PutItem on the table.
 DEFAULT_ROLE_ARN = "arn:aws:iam::123456789012:role/runpod-webhook-demo"
 
 
 def create_callback_table(dynamodb: Any, table_name: str) -> None:
+    """The table as the module creates it (dynamodb.tf), its index for the watchdog included."""
     dynamodb.create_table(
         TableName=table_name,
         KeySchema=[{"AttributeName": "callback_token", "KeyType": "HASH"}],
-        AttributeDefinitions=[{"AttributeName": "callback_token", "AttributeType": "S"}],
+        AttributeDefinitions=[
+            {"AttributeName": name, "AttributeType": "S"}
+            for name in ("callback_token", "status", "created_at")
+        ],
+        GlobalSecondaryIndexes=[
+            {
+                "IndexName": "status-created_at",
+                "KeySchema": [
+                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "created_at", "KeyType": "RANGE"},
+                ],
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": ["job_id", "endpoint_id", "task_token"],
+                },
+            }
+        ],
         BillingMode="PAY_PER_REQUEST",
     )
     dynamodb.update_time_to_live(
@@ -29,8 +48,14 @@ def create_callback_table(dynamodb: Any, table_name: str) -> None:
     )
 
 
-def waiting_task_definition(table_name: str, timeout_s: int | None = None) -> dict[str, Any]:
-    """One Task state that writes the seed's record with its task token, then waits for it."""
+def waiting_task_definition(
+    table_name: str, timeout_s: int | None = None, heartbeat_s: int | None = HEARTBEAT_S
+) -> dict[str, Any]:
+    """One Task state that writes the seed's record with its task token, then waits for it.
+
+    With HeartbeatSeconds the watchdog's heartbeats are the liveness check (moto, unlike AWS,
+    refuses heartbeats for a Task without it); it must be below TimeoutSeconds.
+    """
     definition: dict[str, Any] = {
         "Comment": "Store the task token under a callback token and wait for RunPod's webhook",
         "StartAt": "WaitForRunPod",
@@ -55,8 +80,10 @@ def waiting_task_definition(table_name: str, timeout_s: int | None = None) -> di
             }
         },
     }
-    if timeout_s is not None:
-        definition["States"]["WaitForRunPod"]["TimeoutSeconds"] = timeout_s
+    limits = {"TimeoutSeconds": timeout_s, "HeartbeatSeconds": heartbeat_s}
+    definition["States"]["WaitForRunPod"].update(
+        {name: value for name, value in limits.items() if value is not None}
+    )
     return definition
 
 
@@ -158,6 +185,7 @@ def submitting_task_definition(submit_function_arn: str, timeout_s: int = 3600) 
                     },
                 },
                 "TimeoutSeconds": timeout_s,
+                "HeartbeatSeconds": HEARTBEAT_S,
                 "End": True,
             }
         },

@@ -1,15 +1,18 @@
-"""`make demo`: a state machine runs RunPod jobs as waiting tasks, resumed by the webhook.
+"""`make demo`: a state machine runs RunPod jobs as waiting tasks, resumed by the webhook, and
+the watchdog settles what the webhook cannot: a result whose webhooks were all lost, a job whose
+execution was stopped.
 
 Everything runs here: moto plays AWS (state machines really execute), a loopback HTTP server
-plays API Gateway in front of the real lambda/handler.py, lambda/submit.py runs as Lambda
-would run it, and a fake RunPod accepts the jobs and calls the webhook over real HTTP.
-Exit status 0 only when every outcome is the expected one.
+plays API Gateway in front of the real lambda/handler.py, lambda/submit.py and lambda/watchdog.py
+run as Lambda would run them, and a fake RunPod accepts the jobs, answers /status and /cancel
+and calls the webhook over real HTTP. Exit status 0 only when every outcome is the expected one.
 """
 
 import json
 import logging
 import os
 import sys
+import time
 from dataclasses import dataclass
 from typing import Any
 
@@ -25,6 +28,7 @@ from localdev.webhook_server import serve_webhook
 
 TABLE = "demo-runpod-callbacks"
 ENDPOINT_ID = "upscaler-v2"
+STALE_AFTER_SECONDS = 1  # the module's default is 60: the demo does not wait a minute
 COLOUR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
 
 
@@ -49,6 +53,7 @@ class LocalSystem:
     dynamodb: Any
     stepfunctions: Any
     submit: Any
+    watchdog: Any
     runpod: FakeRunPod
     state_machine_arn: str
     webhook_base_url: str
@@ -105,16 +110,24 @@ def _set_up(
         RUNPOD_API_KEY_SECRET_ARN=secret["ARN"],
         RUNPOD_API_BASE_URL=runpod_api,
     )
+    watchdog = load_function(
+        "watchdog",
+        endpoint,
+        CALLBACK_TABLE_NAME=TABLE,
+        RUNPOD_API_KEY_SECRET_ARN=secret["ARN"],
+        RUNPOD_API_BASE_URL=runpod_api,
+        STALE_AFTER_SECONDS=str(STALE_AFTER_SECONDS),
+    )
     machine = aws_setup.create_state_machine(
         stepfunctions, "upscale-segment", aws_setup.submitting_task_definition(function_arn)
     )
-    return LocalSystem(dynamodb, stepfunctions, submit, runpod, machine, webhook_base_url)
+    return LocalSystem(dynamodb, stepfunctions, submit, watchdog, runpod, machine, webhook_base_url)
 
 
 def _play(report: Report, system: LocalSystem) -> None:
-    succeeding = _run_job(report, system, "seg_0001.mp4", {"video": "s3://videos/seg_0001.mp4"})
+    succeeding, _ = _run_job(report, system, "seg_0001.mp4", {"video": "s3://videos/seg_0001.mp4"})
     _journey(report, system.stepfunctions, succeeding, "seg_0001.mp4", "SUCCEEDED")
-    failing = _run_job(report, system, "seg_0002.mp4", {"fail_with": "CUDA out of memory"})
+    failing, _ = _run_job(report, system, "seg_0002.mp4", {"fail_with": "CUDA out of memory"})
     _journey(report, system.stepfunctions, failing, "seg_0002.mp4", "FAILED")
 
     first_call = system.runpod.webhook_calls[0]
@@ -124,8 +137,55 @@ def _play(report: Report, system: LocalSystem) -> None:
     _deliver(report, "unknown token", unknown, retry, expected=404)
     _deliver(report, "malformed body", first_call.url, "{not json", expected=400)
 
+    system.runpod.webhooks_lost = True  # API Gateway down longer than RunPod's 3 tries
+    lost, _ = _run_job(report, system, "seg_0003.mp4", {"video": "s3://videos/seg_0003.mp4"})
+    system.runpod.webhooks_lost = False
+    _watchdog(report, system, "recovered")
+    _journey(report, system.stepfunctions, lost, "seg_0003.mp4", "SUCCEEDED")
 
-def _run_job(report: Report, system: LocalSystem, segment: str, job_input: dict[str, Any]) -> str:
+    system.runpod.jobs_run_until_cancelled = True  # a long GPU job
+    orphan, job_id = _run_job(report, system, "seg_0004.mp4", {"video": "s3://videos/seg4.mp4"})
+    system.runpod.jobs_run_until_cancelled = False
+    _stop(report, system, orphan, "seg_0004.mp4")
+    _watchdog(report, system, "cancelled")
+    report.line(
+        "RunPod job",
+        "seg_0004.mp4",
+        system.runpod.jobs[job_id].status,
+        f"POST /{ENDPOINT_ID}/cancel/{job_id[:10]}…",
+        system.runpod.cancel_requests == [job_id],
+    )
+
+
+def _watchdog(report: Report, system: LocalSystem, expected: str) -> None:
+    """One scheduled run, once the record is older than STALE_AFTER_SECONDS."""
+    time.sleep(STALE_AFTER_SECONDS + 1)
+    summary = system.watchdog.lambda_handler({}, LocalLambdaContext(remaining_time_ms=120_000))
+    done = {name: count for name, count in summary.items() if count}
+    report.line(
+        "watchdog run",
+        "(scheduled)",
+        f"{expected} {summary[expected]}",
+        ", ".join(f"{name} {count}" for name, count in done.items()),
+        summary[expected] == 1,
+    )
+
+
+def _stop(report: Report, system: LocalSystem, execution_arn: str, segment: str) -> None:
+    """A user stops the execution while its job runs. moto, unlike AWS, settles a stop at the
+    task's next heartbeat: give it one, as the watchdog's would."""
+    system.stepfunctions.stop_execution(executionArn=execution_arn)
+    token = str(system.runpod.runs[-1].body["webhook"]).rsplit("/", 1)[-1]
+    record = system.dynamodb.get_item(TableName=TABLE, Key={"callback_token": {"S": token}})
+    system.stepfunctions.send_task_heartbeat(taskToken=record["Item"]["task_token"]["S"])
+    final = aws_setup.wait_for_execution(system.stepfunctions, execution_arn)
+    report.line("stop execution", segment, f"RUNNING → {final['status']}", "the job runs on")
+
+
+def _run_job(
+    report: Report, system: LocalSystem, segment: str, job_input: dict[str, Any]
+) -> tuple[str, str]:
+    """Start an execution and submit its job; returns the execution and RunPod's job id."""
     execution = aws_setup.start_submitting_execution(
         system.stepfunctions,
         system.state_machine_arn,
@@ -144,16 +204,22 @@ def _run_job(report: Report, system: LocalSystem, segment: str, job_input: dict[
         f"record stored, then POST /{ENDPOINT_ID}/run (callback {token[:4]}…)",
         submitted["status"] == "SUBMITTED",
     )
+    if system.runpod.jobs_run_until_cancelled:
+        return execution, submitted["job_id"]
     system.runpod.wait_for_webhooks()
     call = system.runpod.webhook_calls[-1]
+    if system.runpod.webhooks_lost:
+        result, expected = "lost, 3 tries", [0, 0, 0]
+    else:
+        result, expected = f"HTTP {call.statuses[-1]}", [200]
     report.line(
         "RunPod webhook",
         call.body["status"],
-        f"HTTP {call.statuses[-1]}",
+        result,
         f"POST …/webhook/{token[:4]}…",
-        call.statuses == [200],
+        call.statuses == expected,
     )
-    return execution
+    return execution, submitted["job_id"]
 
 
 def _deliver(

@@ -62,7 +62,7 @@ class LocalWebhook:
         self.impatient_state_machine_arn = aws_setup.create_state_machine(
             self.stepfunctions,
             "impatient-runpod-job",
-            aws_setup.waiting_task_definition(self.table_name, timeout_s=1),
+            aws_setup.waiting_task_definition(self.table_name, timeout_s=1, heartbeat_s=None),
         )
 
     def start_job(

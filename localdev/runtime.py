@@ -8,7 +8,11 @@ from types import ModuleType
 
 LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambda"
 # What the module sets on each function: its loggers (child loggers too) log under this name.
-SERVICE_NAMES = {"handler": "runpod-webhook", "submit": "runpod-submit"}
+SERVICE_NAMES = {
+    "handler": "runpod-webhook",
+    "submit": "runpod-submit",
+    "watchdog": "runpod-watchdog",
+}
 
 
 def load_function(module: str, endpoint_url: str | None, **settings: str) -> ModuleType:

@@ -9,7 +9,6 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runpod_callbacks.aws import aws_error_code
-from runpod_callbacks.errors import SubmitFailed
 
 CACHE_SECONDS = 300
 JSON_KEYS = ("api_key", "RUNPOD_API_KEY", "apiKey")
@@ -18,6 +17,10 @@ HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
 KeySource = Callable[[bool], str]
 """The key; called with True after RunPod refused it, to read the secret again (rotation)."""
+
+
+class ApiKeyUnavailable(Exception):
+    """The key cannot be read or used; the message never repeats it."""
 
 
 class ApiKeyCache:
@@ -35,9 +38,13 @@ class ApiKeyCache:
         try:
             secret = self._secretsmanager.get_secret_value(SecretId=secret_arn)["SecretString"]
         except ClientError as error:
-            raise SubmitFailed(f"RunPod API key unavailable: {aws_error_code(error)}") from error
+            raise ApiKeyUnavailable(
+                f"RunPod API key unavailable: {aws_error_code(error)}"
+            ) from error
         except BotoCoreError as error:
-            raise SubmitFailed(f"RunPod API key unavailable: {type(error).__name__}") from error
+            raise ApiKeyUnavailable(
+                f"RunPod API key unavailable: {type(error).__name__}"
+            ) from error
         api_key = parse_api_key(secret)
         self._cached[secret_arn] = (api_key, time.monotonic())
         return api_key
@@ -53,9 +60,9 @@ def parse_api_key(secret: str) -> str:
     if text.startswith("{"):
         text = _from_json(text)
     if not text:
-        raise SubmitFailed("RunPod API key secret is empty")
+        raise ApiKeyUnavailable("RunPod API key secret is empty")
     if not HEADER_SAFE.fullmatch(text):
-        raise SubmitFailed("RunPod API key holds characters an HTTP header cannot carry")
+        raise ApiKeyUnavailable("RunPod API key holds characters an HTTP header cannot carry")
     return text
 
 
@@ -63,9 +70,9 @@ def _from_json(text: str) -> str:
     try:
         document = json.loads(text)
     except ValueError:
-        raise SubmitFailed("RunPod API key secret starts with { but is not JSON") from None
+        raise ApiKeyUnavailable("RunPod API key secret starts with { but is not JSON") from None
     if not isinstance(document, dict):
-        raise SubmitFailed("RunPod API key secret is JSON but not an object")
+        raise ApiKeyUnavailable("RunPod API key secret is JSON but not an object")
     strings = [value.strip() for value in document.values() if isinstance(value, str)]
     for name in JSON_KEYS:
         value = document.get(name)
@@ -73,4 +80,4 @@ def _from_json(text: str) -> str:
             return value.strip()
     if len([value for value in strings if value]) == 1:
         return next(value for value in strings if value)
-    raise SubmitFailed(f"RunPod API key secret is JSON without any of {', '.join(JSON_KEYS)}")
+    raise ApiKeyUnavailable(f"RunPod API key secret is JSON without any of {', '.join(JSON_KEYS)}")

@@ -17,7 +17,7 @@ recognises its own earlier success instead of reporting a conflict with itself.
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Mapping
+from collections.abc import Callable, Iterator, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -51,6 +51,8 @@ class RecordStatus(StrEnum):
 FINISHED_STATUSES = frozenset({RecordStatus.COMPLETED, RecordStatus.FAILED})
 
 LEASE_MS = 9_000
+STALE_INDEX = "status-created_at"
+QUERY_PAGE = 100
 
 # The claim's preconditions, each named by the refusal that explains it (see claim_refusal).
 _CLAIM_CONDITION = " AND ".join(
@@ -154,6 +156,31 @@ class CallbackStore:
             maybe_delivered_before=bool(earlier_deliveries),
         )
 
+    def stale_pending(self, created_before: str, limit: int) -> Iterator[dict[str, Any]]:
+        """PENDING records created before the given ISO 8601 UTC time, oldest first, from the
+        ``status-created_at`` index (its projection: keys, job_id, endpoint_id, task_token).
+
+        Raises AwsUnavailable (or RecordRefused) when a page cannot be read.
+        """
+        request: dict[str, Any] = {
+            "IndexName": STALE_INDEX,
+            "KeyConditionExpression": "#status = :pending AND created_at < :created_before",
+            "ExpressionAttributeNames": {"#status": "status"},
+            "ExpressionAttributeValues": {
+                ":pending": {"S": RecordStatus.PENDING},
+                ":created_before": {"S": created_before},
+            },
+        }
+        returned = 0
+        while returned < limit:
+            page = self._call("Query", Limit=min(QUERY_PAGE, limit - returned), **request)
+            for item in page.get("Items", []):
+                returned += 1
+                yield from_item(item)
+            if "LastEvaluatedKey" not in page:
+                return
+            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
     def lease_time_left_ms(self, claim: Claim) -> int:
         return claim.lease_expires_at - self._clock()
 
@@ -214,7 +241,7 @@ class CallbackStore:
         record (botocore repeated the write after its answer was lost) is success.
         """
         try:
-            self._write(
+            self._call(
                 "PutItem",
                 Item={name: to_attribute(value) for name, value in record.items()},
                 ConditionExpression="attribute_not_exists(callback_token)",
@@ -252,11 +279,16 @@ class CallbackStore:
             )
 
     def _update_item(self, callback_token: str, **request: Any) -> dict[str, Any]:
-        return self._write("UpdateItem", Key=_key(callback_token), **request)
+        return self._call("UpdateItem", Key=_key(callback_token), **request)
 
-    def _write(self, operation: str, **request: Any) -> dict[str, Any]:
-        """One conditional write; ConditionFailed carries the item as it was (ALL_OLD)."""
-        call = self._dynamodb.put_item if operation == "PutItem" else self._dynamodb.update_item
+    def _call(self, operation: str, **request: Any) -> dict[str, Any]:
+        """One call on the table; a refused condition raises ConditionFailed with the item as it
+        was (ALL_OLD)."""
+        call = {
+            "PutItem": self._dynamodb.put_item,
+            "UpdateItem": self._dynamodb.update_item,
+            "Query": self._dynamodb.query,
+        }[operation]
         try:
             response: dict[str, Any] = call(TableName=self._table_name, **request)
         except ClientError as error:
@@ -302,4 +334,9 @@ def _optional_str(value: Any) -> str | None:
 
 
 def iso_now() -> str:
-    return datetime.now(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+    return iso_time(datetime.now(UTC))
+
+
+def iso_time(moment: datetime) -> str:
+    """ISO 8601 UTC with milliseconds (2026-01-06T12:00:00.000Z); these compare as text."""
+    return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")

@@ -8,6 +8,7 @@ The error names a state machine can Catch, and where each one comes from:
 | RunPod.FAILED / .CANCELLED / .TIMED_OUT | webhook, watchdog | task_outcome.decide_outcome       |
 | RunPod.OutputTooLarge          | webhook, watchdog       | task_outcome.decide_outcome         |
 | RunPod.InvalidOutput           | webhook, watchdog       | result_delivery.ResultDelivery._send |
+| RunPod.JobLost                 | watchdog                | task_outcome.lost_job_outcome       |
 | RunPod.InvalidRequest          | submit function         | InvalidRequest below                |
 | RunPod.SubmitRejected          | submit function         | SubmitRejected below                |
 | RunPod.SubmitFailed            | submit function         | SubmitFailed below                  |

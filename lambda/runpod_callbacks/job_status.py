@@ -27,6 +27,11 @@ class RunPodStatus(StrEnum):
 TERMINAL_STATUSES = frozenset(
     {RunPodStatus.COMPLETED, RunPodStatus.FAILED, RunPodStatus.CANCELLED, RunPodStatus.TIMED_OUT}
 )
+RUNNING_STATUSES = frozenset(
+    {RunPodStatus.IN_QUEUE, RunPodStatus.IN_PROGRESS, RunPodStatus.RUNNING}
+)
+NOT_FOUND = "NOT_FOUND"
+"""What stands for RunPod's status when /status answers 404: it no longer knows the job."""
 
 CALLBACK_TOKEN_PATTERN = re.compile(r"[A-Za-z0-9._~-]{1,128}")
 MAX_JOB_ID_LENGTH = 256
@@ -54,6 +59,11 @@ class JobStatus:
     @property
     def succeeded(self) -> bool:
         return self.status == RunPodStatus.COMPLETED
+
+
+def lost_job(job_id: str) -> JobStatus:
+    """A job RunPod no longer knows: its ttl ran out, or its result expired unfetched."""
+    return JobStatus(job_id, NOT_FOUND, None, "null", None, None, None)
 
 
 def parse_callback_token(token: str) -> str:

@@ -1,6 +1,7 @@
 """One delivery of a finished job, by the webhook or the watchdog: claim the record, resume the
 task once, record the outcome."""
 
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from decimal import Decimal
 from typing import Any
@@ -14,13 +15,27 @@ from runpod_callbacks.callback_records import (
     Claim,
     RecordRefused,
     RecordStatus,
+    iso_now,
 )
-from runpod_callbacks.errors import AwsUnavailable, CorruptRecord, TaskExpired, UnknownCallback
+from runpod_callbacks.errors import (
+    AwsUnavailable,
+    CorruptRecord,
+    DeliveryInFlight,
+    TaskExpired,
+    UnknownCallback,
+)
 from runpod_callbacks.job_status import JobStatus, Milliseconds, redact
 from runpod_callbacks.json_text import carried_text
-from runpod_callbacks.step_functions import SendFailed, SendRefused, TokenGone, send_outcome
+from runpod_callbacks.step_functions import (
+    SendFailed,
+    SendRefused,
+    TokenGone,
+    send_outcome,
+    task_waits,
+)
 from runpod_callbacks.task_outcome import (
     INVALID_OUTPUT,
+    Decide,
     TaskContext,
     TaskOutcome,
     decide_outcome,
@@ -31,6 +46,7 @@ from runpod_callbacks.task_outcome import (
 logger = Logger(child=True)
 
 LOGGED_MESSAGE_CHARACTERS = 1000
+CancelJob = Callable[[], None]
 # CloudWatch takes metric values between about 1e-108 and 1e108; RunPod's timings are informative.
 METRIC_MILLISECONDS = (Decimal("0.001"), Decimal(10**12))
 
@@ -49,26 +65,69 @@ class ResultDelivery:
         self._store = store
         self._stepfunctions = stepfunctions
 
-    def deliver(self, callback_token: str, job: JobStatus) -> Delivered:
+    def deliver(
+        self, callback_token: str, job: JobStatus, decide: Decide = decide_outcome
+    ) -> Delivered:
+        """Resume the task with what the job's report becomes (``decide``), exactly once."""
         logger.info(
             f"Processing RunPod job {job.job_id} with status {job.status} "
             f"for callback {redact(callback_token)}"
         )
         try:
-            claim = self._store.claim(callback_token, job.job_id)
+            claim = self._claim(callback_token, job.job_id)
         except AlreadyFinished as finished:
             logger.info(f"Callback {redact(callback_token)} already completed, returning success")
             return Delivered("DuplicateDelivery", finished.record_status, "already completed")
+        context = TaskContext(callback_token, claim.exec_id, claim.segment_filename)
+        return self._resume(claim, job, context, decide(job, context))
+
+    def expire(
+        self, callback_token: str, job_id: str, reason: str, cancel_job: CancelJob | None = None
+    ) -> bool:
+        """Mark EXPIRED the record of a task that no longer waits, once its job is cancelled.
+
+        False, and nothing changed, when the record is not this call's to expire: finished or in
+        flight meanwhile, or an earlier delivery may have resumed the task (then it did not
+        expire). Raises what ``cancel_job`` raises, the record left as it was.
+        """
+        try:
+            claim = self._claim(callback_token, job_id)
+        except (AlreadyFinished, DeliveryInFlight, TaskExpired):
+            return False
+        if claim.maybe_delivered_before:
+            self._release(claim, maybe_delivered=False)
+            return False
+        result = {"job_id": job_id, "expired_because": reason}
+        if cancel_job is not None:
+            try:
+                cancel_job()
+            except Exception:
+                self._release(claim, maybe_delivered=False)
+                raise
+            result["runpod_job_cancelled_at"] = iso_now()
+        logger.warning(f"Task token expired for callback {redact(callback_token)}: {reason}")
+        self._finalize(claim, RecordStatus.EXPIRED, result, maybe_delivered=False)
+        return True
+
+    def task_waits(self, task_token: str) -> bool:
+        """Heartbeat the task (its HeartbeatSeconds then works as a liveness check)."""
+        try:
+            return task_waits(self._stepfunctions, task_token)
+        except SendFailed as failure:
+            raise AwsUnavailable(f"Step Functions heartbeat failed: {failure}") from failure
+
+    def _claim(self, callback_token: str, job_id: str) -> Claim:
+        try:
+            return self._store.claim(callback_token, job_id)
         except UnknownCallback:
             logger.warning(f"Callback token {redact(callback_token)} not found in DynamoDB")
             raise
         except RecordRefused as refused:
             raise CorruptRecord(f"callback record cannot be claimed: {refused}") from refused
-        context = TaskContext(callback_token, claim.exec_id, claim.segment_filename)
-        return self._resume(claim, job, context)
 
-    def _resume(self, claim: Claim, job: JobStatus, context: TaskContext) -> Delivered:
-        outcome = decide_outcome(job, context)
+    def _resume(
+        self, claim: Claim, job: JobStatus, context: TaskContext, outcome: TaskOutcome
+    ) -> Delivered:
         try:
             outcome = self._send(claim, job, context, outcome)
         except TokenGone as gone:

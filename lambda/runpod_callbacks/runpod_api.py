@@ -1,4 +1,5 @@
-"""RunPod's serverless API: submit a job to an endpoint (POST /<endpoint_id>/run).
+"""RunPod's serverless API: submit a job (POST /<endpoint_id>/run), ask for a job's status
+(GET /<endpoint_id>/status/<job_id>), cancel it (POST /<endpoint_id>/cancel/<job_id>).
 
 Every way the HTTP exchange can fail becomes a typed error, and no message, log line or chained
 exception carries the API key (http.client puts a malformed header's value in its ValueError).
@@ -7,11 +8,12 @@ exception carries the API key (http.client puts a malformed header's value in it
 import json
 import time
 import urllib.error
+import urllib.parse
 import urllib.request
 from dataclasses import dataclass
 from typing import Any
 
-from runpod_callbacks.api_key import KeySource
+from runpod_callbacks.api_key import ApiKeyUnavailable, KeySource
 from runpod_callbacks.errors import SubmitFailed, SubmitRejected
 
 DEFAULT_BASE_URL = "https://api.runpod.ai/v2"
@@ -32,12 +34,24 @@ class RunPodUnavailable(Exception):
     """No definite answer after the retries: network failures, 429 or 5xx."""
 
 
+class RunPodRefused(Exception):
+    """A definite answer other than the one asked for (a 4xx but 404 and 429)."""
+
+
 class RunPodApi:
     def __init__(
-        self, base_url: str, api_key: KeySource, *, backoff_s: tuple[float, ...] = BACKOFF_S
+        self,
+        base_url: str,
+        api_key: KeySource,
+        *,
+        attempts: int = ATTEMPTS,
+        timeout_s: float = TIMEOUT_S,
+        backoff_s: tuple[float, ...] = BACKOFF_S,
     ) -> None:
         self._base_url = base_url.rstrip("/")
         self._api_key = api_key
+        self._attempts = attempts
+        self._timeout_s = timeout_s
         self._backoff_s = backoff_s
         self._keys_sent: set[str] = set()
 
@@ -49,11 +63,26 @@ class RunPodApi:
         """
         try:
             answer = self.exchange("POST", f"{endpoint_id}/run", job)
-        except RunPodUnavailable as unavailable:
+        except (RunPodUnavailable, ApiKeyUnavailable) as unavailable:
             raise SubmitFailed(str(unavailable)) from None
         if not 200 <= answer.status < 300:
             raise SubmitRejected(f"RunPod answered {answer.status}: {self._message(answer.body)}")
         return self._job_id(answer.body)
+
+    def status(self, endpoint_id: str, job_id: str) -> str | None:
+        """The job-status object's JSON text; None when RunPod does not know the job (404)."""
+        answer = self.exchange("GET", _path(endpoint_id, "status", job_id), None)
+        if answer.status == 404:
+            return None
+        return self._definite(answer).body.decode("utf-8", errors="replace")
+
+    def cancel(self, endpoint_id: str, job_id: str) -> None:
+        self._definite(self.exchange("POST", _path(endpoint_id, "cancel", job_id), None))
+
+    def _definite(self, answer: Answer) -> Answer:
+        if not 200 <= answer.status < 300:
+            raise RunPodRefused(f"RunPod answered {answer.status}: {self._message(answer.body)}")
+        return answer
 
     def exchange(self, method: str, path: str, payload: dict[str, Any] | None) -> Answer:
         """One request, retried while RunPod is unavailable; the final definite answer.
@@ -63,7 +92,7 @@ class RunPodApi:
         """
         api_key = self._api_key(False)
         failure = "no attempt made"
-        for attempt in range(ATTEMPTS):
+        for attempt in range(self._attempts):
             if attempt:
                 time.sleep(self._backoff_s[min(attempt, len(self._backoff_s)) - 1])
             answer = self._try(method, path, payload, api_key)
@@ -82,7 +111,7 @@ class RunPodApi:
             if answer.status != 429 and answer.status < 500:
                 return answer
             failure = f"RunPod answered {answer.status}: {self._message(answer.body)}"
-        raise RunPodUnavailable(f"{failure} (after {ATTEMPTS} attempts)")
+        raise RunPodUnavailable(f"{failure} (after {self._attempts} attempts)")
 
     def _try(self, method: str, path: str, payload: Any, api_key: str) -> Answer | str:
         """RunPod's answer, whatever its status, or why there was none."""
@@ -98,7 +127,7 @@ class RunPodApi:
             method=method,
         )
         try:
-            with urllib.request.urlopen(request, timeout=TIMEOUT_S) as response:  # noqa: S310
+            with urllib.request.urlopen(request, timeout=self._timeout_s) as response:  # noqa: S310
                 return Answer(int(response.status), response.read())
         except urllib.error.HTTPError as error:
             try:
@@ -135,3 +164,8 @@ class RunPodApi:
         for api_key in self._keys_sent:
             text = text.replace(api_key, "[API key]")
         return text[:MAX_MESSAGE_CHARACTERS]
+
+
+def _path(endpoint_id: str, action: str, job_id: str) -> str:
+    """Ids from the record go into the URL as one segment each, whatever they contain."""
+    return "/".join(urllib.parse.quote(part, safe="") for part in (endpoint_id, action, job_id))

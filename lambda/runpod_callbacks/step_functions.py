@@ -32,6 +32,22 @@ class SendFailed(Exception):
         self.maybe_delivered = maybe_delivered
 
 
+def task_waits(stepfunctions: Any, task_token: str) -> bool:
+    """Heartbeat the task: True while Step Functions waits for the token, False once it does not.
+
+    Raises SendFailed when Step Functions could not be asked (throttling, 5xx, network).
+    """
+    try:
+        stepfunctions.send_task_heartbeat(taskToken=task_token)
+    except ClientError as error:
+        if aws_error_code(error) in TOKEN_GONE_CODES or is_deterministic_refusal(error):
+            return False  # no task waits for this token, or none ever could
+        raise SendFailed(aws_error_code(error), maybe_delivered=False) from error
+    except BotoCoreError as error:
+        raise SendFailed(type(error).__name__, maybe_delivered=False) from error
+    return True
+
+
 def send_outcome(stepfunctions: Any, task_token: str, outcome: TaskOutcome) -> None:
     try:
         if outcome.succeeded:

@@ -1,5 +1,6 @@
 """What a finished job becomes: the waiting task's SendTask* payload and the record's result."""
 
+from collections.abc import Callable
 from dataclasses import dataclass
 from typing import Any
 
@@ -20,6 +21,7 @@ MAX_OUTPUT_BYTES = 256 * 1024
 MAX_CAUSE_LENGTH = 32_768
 OUTPUT_TOO_LARGE = "RunPod.OutputTooLarge"
 INVALID_OUTPUT = "RunPod.InvalidOutput"
+JOB_LOST = "RunPod.JobLost"
 TRUNCATED = "…[truncated]"
 
 RECORD_OUTPUT_LIMIT_BYTES = 64 * 1024
@@ -49,6 +51,10 @@ class TaskContext:
     segment_filename: str | None
 
 
+Decide = Callable[[JobStatus, TaskContext], TaskOutcome]
+"""What a job's report becomes for the task (decide_outcome, or a JobLost failure)."""
+
+
 def decide_outcome(job: JobStatus, context: TaskContext) -> TaskOutcome:
     if not job.succeeded:
         return failed_task(f"RunPod.{job.status}", job, context, job.error_message)
@@ -76,8 +82,23 @@ def task_output(job: JobStatus, context: TaskContext) -> str:
     )
 
 
+def lost_job_outcome(endpoint_id: str, submitted_at: str | None) -> Decide:
+    """RunPod.JobLost for a job /status no longer knows; the cause says which job, where, when."""
+
+    def decide(job: JobStatus, context: TaskContext) -> TaskOutcome:
+        message = (
+            f"RunPod no longer knows job {job.job_id} on endpoint {endpoint_id} (submitted"
+            f" {submitted_at or 'at an unknown time'}): its ttl ran out, or its result expired"
+            " before anyone fetched it"
+        )
+        where = {"endpoint_id": endpoint_id, "submitted_at": submitted_at}
+        return failed_task(JOB_LOST, job, context, message, **where)
+
+    return decide
+
+
 def failed_task(
-    error: str, job: JobStatus, context: TaskContext, message: str | None
+    error: str, job: JobStatus, context: TaskContext, message: str | None, **details: str | None
 ) -> TaskOutcome:
     cause = {
         "job_id": job.job_id,
@@ -85,6 +106,7 @@ def failed_task(
         "error": message,
         "exec_id": context.exec_id,
         "segment_filename": context.segment_filename,
+        **details,
     }
     shorten = ("error", "segment_filename", "exec_id")
     return TaskOutcome(
@@ -139,8 +161,9 @@ def record_result(job: JobStatus, outcome: TaskOutcome) -> dict[str, Any]:
     }
     if outcome.error is not None:
         result["step_functions_error"] = outcome.error
-    if job.error_message is not None:
-        result["error"] = carried_text(job.error_message[:RECORD_ERROR_LIMIT_CHARACTERS])
+    message = job.error_message or outcome.message  # RunPod's, else why the task failed
+    if message is not None:
+        result["error"] = carried_text(message[:RECORD_ERROR_LIMIT_CHARACTERS])
     if job.output is None:
         return result
     output_bytes = len(job.output_json.encode())

@@ -3,15 +3,21 @@
 import json
 import sys
 from collections.abc import Iterator
+from dataclasses import dataclass
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
 
+import boto3
 import moto
 import pytest
 
+from localdev import aws_setup
+from localdev.fake_runpod import FakeRunPod, serve_fake_runpod
+from localdev.lambda_context import LocalLambdaContext
 from localdev.local_aws import EXECUTE_STATE_MACHINES
 from localdev.local_webhook import Job, LocalWebhook
+from localdev.webhook_server import serve_webhook
 
 EVENTS = Path(__file__).parent.parent / "events"
 
@@ -98,3 +104,73 @@ def response_json(response: dict[str, Any]) -> Any:
 def live_job(local_webhook: LocalWebhook) -> Job:
     """An execution waiting for job runpod-job-123."""
     return local_webhook.start_job(job_id="runpod-job-123")
+
+
+API_KEY = "rp_TESTKEY_0123456789abcdef"
+ENDPOINT_ID = "upscaler-v2"
+
+
+@dataclass
+class RunPodWorld:
+    """The whole system: a state machine whose Task invokes the submit function, a fake RunPod
+    on loopback, the webhook behind a loopback HTTP server, and the watchdog."""
+
+    local: LocalWebhook
+    submit: Any
+    watchdog: Any
+    runpod: FakeRunPod
+    state_machine_arn: str
+
+    def start(self, job_input: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
+        """Start an execution; returns it and the payload Step Functions gave the function."""
+        execution = aws_setup.start_submitting_execution(
+            self.local.stepfunctions,
+            self.state_machine_arn,
+            endpoint_id=ENDPOINT_ID,
+            job_input=job_input or {"segment": "s3://videos/seg_0001.mp4"},
+            segment_filename="seg_0001.mp4",
+        )
+        return execution, aws_setup.scheduled_lambda_payload(self.local.stepfunctions, execution)
+
+    def invoke(self, payload: dict[str, Any]) -> dict[str, Any]:
+        result: dict[str, Any] = self.submit.lambda_handler(payload, LocalLambdaContext())
+        return result
+
+    def run_job(self, job_input: dict[str, Any] | None = None) -> tuple[Job, str]:
+        """Start an execution and submit its job; returns the job and RunPod's job id."""
+        execution, payload = self.start(job_input)
+        job_id = str(self.invoke(payload)["job_id"])
+        return Job(execution, self.webhook_token()), job_id
+
+    def run_watchdog(self, remaining_time_ms: int = 120_000) -> dict[str, int]:
+        context = LocalLambdaContext(remaining_time_ms=remaining_time_ms)
+        summary: dict[str, int] = self.watchdog.lambda_handler({}, context)
+        return summary
+
+    def webhook_token(self) -> str:
+        return str(self.runpod.runs[-1].body["webhook"]).rsplit("/", 1)[-1]
+
+
+@pytest.fixture
+def world(local_webhook: LocalWebhook, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunPodWorld]:
+    import submit
+    import watchdog
+
+    local = local_webhook
+    secret = boto3.client("secretsmanager").create_secret(
+        Name="runpod-api-key", SecretString=API_KEY
+    )
+    for function in (submit, watchdog):
+        function.logger.registered_handler.setStream(_CurrentStdout())
+    runpod = FakeRunPod(retry_interval_s=0.05, job_delay_s=0.05)
+    function_arn = aws_setup.create_submit_function(
+        boto3.client("iam"), boto3.client("lambda"), "test-runpod-submit"
+    )
+    machine = aws_setup.create_state_machine(
+        local.stepfunctions, "runpod-submit-job", aws_setup.submitting_task_definition(function_arn)
+    )
+    with serve_webhook(local.handler.lambda_handler) as webhook, serve_fake_runpod(runpod) as api:
+        monkeypatch.setenv("WEBHOOK_BASE_URL", f"{webhook}/webhook")
+        monkeypatch.setenv("RUNPOD_API_BASE_URL", api)
+        monkeypatch.setenv("RUNPOD_API_KEY_SECRET_ARN", secret["ARN"])
+        yield RunPodWorld(local, submit, watchdog, runpod, machine)

@@ -19,3 +19,16 @@ def deliver_once(
     start.wait(timeout=120)  # every instance is warm: they race for the record together
     response = handler.lambda_handler(event, LocalLambdaContext())
     results.put(response["statusCode"])
+
+
+def watch_once(
+    endpoint: str, settings: dict[str, str], start: Barrier, results: Queue[int]
+) -> None:
+    """One watchdog run in its own instance; puts how many jobs it recovered."""
+    os.environ.update({"AWS_ENDPOINT_URL": endpoint, **settings})
+    import watchdog
+    from localdev.lambda_context import LocalLambdaContext
+
+    start.wait(timeout=120)
+    summary = watchdog.lambda_handler({}, LocalLambdaContext(remaining_time_ms=120_000))
+    results.put(summary["recovered"])

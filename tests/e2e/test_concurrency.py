@@ -1,4 +1,4 @@
-"""Concurrent duplicate deliveries, each in its own process: exactly one SendTask* call."""
+"""Concurrent deliveries, each in its own process as Lambda runs them: exactly one SendTask*."""
 
 import multiprocessing
 import threading
@@ -12,9 +12,10 @@ from moto.dynamodb.models import DynamoDBBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
 from localdev import aws_setup
+from localdev.fake_runpod import FakeJob, FakeRunPod, finish_job, serve_fake_runpod
 from localdev.local_aws import local_aws
 from tests.e2e.conftest import body
-from tests.e2e.lambda_instance import deliver_once
+from tests.e2e.lambda_instance import deliver_once, watch_once
 
 INSTANCES = 8
 
@@ -87,3 +88,66 @@ def test_concurrent_duplicates_resume_the_task_exactly_once(
     assert execution["status"] == final_status
     record = dynamodb.get_item(TableName=table, Key={"callback_token": {"S": token}})["Item"]
     assert record["status"]["S"] in ("COMPLETED", "FAILED")
+
+
+def test_webhook_and_watchdog_racing_resume_the_task_exactly_once(
+    moto_server: tuple[str, Counter[str]],
+) -> None:
+    """A late webhook and watchdog runs reach the same stale record at the same moment."""
+    endpoint, received = moto_server
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
+    stepfunctions = boto3.client("stepfunctions", endpoint_url=endpoint)
+    table = "test-runpod-callbacks"
+    aws_setup.create_callback_table(dynamodb, table)
+    machine = aws_setup.create_state_machine(
+        stepfunctions, "runpod-job", aws_setup.waiting_task_definition(table)
+    )
+    execution_arn, token = aws_setup.start_waiting_execution(
+        stepfunctions, machine, segment_filename="seg_0001.mp4", job_id="runpod-job-123"
+    )
+    aws_setup.wait_for_record(dynamodb, table, token)
+    dynamodb.update_item(  # submitted an hour ago, as the submit function records it
+        TableName=table,
+        Key={"callback_token": {"S": token}},
+        UpdateExpression="SET endpoint_id = :endpoint, created_at = :an_hour_ago",
+        ExpressionAttributeValues={
+            ":endpoint": {"S": "upscaler-v2"},
+            ":an_hour_ago": {"S": "2026-01-06T11:00:00.000Z"},
+        },
+    )
+    secret = boto3.client("secretsmanager", endpoint_url=endpoint).create_secret(
+        Name="runpod-api-key", SecretString="rp_race_key"
+    )
+    runpod = FakeRunPod()
+    finished = finish_job("runpod-job-123", {"segment": "seg_0001.mp4"})
+    runpod.jobs["runpod-job-123"] = FakeJob(
+        "runpod-job-123", "upscaler-v2", {}, None, finished["status"], finished
+    )
+    with serve_fake_runpod(runpod) as runpod_api:
+        settings = {"RUNPOD_API_BASE_URL": runpod_api, "RUNPOD_API_KEY_SECRET_ARN": secret["ARN"]}
+        spawn = multiprocessing.get_context("spawn")
+        start = spawn.Barrier(INSTANCES)
+        webhook_answers, recovered = spawn.Queue(), spawn.Queue()
+        instances = [
+            spawn.Process(
+                target=deliver_once, args=(endpoint, token, finished, start, webhook_answers)
+            )
+            for _ in range(INSTANCES // 2)
+        ] + [
+            spawn.Process(target=watch_once, args=(endpoint, settings, start, recovered))
+            for _ in range(INSTANCES // 2)
+        ]
+        for instance in instances:
+            instance.start()
+        statuses = [webhook_answers.get(timeout=180) for _ in range(INSTANCES // 2)]
+        recoveries = [recovered.get(timeout=180) for _ in range(INSTANCES // 2)]
+        for instance in instances:
+            instance.join(timeout=30)
+
+    assert sum(received.values()) == 1
+    assert all(status in (200, 409) for status in statuses), statuses
+    assert sum(recoveries) <= 1
+    execution = aws_setup.wait_for_execution(stepfunctions, execution_arn)
+    assert execution["status"] == "SUCCEEDED"
+    record = dynamodb.get_item(TableName=table, Key={"callback_token": {"S": token}})["Item"]
+    assert record["status"]["S"] == "COMPLETED"

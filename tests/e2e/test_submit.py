@@ -4,74 +4,19 @@ import base64
 import json
 import traceback
 from collections.abc import Iterator
-from dataclasses import dataclass
 from typing import Any
 
 import boto3
 import pytest
 
-from localdev import aws_setup
-from localdev.fake_runpod import FakeRunPod, RunRequest, serve_fake_runpod
-from localdev.lambda_context import LocalLambdaContext
-from localdev.local_webhook import Job, LocalWebhook
-from localdev.webhook_server import serve_webhook
+from localdev.fake_runpod import RunRequest
+from localdev.local_webhook import Job
 from runpod_callbacks.errors import SubmitError
 from tests.e2e.aws_faults import PROCESSED_THEN_TIMED_OUT, THROTTLED, AwsFaults
-from tests.e2e.conftest import SentTasks
-
-API_KEY = "rp_TESTKEY_0123456789abcdef"
+from tests.e2e.conftest import API_KEY, RunPodWorld, SentTasks
 
 
-@dataclass
-class SubmitWorld:
-    local: LocalWebhook
-    submit: Any
-    runpod: FakeRunPod
-    state_machine_arn: str
-
-    def start(self, job_input: dict[str, Any] | None = None) -> tuple[str, dict[str, Any]]:
-        """Start an execution; returns it and the payload Step Functions gave the function."""
-        execution = aws_setup.start_submitting_execution(
-            self.local.stepfunctions,
-            self.state_machine_arn,
-            endpoint_id="upscaler-v2",
-            job_input=job_input or {"segment": "s3://videos/seg_0001.mp4"},
-            segment_filename="seg_0001.mp4",
-        )
-        return execution, aws_setup.scheduled_lambda_payload(self.local.stepfunctions, execution)
-
-    def invoke(self, payload: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.submit.lambda_handler(payload, LocalLambdaContext())
-        return result
-
-    def webhook_token(self) -> str:
-        return str(self.runpod.runs[-1].body["webhook"]).rsplit("/", 1)[-1]
-
-
-@pytest.fixture
-def world(local_webhook: LocalWebhook, monkeypatch: pytest.MonkeyPatch) -> Iterator[SubmitWorld]:
-    import submit
-
-    local = local_webhook
-    secret = boto3.client("secretsmanager").create_secret(
-        Name="runpod-api-key", SecretString=API_KEY
-    )
-    submit.logger.registered_handler.setStream(local.handler.logger.registered_handler.stream)
-    runpod = FakeRunPod(retry_interval_s=0.05, job_delay_s=0.05)
-    function_arn = aws_setup.create_submit_function(
-        boto3.client("iam"), boto3.client("lambda"), "test-runpod-submit"
-    )
-    machine = aws_setup.create_state_machine(
-        local.stepfunctions, "runpod-submit-job", aws_setup.submitting_task_definition(function_arn)
-    )
-    with serve_webhook(local.handler.lambda_handler) as webhook, serve_fake_runpod(runpod) as api:
-        monkeypatch.setenv("WEBHOOK_BASE_URL", f"{webhook}/webhook")
-        monkeypatch.setenv("RUNPOD_API_BASE_URL", api)
-        monkeypatch.setenv("RUNPOD_API_KEY_SECRET_ARN", secret["ARN"])
-        yield SubmitWorld(local, submit, runpod, machine)
-
-
-def test_job_runs_as_one_task_from_submit_to_webhook(world: SubmitWorld) -> None:
+def test_job_runs_as_one_task_from_submit_to_webhook(world: RunPodWorld) -> None:
     execution, payload = world.start({"segment": "s3://videos/seg_0001.mp4", "scale": 2.5})
 
     result = world.invoke(payload)
@@ -93,7 +38,7 @@ def test_job_runs_as_one_task_from_submit_to_webhook(world: SubmitWorld) -> None
 
 
 def test_record_is_written_before_runpod_hears_of_the_job(
-    world: SubmitWorld,
+    world: RunPodWorld,
 ) -> None:
     seen_at_submit: list[dict[str, Any] | None] = []
 
@@ -117,7 +62,7 @@ def test_record_is_written_before_runpod_hears_of_the_job(
     assert stored["job_id"] == result["job_id"]
 
 
-def test_webhook_token_is_unguessable_url_safe_and_maps_to_the_record(world: SubmitWorld) -> None:
+def test_webhook_token_is_unguessable_url_safe_and_maps_to_the_record(world: RunPodWorld) -> None:
     _, payload = world.start()
 
     world.invoke(payload)
@@ -131,7 +76,7 @@ def test_webhook_token_is_unguessable_url_safe_and_maps_to_the_record(world: Sub
     assert payload["task_token"] not in json.dumps(world.runpod.runs[0].body)
 
 
-def test_retried_invocation_submits_no_second_job(world: SubmitWorld) -> None:
+def test_retried_invocation_submits_no_second_job(world: RunPodWorld) -> None:
     execution, payload = world.start()
 
     first = world.invoke(payload)
@@ -143,7 +88,7 @@ def test_retried_invocation_submits_no_second_job(world: SubmitWorld) -> None:
     assert world.local.execution(aws_setup_job(execution))["status"] == "SUCCEEDED"
 
 
-def test_runpod_rejection_is_a_typed_error_and_fails_the_task(world: SubmitWorld) -> None:
+def test_runpod_rejection_is_a_typed_error_and_fails_the_task(world: RunPodWorld) -> None:
     world.runpod.answers.append((400, {"error": "input.segment is required"}))
     execution, payload = world.start()
 
@@ -158,7 +103,7 @@ def test_runpod_rejection_is_a_typed_error_and_fails_the_task(world: SubmitWorld
     assert record["result"]["step_functions_error"] == "RunPod.SubmitRejected"
 
 
-def test_late_webhook_cannot_resurrect_a_failed_submission(world: SubmitWorld) -> None:
+def test_late_webhook_cannot_resurrect_a_failed_submission(world: RunPodWorld) -> None:
     world.runpod.answers.append((400, {"error": "bad input"}))
     _, payload = world.start()
     with pytest.raises(SubmitError, match="bad input"):
@@ -173,7 +118,7 @@ def test_late_webhook_cannot_resurrect_a_failed_submission(world: SubmitWorld) -
     assert json.loads(response["body"])["status"] == "FAILED"
 
 
-def test_runpod_5xx_is_retried_then_accepted(world: SubmitWorld) -> None:
+def test_runpod_5xx_is_retried_then_accepted(world: RunPodWorld) -> None:
     world.runpod.answers.extend([(503, {"error": "busy"}), (502, {"error": "bad gateway"})])
     execution, payload = world.start()
 
@@ -185,7 +130,7 @@ def test_runpod_5xx_is_retried_then_accepted(world: SubmitWorld) -> None:
     assert world.local.execution(aws_setup_job(execution))["status"] == "SUCCEEDED"
 
 
-def test_runpod_down_after_retries_is_submit_failed(world: SubmitWorld) -> None:
+def test_runpod_down_after_retries_is_submit_failed(world: RunPodWorld) -> None:
     world.runpod.answers.extend([(503, {"error": "down"})] * 3)
     execution, payload = world.start()
 
@@ -208,7 +153,7 @@ def test_runpod_down_after_retries_is_submit_failed(world: SubmitWorld) -> None:
     ],
 )
 def test_bad_payload_is_invalid_request_and_nothing_is_submitted(
-    world: SubmitWorld, change: dict[str, Any]
+    world: RunPodWorld, change: dict[str, Any]
 ) -> None:
     execution, payload = world.start()
 
@@ -221,7 +166,7 @@ def test_bad_payload_is_invalid_request_and_nothing_is_submitted(
     assert world.local.execution_error(aws_setup_job(execution)) == "RunPod.InvalidRequest"
 
 
-def test_missing_task_token_is_invalid_request(world: SubmitWorld) -> None:
+def test_missing_task_token_is_invalid_request(world: RunPodWorld) -> None:
     with pytest.raises(SubmitError) as raised:
         world.invoke({"endpoint_id": "ep", "input": {}, "exec_id": "e", "segment_filename": "s"})
 
@@ -229,7 +174,7 @@ def test_missing_task_token_is_invalid_request(world: SubmitWorld) -> None:
     assert world.runpod.runs == []
 
 
-def test_policy_is_passed_to_runpod(world: SubmitWorld) -> None:
+def test_policy_is_passed_to_runpod(world: RunPodWorld) -> None:
     _, payload = world.start()
 
     world.invoke({**payload, "policy": {"executionTimeout": 600000, "ttl": 3600000}})
@@ -238,7 +183,7 @@ def test_policy_is_passed_to_runpod(world: SubmitWorld) -> None:
 
 
 def test_api_key_and_task_token_never_reach_the_logs(
-    world: SubmitWorld, capsys: pytest.CaptureFixture[str]
+    world: RunPodWorld, capsys: pytest.CaptureFixture[str]
 ) -> None:
     world.runpod.answers.append((401, {"error": "unauthorized"}))
     _, first = world.start()
@@ -257,7 +202,7 @@ def test_api_key_and_task_token_never_reach_the_logs(
     assert world.webhook_token() not in logs
 
 
-def aws_setup_job(execution_arn: str) -> Any:
+def aws_setup_job(execution_arn: str) -> Job:
     return Job(execution_arn, callback_token="")
 
 
@@ -271,7 +216,7 @@ def aws_setup_job(execution_arn: str) -> Any:
         json.dumps({"token": API_KEY}),
     ],
 )
-def test_api_key_secret_may_be_plain_or_json(world: SubmitWorld, secret: str) -> None:
+def test_api_key_secret_may_be_plain_or_json(world: RunPodWorld, secret: str) -> None:
     boto3.client("secretsmanager").put_secret_value(SecretId="runpod-api-key", SecretString=secret)
     _, payload = world.start()
 
@@ -280,7 +225,7 @@ def test_api_key_secret_may_be_plain_or_json(world: SubmitWorld, secret: str) ->
     assert world.runpod.runs[0].headers["Authorization"] == f"Bearer {API_KEY}"
 
 
-def test_malformed_json_secret_is_a_typed_error(world: SubmitWorld) -> None:
+def test_malformed_json_secret_is_a_typed_error(world: RunPodWorld) -> None:
     boto3.client("secretsmanager").put_secret_value(
         SecretId="runpod-api-key", SecretString='{"api_key": '
     )
@@ -294,13 +239,13 @@ def test_malformed_json_secret_is_a_typed_error(world: SubmitWorld) -> None:
     assert world.local.execution_error(aws_setup_job(execution)) == "RunPod.SubmitFailed"
 
 
-def test_typed_error_names_itself(world: SubmitWorld) -> None:
+def test_typed_error_names_itself(world: RunPodWorld) -> None:
     with pytest.raises(SubmitError, match=r"^RunPod\.InvalidRequest: task_token"):
         world.invoke({"endpoint_id": "ep", "input": {}, "exec_id": "e", "segment_filename": "s"})
 
 
 def test_job_id_that_cannot_be_stored_never_fails_the_running_job(
-    world: SubmitWorld, capsys: pytest.CaptureFixture[str]
+    world: RunPodWorld, capsys: pytest.CaptureFixture[str]
 ) -> None:
     faults = AwsFaults(world.submit.dynamodb)
     faults.fail("UpdateItem", THROTTLED)  # every try of every attempt to store the job id
@@ -322,7 +267,7 @@ def test_job_id_that_cannot_be_stored_never_fails_the_running_job(
     assert (record["status"], record["job_id"]) == ("COMPLETED", result["job_id"])
 
 
-def test_record_write_whose_answer_was_lost_still_submits_the_job(world: SubmitWorld) -> None:
+def test_record_write_whose_answer_was_lost_still_submits_the_job(world: RunPodWorld) -> None:
     faults = AwsFaults(world.submit.dynamodb)
     faults.fail("PutItem", PROCESSED_THEN_TIMED_OUT, tries={1})
     execution, payload = world.start()
@@ -346,7 +291,7 @@ CUT_SHORT_200 = b'HTTP/1.1 200 OK\r\nContent-Length: 200\r\n\r\n{"id": "job-cut'
     "broken", [MALFORMED_STATUS_LINE, CUT_SHORT_200], ids=["bad-status-line", "cut-short"]
 )
 def test_broken_runpod_answers_are_retried_then_a_typed_failure(
-    world: SubmitWorld,
+    world: RunPodWorld,
     capsys: pytest.CaptureFixture[str],
     task_failures: SentTasks,
     broken: bytes,
@@ -365,7 +310,7 @@ def test_broken_runpod_answers_are_retried_then_a_typed_failure(
     _assert_key_nowhere(raised.value, capsys.readouterr().out, task_failures)
 
 
-def test_broken_answer_then_a_good_one_submits(world: SubmitWorld) -> None:
+def test_broken_answer_then_a_good_one_submits(world: RunPodWorld) -> None:
     world.runpod.answers.append(MALFORMED_STATUS_LINE)
     execution, payload = world.start()
 
@@ -383,7 +328,7 @@ def test_broken_answer_then_a_good_one_submits(world: SubmitWorld) -> None:
     ids=["newline-inside", "space-inside"],
 )
 def test_key_an_http_header_cannot_carry_is_a_typed_failure_that_never_shows_it(
-    world: SubmitWorld, capsys: pytest.CaptureFixture[str], task_failures: SentTasks, secret: str
+    world: RunPodWorld, capsys: pytest.CaptureFixture[str], task_failures: SentTasks, secret: str
 ) -> None:
     boto3.client("secretsmanager").put_secret_value(SecretId="runpod-api-key", SecretString=secret)
     execution, payload = world.start()
@@ -398,7 +343,7 @@ def test_key_an_http_header_cannot_carry_is_a_typed_failure_that_never_shows_it(
 
 
 def test_rotated_key_is_read_again_after_runpod_refuses_the_cached_one(
-    world: SubmitWorld,
+    world: RunPodWorld,
 ) -> None:
     _, warm_up = world.start()
     world.invoke(warm_up)  # the instance caches API_KEY
@@ -418,7 +363,7 @@ def test_rotated_key_is_read_again_after_runpod_refuses_the_cached_one(
     assert world.local.execution(aws_setup_job(execution))["status"] == "SUCCEEDED"
 
 
-def test_key_refused_without_a_rotation_is_rejected_at_once(world: SubmitWorld) -> None:
+def test_key_refused_without_a_rotation_is_rejected_at_once(world: RunPodWorld) -> None:
     world.runpod.api_keys = {"rp_some_other_key"}
     execution, payload = world.start()
 
@@ -441,7 +386,7 @@ def _assert_key_nowhere(error: BaseException, logs: str, failures: SentTasks) ->
 
 
 @pytest.fixture
-def task_failures(world: SubmitWorld) -> Iterator[SentTasks]:
+def task_failures(world: RunPodWorld) -> Iterator[SentTasks]:
     """The SendTaskFailure calls of the submit function, with their causes."""
     sent = SentTasks()
     events = world.submit.stepfunctions.meta.events

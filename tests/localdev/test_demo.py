@@ -24,17 +24,22 @@ def test_demo_shows_every_outcome_and_exits_zero() -> None:
     assert "RUNNING → SUCCEEDED" in demo.stdout
     assert "RUNNING → FAILED" in demo.stdout
     webhooks = [text for text in lines if " RunPod webhook " in text]
-    assert [("COMPLETED" in text, "FAILED" in text) for text in webhooks] == [
+    assert [("COMPLETED" in text, "FAILED" in text) for text in webhooks[:2]] == [
         (True, False),
         (False, True),
     ]
-    assert all("HTTP 200" in text for text in webhooks)
-    assert sum(" submit " in text and "RunPod job job-" in text for text in lines) == 2
+    assert all("HTTP 200" in text for text in webhooks[:2])
+    assert sum(" submit " in text and "RunPod job job-" in text for text in lines) == 4
     assert "RUNNING → FAILED" in demo.stdout
     assert "RunPod.FAILED" in demo.stdout
     assert "already completed" in line("RunPod retries")
     assert "HTTP 404" in line("unknown token")
     assert "HTTP 400" in line("malformed body")
+    assert "lost, 3 tries" in webhooks[2]
+    runs = [text for text in lines if " watchdog run " in text]
+    assert ["recovered 1" in runs[0], "cancelled 1" in runs[1]] == [True, True]
+    assert "CANCELLED" in next(text for text in lines if text.startswith(" ✓ RunPod job "))
+    assert sum("RUNNING → SUCCEEDED" in text for text in lines) == 2
     assert "✗" not in demo.stdout
     assert "Every outcome is the expected one." in demo.stdout
     assert "\033[" not in demo.stdout  # no colour codes when not on a terminal

@@ -1,0 +1,76 @@
+"""Lambda entry point, run on a schedule: recover results whose webhooks were lost, heartbeat
+running jobs, cancel the RunPod jobs nobody waits for (see runpod_callbacks/watchdog_run.py)."""
+
+import os
+from typing import Any
+
+from aws_lambda_powertools import Logger, Metrics
+from aws_lambda_powertools.metrics import MetricUnit
+from aws_lambda_powertools.utilities.typing import LambdaContext
+
+from runpod_callbacks import aws
+from runpod_callbacks.api_key import ApiKeyCache, ApiKeyUnavailable
+from runpod_callbacks.callback_records import CallbackStore
+from runpod_callbacks.result_delivery import ResultDelivery
+from runpod_callbacks.runpod_api import DEFAULT_BASE_URL, RunPodApi
+from runpod_callbacks.tracing import capture_lambda_handler
+from runpod_callbacks.watchdog_run import Summary, WatchdogRun, WatchdogSettings
+
+REQUIRED_SETTINGS = ("CALLBACK_TABLE_NAME", "RUNPOD_API_KEY_SECRET_ARN")
+# One try per RunPod call, soon given up: a record RunPod does not answer for waits a run.
+RUNPOD_TIMEOUT_S = 5
+
+logger = Logger()  # service from POWERTOOLS_SERVICE_NAME, as the domain modules' child loggers
+metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RunPodWebhook"))
+
+dynamodb = aws.client("dynamodb")
+stepfunctions = aws.client("stepfunctions")
+api_keys = ApiKeyCache(aws.client("secretsmanager"))
+
+for _setting in REQUIRED_SETTINGS:  # fail the cold start, not the first run
+    aws.required_setting(_setting)
+
+
+def settings() -> WatchdogSettings:
+    return WatchdogSettings(
+        stale_after_s=_whole_number("STALE_AFTER_SECONDS", WatchdogSettings.stale_after_s),
+        max_records=_whole_number("MAX_RECORDS_PER_RUN", WatchdogSettings.max_records),
+    )
+
+
+def watch(context: LambdaContext) -> Summary:
+    table, secret_arn = (aws.required_setting(name) for name in REQUIRED_SETTINGS)
+    api_key = api_keys.source(secret_arn)
+    try:
+        api_key(False)
+    except ApiKeyUnavailable as unavailable:  # nothing to ask RunPod with: try again next run
+        logger.error(f"Watchdog cannot run: {unavailable}")
+        return Summary(errors=1)
+    base_url = os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_BASE_URL
+    runpod = RunPodApi(base_url, api_key, attempts=1, timeout_s=RUNPOD_TIMEOUT_S)
+    store = CallbackStore(dynamodb, table)
+    delivery = ResultDelivery(store, stepfunctions)
+    run = WatchdogRun(store, delivery, runpod, settings(), context.get_remaining_time_in_millis)
+    return run.run()
+
+
+@logger.inject_lambda_context
+@metrics.log_metrics
+@capture_lambda_handler
+def lambda_handler(event: Any, context: LambdaContext) -> dict[str, int]:
+    """The schedule's event carries nothing the run needs."""
+    summary = watch(context)
+    metrics.add_metric(name="RecoveredByWatchdog", unit=MetricUnit.Count, value=summary.recovered)
+    metrics.add_metric(name="JobLost", unit=MetricUnit.Count, value=summary.lost)
+    metrics.add_metric(name="OrphanJobCancelled", unit=MetricUnit.Count, value=summary.cancelled)
+    logger.info(f"Watchdog run: {summary.line()}", extra={"summary": summary.counts()})
+    return summary.counts()
+
+
+def _whole_number(name: str, default: int) -> int:
+    text = os.environ.get(name)
+    if not text:
+        return default
+    if not text.isdigit() or int(text) < 1:
+        raise RuntimeError(f"environment variable {name} must be a whole number above 0")
+    return int(text)

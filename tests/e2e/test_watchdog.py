@@ -1,0 +1,283 @@
+"""The watchdog: results whose webhooks were lost are recovered, running jobs are heartbeated, jobs
+nobody waits for are cancelled once; through real (moto) executions and the fake RunPod."""
+
+import json
+import time
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from localdev.local_webhook import Job, LocalWebhook
+from tests.e2e.conftest import ENDPOINT_ID, RunPodWorld, SentTasks
+
+
+@pytest.fixture
+def world_with_stale_records(world: RunPodWorld, monkeypatch: pytest.MonkeyPatch) -> RunPodWorld:
+    """Records count as stale one second after they were written (60 s by default)."""
+    monkeypatch.setenv("STALE_AFTER_SECONDS", "1")
+    return world
+
+
+@pytest.fixture
+def watchdog_sends(world: RunPodWorld) -> Iterator[SentTasks]:
+    """The SendTask* calls the watchdog makes, with their parameters."""
+    sent = SentTasks()
+    events = world.watchdog.stepfunctions.meta.events
+    for operation in ("SendTaskSuccess", "SendTaskFailure"):
+        events.register(f"before-parameter-build.sfn.{operation}", sent.record)
+    yield sent
+    for operation in ("SendTaskSuccess", "SendTaskFailure"):
+        events.unregister(f"before-parameter-build.sfn.{operation}", sent.record)
+
+
+def stop(local: LocalWebhook, job: Job) -> None:
+    """Stop the execution as a user would. moto, unlike AWS, still takes the first heartbeat
+    after a stop and only then settles it: heartbeat once, and wait until it has."""
+    local.stepfunctions.stop_execution(executionArn=job.execution_arn)
+    record = local.record(job.callback_token)
+    assert record is not None
+    local.stepfunctions.send_task_heartbeat(taskToken=record["task_token"])
+    local.execution(job)
+
+
+def let_records_go_stale() -> None:
+    """Past the 1 s threshold even for a created_at written in whole seconds (which compares as
+    text after every time within its second)."""
+    time.sleep(2.1)
+
+
+def test_result_whose_webhooks_were_all_lost_is_recovered_by_one_run(
+    world_with_stale_records: RunPodWorld, watchdog_sends: SentTasks
+) -> None:
+    world = world_with_stale_records
+    world.runpod.webhooks_lost = True
+    job, job_id = world.run_job({"segment": "s3://videos/seg_0001.mp4", "scale": 2})
+    (call,) = world.runpod.wait_for_webhooks()
+    assert call.statuses == [0, 0, 0]  # RunPod tried three times and gave up
+    assert world.local.status_now(job) == "RUNNING"
+    let_records_go_stale()
+
+    summary = world.run_watchdog()
+
+    assert summary["recovered"] == 1
+    assert (summary["checked"], summary["errors"]) == (1, 0)
+    execution = world.local.execution(job)
+    assert execution["status"] == "SUCCEEDED"
+    output = json.loads(execution["output"])
+    assert output["job_id"] == job_id
+    assert output["output"] == {"processed": {"segment": "s3://videos/seg_0001.mp4", "scale": 2}}
+    assert watchdog_sends == ["SendTaskSuccess"]
+    record = world.local.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "COMPLETED"
+
+
+def test_run_after_the_result_was_delivered_changes_nothing(
+    world_with_stale_records: RunPodWorld, watchdog_sends: SentTasks
+) -> None:
+    world = world_with_stale_records
+    job, _ = world.run_job()
+    world.runpod.wait_for_webhooks()
+    assert world.local.execution(job)["status"] == "SUCCEEDED"
+    let_records_go_stale()
+
+    summary = world.run_watchdog()
+
+    assert summary["checked"] == 0  # not PENDING any more: not in the stale records
+    assert watchdog_sends == []
+
+
+def test_job_of_a_stopped_execution_is_cancelled_once(
+    world_with_stale_records: RunPodWorld, watchdog_sends: SentTasks
+) -> None:
+    world = world_with_stale_records
+    world.runpod.jobs_run_until_cancelled = True
+    job, job_id = world.run_job()
+    stop(world.local, job)
+    let_records_go_stale()
+
+    runs = [world.run_watchdog() for _ in range(3)]
+
+    assert [run["cancelled"] for run in runs] == [1, 0, 0]
+    assert [run["checked"] for run in runs] == [1, 0, 0]
+    assert world.runpod.cancel_requests == [job_id]
+    assert world.runpod.jobs[job_id].status == "CANCELLED"
+    assert watchdog_sends == []
+    record = world.local.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "EXPIRED"
+    assert record["result"]["expired_because"].startswith("Step Functions no longer waits")
+    assert record["result"]["runpod_job_cancelled_at"].endswith("Z")
+
+
+def test_running_job_is_heartbeated_and_left_running(
+    world_with_stale_records: RunPodWorld, watchdog_sends: SentTasks
+) -> None:
+    world = world_with_stale_records
+    world.runpod.jobs_run_until_cancelled = True
+    job, _ = world.run_job()
+    let_records_go_stale()
+
+    summary = world.run_watchdog()
+
+    assert summary["heartbeats"] == 1
+    assert world.runpod.cancel_requests == []
+    assert world.local.status_now(job) == "RUNNING"
+    record = world.local.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "PENDING"
+    assert watchdog_sends == []
+
+
+def test_job_runpod_no_longer_knows_fails_the_task_as_lost(
+    world_with_stale_records: RunPodWorld, watchdog_sends: SentTasks
+) -> None:
+    world = world_with_stale_records
+    world.runpod.jobs_run_until_cancelled = True
+    job, job_id = world.run_job()
+    world.runpod.forget(job_id)
+    let_records_go_stale()
+
+    summary = world.run_watchdog()
+
+    assert summary["lost"] == 1
+    assert world.local.execution_error(job) == "RunPod.JobLost"
+    cause = json.loads(watchdog_sends.failure()["cause"])
+    record = world.local.record(job.callback_token)
+    assert record is not None
+    assert (cause["job_id"], cause["endpoint_id"]) == (job_id, ENDPOINT_ID)
+    assert cause["submitted_at"] == record["created_at"]
+    assert record["status"] == "FAILED"
+    assert record["result"]["step_functions_error"] == "RunPod.JobLost"
+
+
+UNAVAILABLE = [
+    pytest.param((429, {"error": "rate limited"}), id="429"),
+    pytest.param((503, {"error": "busy"}), id="5xx"),
+    pytest.param(b"HTTP/1.1 two-hundred\r\n\r\n", id="broken-answer"),
+]
+
+
+@pytest.mark.parametrize("answer", UNAVAILABLE)
+def test_runpod_unavailable_leaves_the_record_for_the_next_run(
+    world_with_stale_records: RunPodWorld, watchdog_sends: SentTasks, answer: Any
+) -> None:
+    world = world_with_stale_records
+    world.runpod.webhooks_lost = True
+    job, _ = world.run_job()
+    world.runpod.wait_for_webhooks()
+    let_records_go_stale()
+    before = world.local.record(job.callback_token)
+    world.runpod.status_answers.append(answer)
+
+    first = world.run_watchdog()
+    between = world.local.record(job.callback_token)
+    second = world.run_watchdog()
+
+    assert (first["skipped"], first["recovered"], first["errors"]) == (1, 0, 0)
+    assert between == before
+    assert second["recovered"] == 1
+    assert world.local.execution(job)["status"] == "SUCCEEDED"
+    assert watchdog_sends == ["SendTaskSuccess"]
+
+
+def test_records_younger_than_the_threshold_are_left_alone(world: RunPodWorld) -> None:
+    world.runpod.webhooks_lost = True
+    job, _ = world.run_job()
+    world.runpod.wait_for_webhooks()
+
+    summary = world.run_watchdog()  # STALE_AFTER_SECONDS: 60 by default
+
+    assert summary["checked"] == 0
+    assert world.runpod.status_requests == []
+    assert world.local.status_now(job) == "RUNNING"
+
+
+def test_own_submitters_records_without_a_job_id_are_heartbeated_only(
+    world_with_stale_records: RunPodWorld, local_webhook: LocalWebhook
+) -> None:
+    world = world_with_stale_records
+    waiting = local_webhook.start_job(job_id="")  # the seed's own state machine: no endpoint_id
+    stopped = local_webhook.start_job(job_id="")
+    stop(local_webhook, stopped)
+    let_records_go_stale()
+
+    summary = world.run_watchdog()
+
+    assert (summary["heartbeats"], summary["expired"], summary["checked"]) == (1, 1, 2)
+    assert world.runpod.status_requests == []
+    assert world.runpod.cancel_requests == []
+    assert local_webhook.status_now(waiting) == "RUNNING"
+    for job, status in ((waiting, "PENDING"), (stopped, "EXPIRED")):
+        record = local_webhook.record(job.callback_token)
+        assert record is not None
+        assert record["status"] == status
+
+
+def test_run_is_bounded_by_its_records_and_its_time(
+    world_with_stale_records: RunPodWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = world_with_stale_records
+    world.runpod.jobs_run_until_cancelled = True
+    for _ in range(3):
+        world.run_job()
+    let_records_go_stale()
+    monkeypatch.setenv("MAX_RECORDS_PER_RUN", "2")
+
+    bounded = world.run_watchdog()
+    out_of_time = world.run_watchdog(remaining_time_ms=10_000)
+
+    assert bounded["checked"] == 2
+    assert out_of_time["checked"] == 0
+
+
+def test_summary_is_returned_logged_as_one_line_and_counted(
+    world_with_stale_records: RunPodWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = world_with_stale_records
+    world.runpod.webhooks_lost = True
+    world.run_job()
+    world.runpod.wait_for_webhooks()
+    let_records_go_stale()
+    capsys.readouterr()
+
+    summary = world.run_watchdog()
+    lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line[:1] == "{"]
+
+    assert set(summary) == {
+        "checked", "recovered", "heartbeats", "cancelled", "lost", "expired", "skipped", "errors"
+    }  # fmt: skip
+    assert all(isinstance(count, int) for count in summary.values())
+    (logged,) = [line for line in lines if line.get("message", "").startswith("Watchdog run:")]
+    assert logged["summary"] == summary
+    assert logged["service"]
+    emf = next(line for line in lines if "_aws" in line)
+    assert emf["RecoveredByWatchdog"] == [1.0]
+
+
+def test_api_key_and_task_tokens_never_reach_the_logs(
+    world_with_stale_records: RunPodWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    world = world_with_stale_records
+    world.runpod.jobs_run_until_cancelled = True
+    job, _ = world.run_job()
+    record = world.local.record(job.callback_token)
+    assert record is not None
+    stop(world.local, job)
+    let_records_go_stale()
+    capsys.readouterr()
+
+    world.run_watchdog()
+    logs = capsys.readouterr().out
+
+    assert "Cancelled RunPod job" in logs
+    for secret in (record["task_token"], job.callback_token, "rp_TESTKEY"):
+        assert secret not in logs
+
+
+def test_run_with_nothing_stale_calls_nobody(world: RunPodWorld) -> None:
+    summary = world.run_watchdog()
+
+    assert summary == dict.fromkeys(summary, 0)
+    assert world.runpod.status_requests == []
