@@ -15,6 +15,7 @@ from runpod_callbacks import aws
 from runpod_callbacks.callback_records import CallbackStore
 from runpod_callbacks.errors import WebhookError
 from runpod_callbacks.job_status import body_text, parse_callback_token, parse_finished_job
+from runpod_callbacks.large_outputs import large_output_store
 from runpod_callbacks.result_delivery import ResultDelivery
 from runpod_callbacks.tracing import capture_lambda_handler
 
@@ -41,7 +42,7 @@ def receive_webhook(callback_token: str) -> dict[str, str]:
     token = parse_callback_token(callback_token)
     job = parse_finished_job(body_text(event.body, base64_encoded=bool(event.is_base64_encoded)))
     store = CallbackStore(dynamodb, app.context["table_name"])
-    delivered = ResultDelivery(store, stepfunctions).deliver(token, job)
+    delivered = ResultDelivery(store, stepfunctions, large_output_store()).deliver(token, job)
     metrics.add_metric(name=delivered.metric_name, unit=MetricUnit.Count, value=1)
     for name, milliseconds in delivered.runpod_timings_ms.items():
         metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=milliseconds)

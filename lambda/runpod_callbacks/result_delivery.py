@@ -26,6 +26,7 @@ from runpod_callbacks.errors import (
 )
 from runpod_callbacks.job_status import JobStatus, Milliseconds, redact
 from runpod_callbacks.json_text import carried_text
+from runpod_callbacks.large_outputs import LargeOutputStore
 from runpod_callbacks.step_functions import (
     SendFailed,
     SendRefused,
@@ -61,14 +62,24 @@ class Delivered:
 
 
 class ResultDelivery:
-    def __init__(self, store: CallbackStore, stepfunctions: Any) -> None:
+    def __init__(
+        self,
+        store: CallbackStore,
+        stepfunctions: Any,
+        large_outputs: LargeOutputStore | None = None,
+    ) -> None:
         self._store = store
         self._stepfunctions = stepfunctions
+        self._large_outputs = large_outputs
 
     def deliver(
-        self, callback_token: str, job: JobStatus, decide: Decide = decide_outcome
+        self, callback_token: str, job: JobStatus, decide: Decide | None = None
     ) -> Delivered:
-        """Resume the task with what the job's report becomes (``decide``), exactly once."""
+        """Resume the task with what the job's report becomes, exactly once.
+
+        ``decide`` defaults to RunPod's report as it is (decide_outcome, its output in S3 when
+        it does not fit and large outputs are on).
+        """
         logger.info(
             f"Processing RunPod job {job.job_id} with status {job.status} "
             f"for callback {redact(callback_token)}"
@@ -79,7 +90,15 @@ class ResultDelivery:
             logger.info(f"Callback {redact(callback_token)} already completed, returning success")
             return Delivered("DuplicateDelivery", finished.record_status, "already completed")
         context = TaskContext(callback_token, claim.exec_id, claim.segment_filename)
-        return self._resume(claim, job, context, decide(job, context))
+        try:
+            outcome = (decide or self._decide_outcome)(job, context)
+        except AwsUnavailable:  # the output could not be stored: nothing was sent
+            self._release(claim, maybe_delivered=False)
+            raise
+        return self._resume(claim, job, context, outcome)
+
+    def _decide_outcome(self, job: JobStatus, context: TaskContext) -> TaskOutcome:
+        return decide_outcome(job, context, self._large_outputs)
 
     def expire(
         self, callback_token: str, job_id: str, reason: str, cancel_job: CancelJob | None = None

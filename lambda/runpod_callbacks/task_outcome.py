@@ -14,6 +14,7 @@ from runpod_callbacks.json_text import (
     to_json,
     utf16_length,
 )
+from runpod_callbacks.large_outputs import LargeOutputStore
 
 # Step Functions limits: task output 256 KiB serialized (UTF-8); failure cause 32,768 characters,
 # counted here as UTF-16 code units (the conservative reading: an emoji counts twice).
@@ -36,6 +37,8 @@ class TaskOutcome:
     cause: str | None = None
     message: str | None = None
     """Why the task failed, in full (the cause keeps what fits of it)."""
+    output_s3: dict[str, Any] | None = None
+    """Where RunPod's output went when it did not fit the task output (large_outputs)."""
 
     @property
     def succeeded(self) -> bool:
@@ -55,25 +58,34 @@ Decide = Callable[[JobStatus, TaskContext], TaskOutcome]
 """What a job's report becomes for the task (decide_outcome, or a JobLost failure)."""
 
 
-def decide_outcome(job: JobStatus, context: TaskContext) -> TaskOutcome:
+def decide_outcome(
+    job: JobStatus, context: TaskContext, large_outputs: LargeOutputStore | None = None
+) -> TaskOutcome:
+    """The task's outcome; with ``large_outputs``, an output too large goes to S3 (may raise
+    AwsUnavailable: call it only once the record is claimed)."""
     if not job.succeeded:
         return failed_task(f"RunPod.{job.status}", job, context, job.error_message)
-    output = task_output(job, context)
+    output = task_output(job, context, "output", job.output_json)
     size = len(output.encode())
     if size <= MAX_OUTPUT_BYTES:
         return TaskOutcome(record_status=RecordStatus.COMPLETED, output=output)
+    if large_outputs is not None:
+        pointer = large_outputs.put(job.output_json, job.job_id, context.exec_id)
+        output = task_output(job, context, "output_s3", to_json(pointer))
+        return TaskOutcome(record_status=RecordStatus.COMPLETED, output=output, output_s3=pointer)
     message = f"output is {size} bytes serialized; Step Functions accepts {MAX_OUTPUT_BYTES}"
     return failed_task(OUTPUT_TOO_LARGE, job, context, message)
 
 
-def task_output(job: JobStatus, context: TaskContext) -> str:
-    """The task's output object; RunPod's ``output`` in it exactly as RunPod wrote it."""
+def task_output(job: JobStatus, context: TaskContext, name: str, value_json: str) -> str:
+    """The task's output object; RunPod's ``output`` in it exactly as RunPod wrote it (or, under
+    ``output_s3``, where it is)."""
     return object_json(
         {
             "callback_token": to_json(context.callback_token),
             "job_id": to_json(job.job_id),
             "status": to_json(job.status),
-            "output": job.output_json,
+            name: value_json,
             "exec_id": to_json(context.exec_id),
             "segment_filename": to_json(context.segment_filename),
             "delay_time_ms": number_json(job.delay_time_ms),
@@ -164,6 +176,8 @@ def record_result(job: JobStatus, outcome: TaskOutcome) -> dict[str, Any]:
     message = job.error_message or outcome.message  # RunPod's, else why the task failed
     if message is not None:
         result["error"] = carried_text(message[:RECORD_ERROR_LIMIT_CHARACTERS])
+    if outcome.output_s3 is not None:
+        return {**result, "output_s3": outcome.output_s3}
     if job.output is None:
         return result
     output_bytes = len(job.output_json.encode())

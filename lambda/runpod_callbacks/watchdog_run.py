@@ -33,7 +33,7 @@ from runpod_callbacks.job_status import (
 )
 from runpod_callbacks.result_delivery import ResultDelivery
 from runpod_callbacks.runpod_api import RunPodApi, RunPodUnavailable
-from runpod_callbacks.task_outcome import Decide, decide_outcome, lost_job_outcome
+from runpod_callbacks.task_outcome import Decide, lost_job_outcome
 
 logger = Logger(child=True)
 
@@ -155,13 +155,15 @@ class WatchdogRun:
     def _settle_reported(self, callback_token: str, record: dict[str, Any], job: JobStatus) -> str:
         job_id, endpoint_id = job.job_id, _text(record.get("endpoint_id"))
         if job.finished:
-            return self._deliver(callback_token, job, decide_outcome, counted="recovered")
+            return self._deliver(callback_token, job, None, counted="recovered")
         if job.status in RUNNING_STATUSES:
             return self._still_running(callback_token, record, job_id, endpoint_id)
         logger.warning(f"RunPod reports job {job_id} as {job.status!r}")
         return "errors"
 
-    def _deliver(self, callback_token: str, job: JobStatus, decide: Decide, counted: str) -> str:
+    def _deliver(
+        self, callback_token: str, job: JobStatus, decide: Decide | None, counted: str
+    ) -> str:
         try:
             delivered = self._delivery.deliver(callback_token, job, decide)
         except DeliveryInFlight:  # the webhook is delivering it right now
