@@ -5,8 +5,9 @@ The function module is imported first, before anything else the bench needs, as 
 imports it. Then its AWS clients are answered in-process and the handler is invoked over and over
 with the same event; the peak resident set size at each stage goes to stdout as JSON.
 A leak shows as growth between the end of the warm-up and the last invocation. The instructions
-come as JSON on stdin, read after the import: {"event", "aws": {operation: response},
-"invocations", "warm_up", "large_result"?: {"callback_token", "job_id", "size_bytes"}}.
+come as JSON on stdin, read after the import: {"event", "aws": {operation: response}, "expect":
+{name: value the handler's answer holds}, "invocations", "warm_up", "large_result"?:
+{"callback_token", "job_id", "size_bytes"}}.
 """
 
 import importlib
@@ -53,18 +54,29 @@ def main(module: str) -> None:
     ):
         for done in range(1, spec["invocations"] + 1):
             started_ns = time.perf_counter_ns()
-            function.lambda_handler(spec["event"], context)
+            answer = function.lambda_handler(spec["event"], context)
             durations_ns.append(time.perf_counter_ns() - started_ns)
+            _expect(answer, spec["expect"])
             if done == spec["warm_up"]:
                 report["warm_kib"] = peak_kib()
         report["invocations_kib"] = peak_kib()
         report["tls_kib"] = _with_tls_contexts()
         if "large_result" in spec:
-            function.lambda_handler(large_result_event(**spec["large_result"]), context)
+            answer = function.lambda_handler(large_result_event(**spec["large_result"]), context)
+            _expect(answer, spec["expect"])
             report["large_result_kib"] = peak_kib()
     durations_ns.sort()
     report["median_us"] = durations_ns[len(durations_ns) // 2] / 1e3
     print(json.dumps(report))
+
+
+def _expect(answer: dict[str, Any], expected: dict[str, Any]) -> None:
+    """The path measured must be the one meant: a failing invocation measures something else."""
+    differing = {
+        name: answer.get(name) for name, value in expected.items() if answer.get(name) != value
+    }
+    if differing:
+        raise SystemExit(f"unexpected answer {differing}, expected {expected}")
 
 
 def large_result_event(callback_token: str, job_id: str, size_bytes: int) -> dict[str, Any]:

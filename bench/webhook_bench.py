@@ -160,15 +160,18 @@ def warm_memory(module: str, settings: dict[str, str], spec: dict[str, Any]) -> 
     """bench/warm_memory.py's report for one function, run in a fresh interpreter."""
     environment = {**os.environ, **ENVIRONMENT, **settings}
     environment["POWERTOOLS_SERVICE_NAME"] = SERVICE_NAMES[module]
-    output = subprocess.run(
+    finished = subprocess.run(
         [sys.executable, "-m", "bench.warm_memory", module],
         cwd=ROOT,
         env=environment,
         input=json.dumps({"invocations": MEMORY_INVOCATIONS, "warm_up": MEMORY_WARM_UP, **spec}),
         capture_output=True,
         text=True,
-        check=True,
-    ).stdout
+        check=False,
+    )
+    if finished.returncode:
+        raise RuntimeError(f"bench.warm_memory {module} failed:\n{finished.stderr}")
+    output = finished.stdout
     report: dict[str, float] = json.loads(output.strip().splitlines()[-1])
     return report
 
@@ -197,6 +200,7 @@ def memory_of_functions() -> dict[str, dict[str, float]]:
                 {
                     "event": webhook_event("bench-token", RUNPOD_WEBHOOK),
                     "aws": {"UpdateItem": CLAIMED_RECORD},
+                    "expect": {"statusCode": 200},
                     "large_result": {
                         "callback_token": "bench-token",
                         "job_id": "runpod-job-123",
@@ -207,12 +211,20 @@ def memory_of_functions() -> dict[str, dict[str, float]]:
             "submit": warm_memory(
                 "submit",
                 {**runpod_settings, "WEBHOOK_BASE_URL": "https://example.invalid/v1/webhook"},
-                {"event": submit_payload, "aws": {"GetSecretValue": SECRET}},
+                {
+                    "event": submit_payload,
+                    "aws": {"GetSecretValue": SECRET},
+                    "expect": {"status": "SUBMITTED"},
+                },
             ),
             "watchdog": warm_memory(
                 "watchdog",
                 runpod_settings,
-                {"event": {}, "aws": {"GetSecretValue": SECRET, "Query": {"Items": []}}},
+                {
+                    "event": {},
+                    "aws": {"GetSecretValue": SECRET, "Query": {"Items": []}},
+                    "expect": {"checked": 0, "errors": 0},
+                },
             ),
         }
 
