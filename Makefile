@@ -50,7 +50,7 @@ docs: $(INSTALLED) ## regenerate the README's module tables from the .tf files (
 pre-commit: $(INSTALLED) ## every pre-commit hook over every file (.pre-commit-config.yaml)
 	$(BIN)/pre-commit run --all-files
 
-bench: $(INSTALLED) ## cold start ratio, warm overhead, AWS calls per webhook, zip size
+bench: $(INSTALLED) ## cold start, warm overhead, memory, AWS requests and cost per 1,000 jobs
 	$(BIN)/python -m bench.webhook_bench
 
 demo: $(INSTALLED) ## RunPod → webhook → Step Functions on this machine, no AWS account

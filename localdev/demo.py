@@ -68,7 +68,7 @@ def run_demo() -> int:
     with local_aws() as endpoint, serve_fake_runpod(runpod) as runpod_api:
         handler = load_function("handler", endpoint, CALLBACK_TABLE_NAME=TABLE)
         with serve_webhook(handler.lambda_handler) as webhook:
-            system = _set_up(endpoint, runpod, runpod_api, f"{webhook}/webhook")
+            system = set_up_local_system(endpoint, runpod, runpod_api, f"{webhook}/webhook")
             print(paint("RunPod → webhook → Step Functions, all on this machine", "bold"))
             print(
                 paint(
@@ -88,9 +88,12 @@ def run_demo() -> int:
     return 0
 
 
-def _set_up(
-    endpoint: str, runpod: FakeRunPod, runpod_api: str, webhook_base_url: str
+def set_up_local_system(
+    endpoint: str | None, runpod: FakeRunPod, runpod_api: str, webhook_base_url: str
 ) -> LocalSystem:
+    """The table, the API key's secret, a state machine whose task invokes the submit function,
+    and the submit and watchdog functions loaded against them; also used by `make bench`.
+    Endpoint None: the AWS botocore reaches by itself (moto in-process under mock_aws)."""
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
     stepfunctions = boto3.client("stepfunctions", endpoint_url=endpoint)
     aws_setup.create_callback_table(dynamodb, TABLE)
