@@ -56,14 +56,22 @@ def watch(context: LambdaContext) -> Summary:
 
 
 @logger.inject_lambda_context
-@metrics.log_metrics
+@metrics.log_metrics(raise_on_empty_metrics=False)
 @capture_lambda_handler
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, int]:
     """The schedule's event carries nothing the run needs."""
     summary = watch(context)
-    metrics.add_metric(name="RecoveredByWatchdog", unit=MetricUnit.Count, value=summary.recovered)
-    metrics.add_metric(name="JobLost", unit=MetricUnit.Count, value=summary.lost)
-    metrics.add_metric(name="OrphanJobCancelled", unit=MetricUnit.Count, value=summary.cancelled)
+    # Only what happened: a custom metric is billed for every hour it is published, zeros too.
+    if summary.recovered:
+        metrics.add_metric(
+            name="RecoveredByWatchdog", unit=MetricUnit.Count, value=summary.recovered
+        )
+    if summary.lost:
+        metrics.add_metric(name="JobLost", unit=MetricUnit.Count, value=summary.lost)
+    if summary.cancelled:
+        metrics.add_metric(
+            name="OrphanJobCancelled", unit=MetricUnit.Count, value=summary.cancelled
+        )
     logger.info(f"Watchdog run: {summary.line()}", extra={"summary": summary.counts()})
     return summary.counts()
 

@@ -276,8 +276,11 @@ def test_api_key_and_task_tokens_never_reach_the_logs(
         assert secret not in logs
 
 
-def test_run_with_nothing_stale_calls_nobody(world: RunPodWorld) -> None:
+def test_run_with_nothing_stale_calls_nobody_and_publishes_no_metric(
+    world: RunPodWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
     summary = world.run_watchdog()
 
     assert summary == dict.fromkeys(summary, 0)
     assert world.runpod.status_requests == []
+    assert '"_aws"' not in capsys.readouterr().out  # a metric is billed for each hour it gets data
