@@ -5,9 +5,12 @@ locals {
   table_name            = "${var.prefix}-runpod-callbacks"
   webhook_function_name = "${var.prefix}-runpod-webhook"
   submit_function_name  = "${var.prefix}-runpod-submit"
+  watchdog_name         = "${var.prefix}-runpod-watchdog"
   api_name              = "${var.prefix}-runpod-webhook"
   # An ARN known at plan time is enough; a secret created in the same apply needs the flag.
   create_submit = coalesce(var.create_submit_function, var.runpod_api_key_secret_arn != null)
+  # The watchdog asks RunPod about jobs with the same key: by default it comes with the submit function.
+  create_watchdog = coalesce(var.watchdog.enabled, local.create_submit)
 
   # AWS publishes Powertools v3 layers per runtime and architecture from this account.
   powertools_layer_account = "017000801446"
