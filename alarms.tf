@@ -30,15 +30,15 @@ locals {
       summary    = "The watchdog function failed runs (unhandled errors or timeouts); lost webhooks are not being recovered"
     }
     watchdog-recovered-results = {
-      namespace  = "RunPodWebhook"
+      namespace  = local.metrics_namespace
       metric     = "RecoveredByWatchdog"
-      dimensions = { service = "runpod-watchdog" }
+      dimensions = { service = local.watchdog_service }
       summary    = "The watchdog delivered results whose webhooks never arrived: webhooks are being lost"
     }
     watchdog-lost-jobs = {
-      namespace  = "RunPodWebhook"
+      namespace  = local.metrics_namespace
       metric     = "JobLost"
-      dimensions = { service = "runpod-watchdog" }
+      dimensions = { service = local.watchdog_service }
       summary    = "RunPod no longer knew jobs whose results nobody had fetched; their tasks failed with RunPod.JobLost"
     }
   }

@@ -213,8 +213,8 @@ data "aws_iam_policy_document" "watchdog" {
 resource "aws_iam_role" "watchdog" {
   count = local.create_watchdog ? 1 : 0
 
-  name               = local.watchdog_name
-  description        = "Runs ${local.watchdog_name}: finds stale callback records, asks RunPod, resumes or beats Step Functions tasks"
+  name               = local.watchdog_function_name
+  description        = "Runs ${local.watchdog_function_name}: finds stale callback records, asks RunPod, resumes or beats Step Functions tasks"
   assume_role_policy = data.aws_iam_policy_document.assume_role.json
 
   tags = local.tags
@@ -223,7 +223,7 @@ resource "aws_iam_role" "watchdog" {
 resource "aws_iam_role_policy" "watchdog" {
   count = local.create_watchdog ? 1 : 0
 
-  name   = "${local.watchdog_name}-least-privilege"
+  name   = "${local.watchdog_function_name}-least-privilege"
   role   = aws_iam_role.watchdog[0].id
   policy = data.aws_iam_policy_document.watchdog[0].json
 }
@@ -262,8 +262,8 @@ data "aws_iam_policy_document" "watchdog_schedule" {
 resource "aws_iam_role" "watchdog_schedule" {
   count = local.create_watchdog ? 1 : 0
 
-  name               = "${local.watchdog_name}-schedule"
-  description        = "Assumed by the schedule of ${local.watchdog_name} to invoke it"
+  name               = "${local.watchdog_function_name}-schedule"
+  description        = "Assumed by the schedule of ${local.watchdog_function_name} to invoke it"
   assume_role_policy = data.aws_iam_policy_document.watchdog_schedule_assume_role[0].json
 
   tags = local.tags
@@ -272,7 +272,7 @@ resource "aws_iam_role" "watchdog_schedule" {
 resource "aws_iam_role_policy" "watchdog_schedule" {
   count = local.create_watchdog ? 1 : 0
 
-  name   = "${local.watchdog_name}-schedule-invoke"
+  name   = "${local.watchdog_function_name}-schedule-invoke"
   role   = aws_iam_role.watchdog_schedule[0].id
   policy = data.aws_iam_policy_document.watchdog_schedule[0].json
 }

@@ -7,7 +7,7 @@ resource "aws_cloudwatch_log_group" "watchdog" {
   #checkov:skip=CKV_AWS_338:Retention is the caller's choice (var.logs_retention_in_days).
   count = local.create_watchdog ? 1 : 0
 
-  name              = "/aws/lambda/${local.watchdog_name}"
+  name              = "/aws/lambda/${local.watchdog_function_name}"
   retention_in_days = var.logs_retention_in_days
   kms_key_id        = var.logs_kms_key_arn
 
@@ -22,7 +22,7 @@ resource "aws_lambda_function" "watchdog" {
   #checkov:skip=CKV_AWS_50:X-Ray is a switch (var.tracing_enabled), off by default for cold start and cost.
   count = local.create_watchdog ? 1 : 0
 
-  function_name    = local.watchdog_name
+  function_name    = local.watchdog_function_name
   description      = "Recovers RunPod results whose webhooks were lost, heartbeats running jobs, cancels orphaned jobs"
   role             = aws_iam_role.watchdog[0].arn
   handler          = "watchdog.lambda_handler"
@@ -39,7 +39,7 @@ resource "aws_lambda_function" "watchdog" {
 
   environment {
     variables = merge(local.powertools_environment, {
-      POWERTOOLS_SERVICE_NAME   = "runpod-watchdog"
+      POWERTOOLS_SERVICE_NAME   = local.watchdog_service
       RUNPOD_API_KEY_SECRET_ARN = var.runpod_api_key_secret_arn
       RUNPOD_API_BASE_URL       = var.runpod_api_base_url
       STALE_AFTER_SECONDS       = tostring(var.watchdog.stale_after_seconds)
@@ -71,8 +71,8 @@ resource "aws_scheduler_schedule" "watchdog" {
   #checkov:skip=CKV_AWS_297:The schedule carries no input, only the function's ARN; there is nothing for a customer-managed key to protect.
   count = local.create_watchdog ? 1 : 0
 
-  name                = local.watchdog_name
-  description         = "Runs ${local.watchdog_name}"
+  name                = local.watchdog_function_name
+  description         = "Runs ${local.watchdog_function_name}"
   schedule_expression = var.watchdog.schedule_expression
 
   flexible_time_window {
