@@ -1,5 +1,5 @@
 locals {
-  alarms = var.alarms.enabled ? {
+  webhook_alarms = {
     function-errors = {
       namespace  = "AWS/Lambda"
       metric     = "Errors"
@@ -18,7 +18,32 @@ locals {
       dimensions = { ApiName = aws_api_gateway_rest_api.this.name, Stage = aws_api_gateway_stage.this.stage_name }
       summary    = "The webhook answered 5xx; RunPod retries, but repeated 5xx means lost callbacks"
     }
-  } : {}
+  }
+
+  # Errors of the function, and two of its EMF metrics (dimension `service`) where any count means
+  # something upstream failed: a lost webhook, or a result that expired before anyone fetched it.
+  watchdog_alarms = {
+    watchdog-errors = {
+      namespace  = "AWS/Lambda"
+      metric     = "Errors"
+      dimensions = { FunctionName = one(aws_lambda_function.watchdog[*].function_name) }
+      summary    = "The watchdog function failed runs (unhandled errors or timeouts); lost webhooks are not being recovered"
+    }
+    watchdog-recovered-results = {
+      namespace  = local.metrics_namespace
+      metric     = "RecoveredByWatchdog"
+      dimensions = { service = local.watchdog_service }
+      summary    = "The watchdog delivered results whose webhooks never arrived: webhooks are being lost"
+    }
+    watchdog-lost-jobs = {
+      namespace  = local.metrics_namespace
+      metric     = "JobLost"
+      dimensions = { service = local.watchdog_service }
+      summary    = "RunPod no longer knew jobs whose results nobody had fetched; their tasks failed with RunPod.JobLost"
+    }
+  }
+
+  alarms = var.alarms.enabled ? merge(local.webhook_alarms, local.create_watchdog ? local.watchdog_alarms : {}) : {}
 }
 
 resource "aws_cloudwatch_metric_alarm" "this" {

@@ -12,6 +12,28 @@ resource "aws_dynamodb_table" "this" {
     type = "S"
   }
 
+  attribute {
+    name = "status"
+    type = "S"
+  }
+
+  attribute {
+    name = "created_at"
+    type = "S"
+  }
+
+  # The watchdog finds stale PENDING records with a Query on this index, never a Scan. It reads
+  # everything it needs from the index; INCLUDE keeps a finished record's large `result` out of it.
+  # hash_key/range_key: hashicorp/aws 6.29.0 deprecates them for `key_schema` blocks, which 5.x
+  # lacks; this form is the one both majors accept (6.29+ plans it with a deprecation warning).
+  global_secondary_index {
+    name               = "status-created_at"
+    hash_key           = "status"
+    range_key          = "created_at"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["job_id", "endpoint_id", "task_token"]
+  }
+
   ttl {
     attribute_name = "ttl"
     enabled        = true

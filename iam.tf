@@ -149,6 +149,135 @@ resource "aws_iam_role_policy" "submit" {
 }
 
 ################################################################################
+# Watchdog (optional)
+################################################################################
+
+data "aws_iam_policy_document" "watchdog" {
+  count = local.create_watchdog ? 1 : 0
+
+  source_policy_documents = [
+    data.aws_iam_policy_document.table_key.json,
+    data.aws_iam_policy_document.tracing.json,
+  ]
+
+  statement {
+    sid       = "FindStaleRecords"
+    actions   = ["dynamodb:Query"]
+    resources = ["${aws_dynamodb_table.this.arn}/index/status-created_at"]
+  }
+
+  statement {
+    sid       = "UpdateCallbackRecords"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+
+  statement {
+    sid = "ResumeOrBeatWaitingTasks"
+    # SendTaskSuccess, SendTaskFailure and SendTaskHeartbeat support no resource-level permissions.
+    actions   = ["states:SendTaskSuccess", "states:SendTaskFailure", "states:SendTaskHeartbeat"]
+    resources = ["*"]
+  }
+
+  statement {
+    sid       = "ReadRunPodApiKey"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.runpod_api_key_secret_arn]
+  }
+
+  statement {
+    sid       = "OwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.watchdog[0].arn}:*"]
+  }
+
+  dynamic "statement" {
+    for_each = var.runpod_api_key_kms_key_arn == null ? [] : [var.runpod_api_key_kms_key_arn]
+
+    content {
+      sid       = "DecryptRunPodApiKey"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+
+  # Checked here, the first place the ARN is used: a null would fail on this document less clearly.
+  lifecycle {
+    precondition {
+      condition     = var.runpod_api_key_secret_arn != null
+      error_message = "The watchdog needs runpod_api_key_secret_arn to ask RunPod about jobs; set it, or set watchdog.enabled = false."
+    }
+  }
+}
+
+resource "aws_iam_role" "watchdog" {
+  count = local.create_watchdog ? 1 : 0
+
+  name               = local.watchdog_function_name
+  description        = "Runs ${local.watchdog_function_name}: finds stale callback records, asks RunPod, resumes or beats Step Functions tasks"
+  assume_role_policy = data.aws_iam_policy_document.assume_role.json
+
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy" "watchdog" {
+  count = local.create_watchdog ? 1 : 0
+
+  name   = "${local.watchdog_function_name}-least-privilege"
+  role   = aws_iam_role.watchdog[0].id
+  policy = data.aws_iam_policy_document.watchdog[0].json
+}
+
+# The schedule's own role: it may invoke the watchdog function and nothing else.
+data "aws_iam_policy_document" "watchdog_schedule_assume_role" {
+  count = local.create_watchdog ? 1 : 0
+
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["scheduler.amazonaws.com"]
+    }
+
+    # Only schedules of the function's own account may use the role (confused deputy).
+    condition {
+      test     = "StringEquals"
+      variable = "aws:SourceAccount"
+      values   = [split(":", aws_lambda_function.watchdog[0].arn)[4]]
+    }
+  }
+}
+
+data "aws_iam_policy_document" "watchdog_schedule" {
+  count = local.create_watchdog ? 1 : 0
+
+  statement {
+    sid       = "InvokeWatchdog"
+    actions   = ["lambda:InvokeFunction"]
+    resources = [aws_lambda_function.watchdog[0].arn]
+  }
+}
+
+resource "aws_iam_role" "watchdog_schedule" {
+  count = local.create_watchdog ? 1 : 0
+
+  name               = "${local.watchdog_function_name}-schedule"
+  description        = "Assumed by the schedule of ${local.watchdog_function_name} to invoke it"
+  assume_role_policy = data.aws_iam_policy_document.watchdog_schedule_assume_role[0].json
+
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy" "watchdog_schedule" {
+  count = local.create_watchdog ? 1 : 0
+
+  name   = "${local.watchdog_function_name}-schedule-invoke"
+  role   = aws_iam_role.watchdog_schedule[0].id
+  policy = data.aws_iam_policy_document.watchdog_schedule[0].json
+}
+
+################################################################################
 # The caller's state machines (output state_machine_policy_json)
 ################################################################################
 

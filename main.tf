@@ -2,12 +2,15 @@ data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
 locals {
-  table_name            = "${var.prefix}-runpod-callbacks"
-  webhook_function_name = "${var.prefix}-runpod-webhook"
-  submit_function_name  = "${var.prefix}-runpod-submit"
-  api_name              = "${var.prefix}-runpod-webhook"
+  table_name             = "${var.prefix}-runpod-callbacks"
+  webhook_function_name  = "${var.prefix}-runpod-webhook"
+  submit_function_name   = "${var.prefix}-runpod-submit"
+  watchdog_function_name = "${var.prefix}-runpod-watchdog"
+  api_name               = "${var.prefix}-runpod-webhook"
   # An ARN known at plan time is enough; a secret created in the same apply needs the flag.
   create_submit = coalesce(var.create_submit_function, var.runpod_api_key_secret_arn != null)
+  # The watchdog asks RunPod about jobs with the same key: by default it comes with the submit function.
+  create_watchdog = coalesce(var.watchdog.enabled, local.create_submit)
 
   # AWS publishes Powertools v3 layers per runtime and architecture from this account.
   powertools_layer_account = "017000801446"
@@ -23,11 +26,14 @@ locals {
     ]),
   )
 
-  # Settings every function of the module shares.
+  # Settings every function of the module shares. Each adds its POWERTOOLS_SERVICE_NAME, the
+  # `service` dimension of its metrics (the watchdog's alarms select its metrics by it).
+  metrics_namespace = "RunPodWebhook"
+  watchdog_service  = "runpod-watchdog"
   powertools_environment = {
     CALLBACK_TABLE_NAME          = aws_dynamodb_table.this.name
     LOG_LEVEL                    = var.log_level
-    POWERTOOLS_METRICS_NAMESPACE = "RunPodWebhook"
+    POWERTOOLS_METRICS_NAMESPACE = local.metrics_namespace
     POWERTOOLS_TRACE_DISABLED    = tostring(!var.tracing_enabled)
   }
   tracing_mode = var.tracing_enabled ? "Active" : "PassThrough"

@@ -82,3 +82,22 @@ output "submit_role_arn" {
   description = "ARN of the submit function's IAM role; null when the function is not created (see `create_submit_function`)."
   value       = try(aws_iam_role.submit[0].arn, null)
 }
+
+################################################################################
+# Watchdog
+################################################################################
+
+output "watchdog_function_name" {
+  description = "Name of the watchdog function, for logs and dashboards (its metrics carry `service = runpod-watchdog`); null when it is not created (see `watchdog.enabled`)."
+  value       = try(aws_lambda_function.watchdog[0].function_name, null)
+}
+
+output "watchdog_function_arn" {
+  description = "ARN of the watchdog function, to run it on demand (`aws lambda invoke`) besides its schedule; null when it is not created (see `watchdog.enabled`)."
+  value       = try(aws_lambda_function.watchdog[0].arn, null)
+}
+
+output "watchdog_role_arn" {
+  description = "ARN of the watchdog function's IAM role, e.g. for a KMS key policy; null when it is not created (see `watchdog.enabled`)."
+  value       = try(aws_iam_role.watchdog[0].arn, null)
+}

@@ -196,7 +196,7 @@ variable "logs_kms_key_arn" {
 ################################################################################
 
 variable "alarms" {
-  description = "CloudWatch alarms on the webhook function's errors and throttles and on API 5xx, notifying `sns_topic_arns`."
+  description = "CloudWatch alarms on the webhook function's errors and throttles, on API 5xx and, with the watchdog, on its errors, on results it recovered (webhooks are being lost) and on jobs lost before anyone fetched them; they notify `sns_topic_arns`."
   type = object({
     enabled        = optional(bool, false)
     sns_topic_arns = optional(list(string), [])
@@ -215,7 +215,7 @@ variable "create_submit_function" {
 }
 
 variable "runpod_api_key_secret_arn" {
-  description = "ARN of a Secrets Manager secret holding the RunPod API key (the key itself, or JSON with `api_key`), read by the submit function."
+  description = "ARN of a Secrets Manager secret holding the RunPod API key (the key itself, or JSON with `api_key`), read by the submit function and the watchdog."
   type        = string
   default     = null
 
@@ -232,7 +232,7 @@ variable "runpod_api_key_kms_key_arn" {
 }
 
 variable "runpod_api_base_url" {
-  description = "Base URL of RunPod's serverless API; the submit function POSTs to `<base>/<endpoint_id>/run`."
+  description = "Base URL of RunPod's serverless API; the submit function POSTs to `<base>/<endpoint_id>/run`, the watchdog calls `/status` and `/cancel` there."
   type        = string
   default     = "https://api.runpod.ai/v2"
 
@@ -250,5 +250,41 @@ variable "submit_timeout" {
   validation {
     condition     = var.submit_timeout >= 35 && var.submit_timeout <= 900
     error_message = "submit_timeout must be between 35 and 900 seconds."
+  }
+}
+
+################################################################################
+# Watchdog
+################################################################################
+
+variable "watchdog" {
+  description = "The watchdog `<prefix>-runpod-watchdog`, run on a schedule, recovers results whose webhooks were lost, heartbeats running jobs and cancels jobs nobody waits for. `enabled` (null: whenever the submit function is created; it needs the RunPod API key), `schedule_expression` (`rate(1 minute)` to `rate(10 minutes)`, or a `cron(...)` expression whose longest gap you keep well under RunPod's 30-minute result retention), `stale_after_seconds` (a PENDING record younger than this is left to the webhook), `max_records_per_run`, the function's `timeout` in seconds."
+  type = object({
+    enabled             = optional(bool)
+    schedule_expression = optional(string, "rate(2 minutes)")
+    stale_after_seconds = optional(number, 60)
+    max_records_per_run = optional(number, 500)
+    timeout             = optional(number, 120)
+  })
+  default = {}
+
+  validation {
+    condition     = can(regex("^(rate\\((1 minute|([2-9]|10) minutes)\\)|cron\\([^()]+\\))$", var.watchdog.schedule_expression))
+    error_message = "watchdog.schedule_expression must be rate(1 minute) or rate(N minutes) with N up to 10 (RunPod keeps a result 30 minutes), or a cron(...) expression."
+  }
+
+  validation {
+    condition     = var.watchdog.stale_after_seconds >= 30 && floor(var.watchdog.stale_after_seconds) == var.watchdog.stale_after_seconds
+    error_message = "watchdog.stale_after_seconds must be a whole number of at least 30: RunPod's own webhook deliveries span about 20 s."
+  }
+
+  validation {
+    condition     = var.watchdog.max_records_per_run >= 1 && var.watchdog.max_records_per_run <= 10000 && floor(var.watchdog.max_records_per_run) == var.watchdog.max_records_per_run
+    error_message = "watchdog.max_records_per_run must be a whole number from 1 to 10000."
+  }
+
+  validation {
+    condition     = var.watchdog.timeout >= 30 && var.watchdog.timeout <= 900
+    error_message = "watchdog.timeout must be between 30 and 900 seconds."
   }
 }

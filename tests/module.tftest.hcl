@@ -46,8 +46,8 @@ mock_provider "aws" {
   }
 }
 
-# The mocks above give every role and function the webhook's ARN; the submit ones get theirs, so
-# a test can tell them apart.
+# The mocks above give every role and function the webhook's ARN; the submit and watchdog ones get
+# theirs, so a test can tell them apart.
 override_resource {
   target = aws_iam_role.submit
   values = { arn = "arn:aws:iam::123456789012:role/dev-runpod-submit" }
@@ -56,6 +56,21 @@ override_resource {
 override_resource {
   target = aws_lambda_function.submit
   values = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:dev-runpod-submit" }
+}
+
+override_resource {
+  target = aws_iam_role.watchdog
+  values = { arn = "arn:aws:iam::123456789012:role/dev-runpod-watchdog" }
+}
+
+override_resource {
+  target = aws_iam_role.watchdog_schedule
+  values = { arn = "arn:aws:iam::123456789012:role/dev-runpod-watchdog-schedule" }
+}
+
+override_resource {
+  target = aws_lambda_function.watchdog
+  values = { arn = "arn:aws:lambda:eu-west-1:123456789012:function:dev-runpod-watchdog" }
 }
 
 variables {
@@ -95,7 +110,7 @@ run "table_has_the_record_schema" {
   command = plan
 
   assert {
-    condition     = aws_dynamodb_table.this.hash_key == "callback_token" && one(aws_dynamodb_table.this.attribute).type == "S"
+    condition     = aws_dynamodb_table.this.hash_key == "callback_token" && contains(aws_dynamodb_table.this.attribute, { name = "callback_token", type = "S" })
     error_message = "hash key must be callback_token (S)"
   }
 
@@ -112,6 +127,35 @@ run "table_has_the_record_schema" {
   assert {
     condition     = aws_dynamodb_table.this.point_in_time_recovery[0].enabled
     error_message = "point-in-time recovery must be on by default"
+  }
+}
+
+run "table_has_the_watchdog_index_whatever_the_switches" {
+  command = plan
+
+  assert {
+    condition = aws_dynamodb_table.this.attribute == toset([
+      { name = "callback_token", type = "S" },
+      { name = "status", type = "S" },
+      { name = "created_at", type = "S" },
+    ])
+    error_message = "the table declares its key and the index's keys, all strings"
+  }
+
+  assert {
+    condition = [for index in aws_dynamodb_table.this.global_secondary_index : {
+      name            = index.name, hash_key = index.hash_key, range_key = index.range_key,
+      projection_type = index.projection_type, non_key_attributes = index.non_key_attributes
+      }] == [{
+      name            = "status-created_at", hash_key = "status", range_key = "created_at",
+      projection_type = "INCLUDE", non_key_attributes = toset(["job_id", "endpoint_id", "task_token"])
+    }]
+    error_message = "one index, status-created_at (status, created_at), projecting what the watchdog reads"
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.watchdog) == 0
+    error_message = "the index is part of the table contract: it exists without the watchdog too"
   }
 }
 
@@ -465,5 +509,328 @@ run "outputs_name_each_function_and_role_by_role" {
       output.submit_role_arn == "arn:aws:iam::123456789012:role/dev-runpod-submit"
     )
     error_message = "submit_* outputs must describe the submit function and its role"
+  }
+}
+
+run "no_watchdog_without_an_api_key_secret" {
+  command = plan
+
+  assert {
+    condition = alltrue([
+      length(aws_lambda_function.watchdog) == 0, length(aws_iam_role.watchdog) == 0,
+      length(aws_scheduler_schedule.watchdog) == 0, length(aws_iam_role.watchdog_schedule) == 0,
+      length(aws_cloudwatch_log_group.watchdog) == 0, length(aws_lambda_function_event_invoke_config.watchdog) == 0,
+    ])
+    error_message = "the watchdog needs the RunPod key: without a secret nothing of it is created"
+  }
+
+  assert {
+    condition     = output.watchdog_function_name == null && output.watchdog_function_arn == null && output.watchdog_role_arn == null
+    error_message = "the watchdog's outputs must be null when it is not created"
+  }
+}
+
+run "watchdog_with_least_privilege_when_a_secret_is_given" {
+  command = apply
+
+  variables {
+    runpod_api_key_secret_arn  = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+    runpod_api_key_kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.watchdog[0].function_name == "dev-runpod-watchdog" &&
+      aws_lambda_function.watchdog[0].handler == "watchdog.lambda_handler" &&
+      aws_lambda_function.watchdog[0].role == aws_iam_role.watchdog[0].arn &&
+      aws_iam_role.watchdog[0].name == "dev-runpod-watchdog" &&
+      aws_cloudwatch_log_group.watchdog[0].name == "/aws/lambda/dev-runpod-watchdog"
+    )
+    error_message = "watchdog: <prefix>-runpod-watchdog running watchdog.lambda_handler, with its own role and log group"
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.watchdog[0].runtime == aws_lambda_function.webhook.runtime &&
+      aws_lambda_function.watchdog[0].architectures == aws_lambda_function.webhook.architectures &&
+      aws_lambda_function.watchdog[0].memory_size == aws_lambda_function.webhook.memory_size &&
+      aws_lambda_function.watchdog[0].layers == aws_lambda_function.webhook.layers &&
+      aws_lambda_function.watchdog[0].tracing_config[0].mode == "PassThrough" &&
+      aws_lambda_function.watchdog[0].timeout == 120
+    )
+    error_message = "the watchdog shares runtime, architecture, memory, layer and tracing with the other functions; 120 s timeout"
+  }
+
+  assert {
+    condition     = aws_lambda_function.watchdog[0].reserved_concurrent_executions == 1
+    error_message = "one watchdog run at a time"
+  }
+
+  assert {
+    condition = aws_lambda_function.watchdog[0].environment[0].variables == tomap({
+      CALLBACK_TABLE_NAME          = "dev-runpod-callbacks"
+      LOG_LEVEL                    = "INFO"
+      POWERTOOLS_METRICS_NAMESPACE = "RunPodWebhook"
+      POWERTOOLS_TRACE_DISABLED    = "true"
+      POWERTOOLS_SERVICE_NAME      = "runpod-watchdog"
+      RUNPOD_API_KEY_SECRET_ARN    = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+      RUNPOD_API_BASE_URL          = "https://api.runpod.ai/v2"
+      STALE_AFTER_SECONDS          = "60"
+      MAX_RECORDS_PER_RUN          = "500"
+    })
+    error_message = "the watchdog's environment: the shared settings, its service name, RunPod's key and API, its two limits"
+  }
+
+  assert {
+    condition = tomap({
+      for statement in data.aws_iam_policy_document.watchdog[0].statement :
+      join(" ", sort(statement.actions)) => statement.resources
+      }) == tomap({
+      "dynamodb:Query"                                                         = toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/dev-runpod-callbacks/index/status-created_at"])
+      "dynamodb:UpdateItem"                                                    = toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/dev-runpod-callbacks"])
+      "states:SendTaskFailure states:SendTaskHeartbeat states:SendTaskSuccess" = toset(["*"])
+      "secretsmanager:GetSecretValue"                                          = toset([var.runpod_api_key_secret_arn])
+      "logs:CreateLogStream logs:PutLogEvents"                                 = toset(["arn:aws:logs:eu-west-1:123456789012:log-group:mocked:*"])
+      "kms:Decrypt"                                                            = toset([var.runpod_api_key_kms_key_arn])
+    })
+    error_message = "watchdog role: Query on the index only, UpdateItem on the table, resume or beat tasks, read (decrypt) the key, own logs"
+  }
+
+  assert {
+    condition = (
+      aws_scheduler_schedule.watchdog[0].name == "dev-runpod-watchdog" &&
+      aws_scheduler_schedule.watchdog[0].schedule_expression == "rate(2 minutes)" &&
+      aws_scheduler_schedule.watchdog[0].flexible_time_window[0].mode == "OFF" &&
+      aws_scheduler_schedule.watchdog[0].target[0].arn == aws_lambda_function.watchdog[0].arn &&
+      aws_scheduler_schedule.watchdog[0].target[0].role_arn == aws_iam_role.watchdog_schedule[0].arn
+    )
+    error_message = "a schedule runs the watchdog every 2 minutes, on time, through its own role"
+  }
+
+  assert {
+    condition = (
+      aws_scheduler_schedule.watchdog[0].target[0].retry_policy[0].maximum_retry_attempts == 0 &&
+      aws_scheduler_schedule.watchdog[0].target[0].retry_policy[0].maximum_event_age_in_seconds == 60 &&
+      aws_lambda_function_event_invoke_config.watchdog[0].function_name == "dev-runpod-watchdog" &&
+      aws_lambda_function_event_invoke_config.watchdog[0].maximum_retry_attempts == 0 &&
+      aws_lambda_function_event_invoke_config.watchdog[0].maximum_event_age_in_seconds == 60
+    )
+    error_message = "a run that cannot start within a minute, or fails, is dropped: the next scheduled run does its work"
+  }
+
+  assert {
+    condition = (
+      aws_iam_role.watchdog_schedule[0].name == "dev-runpod-watchdog-schedule" &&
+      [for statement in data.aws_iam_policy_document.watchdog_schedule[0].statement : [statement.actions, statement.resources]] == [
+        [toset(["lambda:InvokeFunction"]), toset(["arn:aws:lambda:eu-west-1:123456789012:function:dev-runpod-watchdog"])]
+      ]
+    )
+    error_message = "the schedule's role may invoke the watchdog function, nothing else"
+  }
+
+  assert {
+    condition = (
+      length(data.aws_iam_policy_document.watchdog_schedule_assume_role[0].statement) == 1 &&
+      one(data.aws_iam_policy_document.watchdog_schedule_assume_role[0].statement).actions == toset(["sts:AssumeRole"]) &&
+      one(data.aws_iam_policy_document.watchdog_schedule_assume_role[0].statement).principals == toset([
+        { type = "Service", identifiers = toset(["scheduler.amazonaws.com"]) }
+      ]) &&
+      one(data.aws_iam_policy_document.watchdog_schedule_assume_role[0].statement).condition == toset([
+        { test = "StringEquals", variable = "aws:SourceAccount", values = tolist(["123456789012"]) }
+      ])
+    )
+    error_message = "only EventBridge Scheduler, for schedules of the function's own account, may assume the schedule's role"
+  }
+
+  assert {
+    condition = (
+      output.watchdog_function_name == "dev-runpod-watchdog" &&
+      output.watchdog_function_arn == "arn:aws:lambda:eu-west-1:123456789012:function:dev-runpod-watchdog" &&
+      output.watchdog_role_arn == "arn:aws:iam::123456789012:role/dev-runpod-watchdog"
+    )
+    error_message = "watchdog_* outputs must describe the watchdog function and its role"
+  }
+}
+
+run "watchdog_settings_reach_the_function_and_its_schedule" {
+  command = plan
+
+  variables {
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+    tracing_enabled           = true
+    logs_retention_in_days    = 7
+    watchdog = {
+      schedule_expression = "cron(0/5 * * * ? *)"
+      stale_after_seconds = 300
+      max_records_per_run = 50
+      timeout             = 600
+    }
+  }
+
+  assert {
+    condition = (
+      aws_scheduler_schedule.watchdog[0].schedule_expression == "cron(0/5 * * * ? *)" &&
+      aws_lambda_function.watchdog[0].environment[0].variables["STALE_AFTER_SECONDS"] == "300" &&
+      aws_lambda_function.watchdog[0].environment[0].variables["MAX_RECORDS_PER_RUN"] == "50" &&
+      aws_lambda_function.watchdog[0].timeout == 600
+    )
+    error_message = "watchdog settings must reach the schedule and the function"
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.watchdog[0].tracing_config[0].mode == "Active" &&
+      aws_lambda_function.watchdog[0].environment[0].variables["POWERTOOLS_TRACE_DISABLED"] == "false" &&
+      aws_cloudwatch_log_group.watchdog[0].retention_in_days == 7
+    )
+    error_message = "tracing and log retention apply to the watchdog like to every function"
+  }
+}
+
+run "watchdog_follows_the_submit_switch_unless_told" {
+  command = plan
+
+  variables {
+    create_submit_function    = false
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.watchdog) == 0 && length(aws_scheduler_schedule.watchdog) == 0
+    error_message = "watchdog.enabled = null follows the submit function: off when it is off"
+  }
+}
+
+run "watchdog_enabled_runs_without_the_submit_function" {
+  command = plan
+
+  variables {
+    create_submit_function    = false
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+    watchdog                  = { enabled = true }
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.submit) == 0 && length(aws_lambda_function.watchdog) == 1 && length(aws_scheduler_schedule.watchdog) == 1
+    error_message = "watchdog.enabled = true serves own submitters without the submit function"
+  }
+}
+
+run "watchdog_disabled_wins_over_a_secret" {
+  command = plan
+
+  variables {
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+    watchdog                  = { enabled = false }
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.submit) == 1 && length(aws_lambda_function.watchdog) == 0 && output.watchdog_function_arn == null
+    error_message = "watchdog.enabled = false creates no watchdog, and its outputs are null"
+  }
+}
+
+run "watchdog_enabled_without_a_secret_is_rejected" {
+  command = plan
+
+  variables {
+    watchdog = { enabled = true }
+  }
+
+  expect_failures = [data.aws_iam_policy_document.watchdog]
+}
+
+run "schedule_slower_than_ten_minutes_is_rejected" {
+  command = plan
+
+  variables {
+    watchdog = { schedule_expression = "rate(15 minutes)" }
+  }
+
+  expect_failures = [var.watchdog]
+}
+
+run "schedule_in_hours_is_rejected" {
+  command = plan
+
+  variables {
+    watchdog = { schedule_expression = "rate(1 hour)" }
+  }
+
+  expect_failures = [var.watchdog]
+}
+
+run "schedule_with_a_wrong_unit_is_rejected" {
+  command = plan
+
+  variables {
+    watchdog = { schedule_expression = "rate(1 minutes)" }
+  }
+
+  expect_failures = [var.watchdog]
+}
+
+run "stale_threshold_inside_runpods_retries_is_rejected" {
+  command = plan
+
+  variables {
+    watchdog = { stale_after_seconds = 20 }
+  }
+
+  expect_failures = [var.watchdog]
+}
+
+run "records_per_run_out_of_range_is_rejected" {
+  command = plan
+
+  variables {
+    watchdog = { max_records_per_run = 0 }
+  }
+
+  expect_failures = [var.watchdog]
+}
+
+run "watchdog_timeout_out_of_range_is_rejected" {
+  command = plan
+
+  variables {
+    watchdog = { timeout = 901 }
+  }
+
+  expect_failures = [var.watchdog]
+}
+
+run "alarms_cover_the_watchdog_when_it_exists" {
+  command = plan
+
+  variables {
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+    alarms                    = { enabled = true, sns_topic_arns = ["arn:aws:sns:eu-west-1:123456789012:ops"] }
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_metric_alarm.this) == 6
+    error_message = "the webhook's three alarms and the watchdog's three"
+  }
+
+  assert {
+    condition = (
+      aws_cloudwatch_metric_alarm.this["watchdog-errors"].namespace == "AWS/Lambda" &&
+      aws_cloudwatch_metric_alarm.this["watchdog-errors"].metric_name == "Errors" &&
+      aws_cloudwatch_metric_alarm.this["watchdog-errors"].dimensions == tomap({ FunctionName = "dev-runpod-watchdog" })
+    )
+    error_message = "an alarm on the watchdog function's errors"
+  }
+
+  assert {
+    condition = alltrue([
+      for key, metric in { watchdog-recovered-results = "RecoveredByWatchdog", watchdog-lost-jobs = "JobLost" } :
+      aws_cloudwatch_metric_alarm.this[key].namespace == "RunPodWebhook" &&
+      aws_cloudwatch_metric_alarm.this[key].metric_name == metric &&
+      aws_cloudwatch_metric_alarm.this[key].dimensions == tomap({ service = "runpod-watchdog" }) &&
+      aws_cloudwatch_metric_alarm.this[key].threshold == 0 &&
+      aws_cloudwatch_metric_alarm.this[key].comparison_operator == "GreaterThanThreshold"
+    ])
+    error_message = "alarms when the watchdog recovers a result (webhooks are lost) or finds a job lost"
   }
 }

@@ -26,7 +26,9 @@ module "runpod_webhook" {
 
 locals {
   # One Task state runs the job: the submit function stores the token and submits; the task
-  # waits for RunPod's webhook. It times out a minute after RunPod's own ttl.
+  # waits for RunPod's webhook. It times out a minute after RunPod's own ttl. While the job runs
+  # the module's watchdog heartbeats the task every schedule period (rate(2 minutes) by default):
+  # HeartbeatSeconds of three periods notices a dead job, or a dead watchdog, in minutes.
   definition = {
     Comment = "Upscale one video segment on RunPod"
     StartAt = "UpscaleOnRunPod"
@@ -45,7 +47,8 @@ locals {
             policy               = { ttl = var.runpod_job_ttl_ms }
           }
         }
-        TimeoutSeconds = ceil(var.runpod_job_ttl_ms / 1000) + 60
+        TimeoutSeconds   = ceil(var.runpod_job_ttl_ms / 1000) + 60
+        HeartbeatSeconds = 360
         Retry = [{
           ErrorEquals     = ["RunPod.SubmitFailed"]
           IntervalSeconds = 10
@@ -53,8 +56,11 @@ locals {
           BackoffRate     = 2
         }]
         Catch = [{
-          ErrorEquals = ["RunPod.SubmitRejected", "RunPod.SubmitFailed", "RunPod.InvalidRequest",
-          "RunPod.FAILED", "RunPod.CANCELLED", "RunPod.TIMED_OUT", "RunPod.OutputTooLarge", "States.Timeout"]
+          ErrorEquals = [
+            "RunPod.SubmitRejected", "RunPod.SubmitFailed", "RunPod.InvalidRequest", "RunPod.FAILED",
+            "RunPod.CANCELLED", "RunPod.TIMED_OUT", "RunPod.OutputTooLarge", "RunPod.InvalidOutput",
+            "RunPod.JobLost", "States.Timeout", "States.HeartbeatTimeout",
+          ]
           ResultPath = "$.error"
           Next       = "SegmentFailed"
         }]

@@ -24,11 +24,18 @@ TASK = "UpscaleOnRunPod"
 # Errors the module's functions send that the example must route to its failure state.
 CAUGHT_RUNPOD_ERRORS = {
     "RunPod.FAILED",
+    "RunPod.CANCELLED",
     "RunPod.TIMED_OUT",
+    "RunPod.OutputTooLarge",
+    "RunPod.InvalidOutput",
+    "RunPod.JobLost",
     "RunPod.SubmitFailed",
     "RunPod.SubmitRejected",
     "RunPod.InvalidRequest",
 }
+# What Step Functions raises when the task waits too long, or hears no heartbeat from the watchdog.
+CAUGHT_STATES_ERRORS = {"States.Timeout", "States.HeartbeatTimeout"}
+WATCHDOG_PERIOD_S = {"rate(1 minute)": 60} | {f"rate({n} minutes)": 60 * n for n in range(2, 11)}
 
 terraform_root("example_complete", scope="module", teardown=terraform_root.TEARDOWN_ON)
 
@@ -73,8 +80,22 @@ def test_task_catches_the_runpod_errors(state_machine: dict[str, Any]) -> None:
 
     caught = {error for catch in catches for error in catch["ErrorEquals"]}
 
-    assert caught >= CAUGHT_RUNPOD_ERRORS
+    assert caught >= CAUGHT_RUNPOD_ERRORS | CAUGHT_STATES_ERRORS
     assert {definition["States"][catch["Next"]]["Type"] for catch in catches} == {"Fail"}
+
+
+def test_task_expects_a_heartbeat_from_the_deployed_watchdog_every_few_periods(
+    deployed: Any, state_machine: dict[str, Any], moto_endpoint: str
+) -> None:
+    """The watchdog beats a waiting task once a period; three periods tolerate two missed runs."""
+    task = json.loads(state_machine["definition"])["States"][TASK]
+    schedule = aws("scheduler", moto_endpoint).get_schedule(Name="dev-runpod-watchdog")
+
+    period = WATCHDOG_PERIOD_S[schedule["ScheduleExpression"]]
+
+    assert schedule["Target"]["Arn"].endswith(":function:dev-runpod-watchdog")
+    assert task["HeartbeatSeconds"] >= 3 * period
+    assert task["HeartbeatSeconds"] < task["TimeoutSeconds"]
 
 
 def test_role_carries_the_module_state_machine_policy(
@@ -116,7 +137,7 @@ def test_an_execution_hands_the_submit_function_its_task_token(
     }
 
 
-@pytest.mark.parametrize("error", ["RunPod.FAILED", "RunPod.TIMED_OUT"])
+@pytest.mark.parametrize("error", ["RunPod.FAILED", "RunPod.TIMED_OUT", "RunPod.JobLost"])
 def test_a_runpod_failure_ends_in_the_failure_state(
     deployed: Any, moto_endpoint: str, error: str
 ) -> None:
@@ -128,7 +149,8 @@ def test_a_runpod_failure_ends_in_the_failure_state(
     )["executionArn"]
     token = aws_setup.scheduled_lambda_payload(stepfunctions, execution)["task_token"]
 
-    # What the webhook sends when RunPod reports the job FAILED or TIMED_OUT.
+    # What the webhook sends when RunPod reports the job FAILED or TIMED_OUT, or the watchdog
+    # when RunPod no longer knows the job.
     stepfunctions.send_task_failure(taskToken=token, error=error, cause="{}")
 
     assert aws_setup.wait_for_execution(stepfunctions, execution)["status"] == "FAILED"

@@ -34,8 +34,9 @@ def test_table_has_the_record_schema(deployed: Any, moto_endpoint: str) -> None:
     backups = dynamodb.describe_continuous_backups(TableName="dev-runpod-callbacks")
 
     assert table["KeySchema"] == [{"AttributeName": "callback_token", "KeyType": "HASH"}]
-    assert table["AttributeDefinitions"] == [
-        {"AttributeName": "callback_token", "AttributeType": "S"}
+    assert sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
+        {"AttributeName": name, "AttributeType": "S"}
+        for name in ("callback_token", "created_at", "status")
     ]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert ttl["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
@@ -43,6 +44,31 @@ def test_table_has_the_record_schema(deployed: Any, moto_endpoint: str) -> None:
     assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
     assert output(deployed, "table_name") == "dev-runpod-callbacks"
     assert output(deployed, "table_arn") == table["TableArn"]
+
+
+def test_table_has_the_watchdog_index_without_the_watchdog(
+    deployed: Any, moto_endpoint: str
+) -> None:
+    table = aws("dynamodb", moto_endpoint).describe_table(TableName="dev-runpod-callbacks")["Table"]
+
+    (index,) = table["GlobalSecondaryIndexes"]
+
+    assert index["IndexName"] == "status-created_at"
+    assert index["KeySchema"] == [
+        {"AttributeName": "status", "KeyType": "HASH"},
+        {"AttributeName": "created_at", "KeyType": "RANGE"},
+    ]
+    assert index["Projection"]["ProjectionType"] == "INCLUDE"
+    assert sorted(index["Projection"]["NonKeyAttributes"]) == [
+        "endpoint_id",
+        "job_id",
+        "task_token",
+    ]
+    functions = aws("lambda", moto_endpoint).list_functions()["Functions"]
+    assert {function["FunctionName"] for function in functions} >= {"dev-runpod-webhook"}
+    assert "dev-runpod-watchdog" not in {function["FunctionName"] for function in functions}
+    schedules = aws("scheduler", moto_endpoint).list_schedules(NamePrefix="dev-")["Schedules"]
+    assert schedules == []
 
 
 def test_function_runs_the_handler_with_its_environment(deployed: Any, moto_endpoint: str) -> None:
@@ -267,3 +293,108 @@ def test_submit_role_reads_only_its_secret(deployed_with_submit: Any, moto_endpo
     assert by_action["dynamodb:PutItem"] == [
         f"arn:aws:dynamodb:us-east-1:{POWERTOOLS_ACCOUNT}:table/sub-runpod-callbacks"
     ]
+
+
+def test_watchdog_is_deployed_with_its_settings(
+    deployed_with_submit: Any, moto_endpoint: str
+) -> None:
+    configuration = aws("lambda", moto_endpoint).get_function(FunctionName="sub-runpod-watchdog")
+
+    function = configuration["Configuration"]
+    assert function["Handler"] == "watchdog.lambda_handler"
+    assert function["Runtime"] == "python3.13"
+    assert function["Architectures"] == ["arm64"]
+    assert function["Timeout"] == 120
+    assert function["Role"] == output(deployed_with_submit, "watchdog_role_arn")
+    assert function["FunctionArn"] == output(deployed_with_submit, "watchdog_function_arn")
+    assert function["FunctionName"] == output(deployed_with_submit, "watchdog_function_name")
+    assert configuration["Concurrency"] == {"ReservedConcurrentExecutions": 1}
+    assert function["Environment"]["Variables"] == {
+        "CALLBACK_TABLE_NAME": "sub-runpod-callbacks",
+        "LOG_LEVEL": "INFO",
+        "POWERTOOLS_METRICS_NAMESPACE": "RunPodWebhook",
+        "POWERTOOLS_SERVICE_NAME": "runpod-watchdog",
+        "POWERTOOLS_TRACE_DISABLED": "true",
+        "RUNPOD_API_KEY_SECRET_ARN": output(deployed_with_submit, "secret_arn"),
+        "RUNPOD_API_BASE_URL": "https://api.runpod.ai/v2",
+        "STALE_AFTER_SECONDS": "60",
+        "MAX_RECORDS_PER_RUN": "500",
+    }
+
+
+def test_watchdog_role_is_least_privilege(deployed_with_submit: Any, moto_endpoint: str) -> None:
+    iam = aws("iam", moto_endpoint)
+    table_arn = output(deployed_with_submit, "table_arn")
+    (name,) = iam.list_role_policies(RoleName="sub-runpod-watchdog")["PolicyNames"]
+    document = _document(
+        iam.get_role_policy(RoleName="sub-runpod-watchdog", PolicyName=name)["PolicyDocument"]
+    )
+
+    by_actions = {
+        tuple(sorted(_list(statement["Action"]))): _list(statement["Resource"])
+        for statement in document["Statement"]
+    }
+
+    assert iam.list_attached_role_policies(RoleName="sub-runpod-watchdog")["AttachedPolicies"] == []
+    assert by_actions == {
+        ("dynamodb:Query",): [f"{table_arn}/index/status-created_at"],
+        ("dynamodb:UpdateItem",): [table_arn],
+        ("states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"): ["*"],
+        ("secretsmanager:GetSecretValue",): [output(deployed_with_submit, "secret_arn")],
+        ("logs:CreateLogStream", "logs:PutLogEvents"): [
+            f"arn:aws:logs:us-east-1:{POWERTOOLS_ACCOUNT}:log-group:/aws/lambda/sub-runpod-watchdog:*"
+        ],
+    }
+
+
+def test_a_schedule_invokes_the_watchdog_through_its_own_role(
+    deployed_with_submit: Any, moto_endpoint: str
+) -> None:
+    iam = aws("iam", moto_endpoint)
+    function_arn = output(deployed_with_submit, "watchdog_function_arn")
+
+    schedule = aws("scheduler", moto_endpoint).get_schedule(Name="sub-runpod-watchdog")
+
+    assert schedule["ScheduleExpression"] == "rate(2 minutes)"
+    assert schedule["State"] == "ENABLED"
+    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
+    assert schedule["Target"]["Arn"] == function_arn
+    assert schedule["Target"]["RetryPolicy"] == {
+        "MaximumEventAgeInSeconds": 60,
+        "MaximumRetryAttempts": 0,
+    }
+    role = iam.get_role(RoleName="sub-runpod-watchdog-schedule")["Role"]
+    assert schedule["Target"]["RoleArn"] == role["Arn"]
+    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
+    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
+    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": POWERTOOLS_ACCOUNT}}
+    (name,) = iam.list_role_policies(RoleName="sub-runpod-watchdog-schedule")["PolicyNames"]
+    (statement,) = _document(
+        iam.get_role_policy(RoleName="sub-runpod-watchdog-schedule", PolicyName=name)[
+            "PolicyDocument"
+        ]
+    )["Statement"]
+    assert (_list(statement["Action"]), _list(statement["Resource"])) == (
+        ["lambda:InvokeFunction"],
+        [function_arn],
+    )
+
+
+def test_a_run_that_cannot_start_at_once_is_dropped(
+    deployed_with_submit: Any, moto_endpoint: str
+) -> None:
+    """Scheduler invokes asynchronously: Lambda's own retries and queueing are off."""
+    config = aws("lambda", moto_endpoint).get_function_event_invoke_config(
+        FunctionName="sub-runpod-watchdog"
+    )
+
+    assert config["MaximumRetryAttempts"] == 0
+    assert config["MaximumEventAgeInSeconds"] == 60
+
+
+def test_second_plan_of_the_module_with_the_watchdog_shows_no_changes(
+    deployed_with_submit: Any, terraform: str
+) -> None:
+    result = tf_tools.plan_again(terraform, deployed_with_submit)
+
+    assert result.returncode == 0, result.stdout + result.stderr

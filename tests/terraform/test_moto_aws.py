@@ -1,13 +1,22 @@
-"""The Step Functions answers the harness adds to moto answer from moto's state, not blindly."""
+"""The Step Functions answers the harness adds to moto answer from moto's state, not blindly;
+the race it closes is closed."""
 
 import json
 from collections.abc import Iterator
 from typing import Any
 
 import pytest
+from moto.stepfunctions.parser.asl.eval.callback.callback import (
+    CallbackEndpoint,
+    CallbackOutcomeFailure,
+)
 
 from localdev.local_aws import local_aws
-from tests.terraform.moto_aws import aws, serve_missing_stepfunctions_calls
+from tests.terraform.moto_aws import (
+    aws,
+    deliver_outcomes_sent_before_the_heartbeat_wait,
+    serve_missing_stepfunctions_calls,
+)
 
 ROLE_ARN = "arn:aws:iam::123456789012:role/any"
 
@@ -55,3 +64,22 @@ def test_published_versions_are_listed_newest_first(stepfunctions: Any) -> None:
         f"{machine}:1",
     ]
     assert none["stateMachineVersions"] == []
+
+
+@pytest.mark.parametrize("patched", [False, True])
+def test_an_outcome_sent_before_the_heartbeat_wait_ends_it(patched: bool) -> None:
+    """Unpatched, moto's heartbeat wait misses the outcome and times out (False after 1 s).
+
+    Once moto delivers such an outcome itself, the unpatched case fails: drop the patch then.
+    """
+    with pytest.MonkeyPatch.context() as environment:
+        if patched:
+            deliver_outcomes_sent_before_the_heartbeat_wait(environment)
+        endpoint = CallbackEndpoint(callback_id="token")
+        endpoint.notify(
+            CallbackOutcomeFailure(callback_id="token", error="RunPod.FAILED", cause="")
+        )
+
+        heartbeat = endpoint.setup_heartbeat_endpoint(heartbeat_seconds=1)
+
+        assert heartbeat.clear_and_wait() is patched

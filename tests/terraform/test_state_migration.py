@@ -1,15 +1,18 @@
-"""A state created by the module before resources were named by role plans as moves only.
+"""A state created by the module before resources were named by role upgrades without a loss.
 
 The module of commit d28c882 (main before the renames) is applied to moto through the roots of
 that commit; then this checkout's module is planned over the same state through this checkout's
 roots, which call the module alike and read its renamed outputs: what a user upgrading the
-module does. Both trees run the same lambda zip, so the plan shows the Terraform change only.
+module does. Both trees run the same lambda zip, so the plan shows the Terraform change only:
+the renamed resources move, the table gains the watchdog's index in place and, where the submit
+function exists, the watchdog is created beside it. Nothing is destroyed or replaced.
 """
 
 import json
 import os
 from collections.abc import Callable
 from pathlib import Path
+from typing import Any
 
 import pytest
 
@@ -25,6 +28,47 @@ MOVES = {
     f"{MODULE}.aws_iam_role.this": f"{MODULE}.aws_iam_role.webhook",
     f"{MODULE}.aws_iam_role_policy.this": f"{MODULE}.aws_iam_role_policy.webhook",
 }
+TABLE = f"{MODULE}.aws_dynamodb_table.this"
+# The table gains the index the watchdog queries: new key attributes and the index, nothing else.
+TABLE_CHANGE = {
+    "attribute": (
+        [{"name": "callback_token", "type": "S"}],
+        [
+            {"name": "callback_token", "type": "S"},
+            {"name": "created_at", "type": "S"},
+            {"name": "status", "type": "S"},
+        ],
+    ),
+    "global_secondary_index": (
+        [],
+        [
+            {
+                "name": "status-created_at",
+                "hash_key": "status",
+                "range_key": "created_at",
+                "projection_type": "INCLUDE",
+                "non_key_attributes": ["endpoint_id", "job_id", "task_token"],
+                "on_demand_throughput": [],
+            }
+        ],
+    ),
+}
+# The watchdog's resources: new, created on upgrade wherever the submit function exists.
+WATCHDOG = {
+    f"{MODULE}.{resource}[0]"
+    for resource in (
+        "aws_lambda_function.watchdog",
+        "aws_cloudwatch_log_group.watchdog",
+        "aws_lambda_function_event_invoke_config.watchdog",
+        "aws_iam_role.watchdog",
+        "aws_iam_role_policy.watchdog",
+        "aws_scheduler_schedule.watchdog",
+        "aws_iam_role.watchdog_schedule",
+        "aws_iam_role_policy.watchdog_schedule",
+    )
+}
+WEBHOOK_POLICY = f"{MODULE}.aws_iam_role_policy.webhook"
+SUBMIT_POLICY = f"{MODULE}.aws_iam_role_policy.submit[0]"
 
 
 @pytest.fixture(scope="module")
@@ -37,53 +81,114 @@ def previous_module_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 @pytest.mark.usefixtures("moto_endpoint")
 @pytest.mark.parametrize(
-    ("root", "kept"),
+    ("root", "kept", "reread", "created"),
     [
-        ("moto", {f"{MODULE}.aws_dynamodb_table.this", f"{MODULE}.aws_api_gateway_rest_api.this"}),
+        (
+            "moto",
+            {TABLE, f"{MODULE}.aws_api_gateway_rest_api.this"},
+            {WEBHOOK_POLICY},
+            set(),
+        ),
         (
             "moto_submit",
             {
                 f"{MODULE}.aws_lambda_function.submit[0]",
                 f"{MODULE}.aws_iam_role.submit[0]",
-                f"{MODULE}.aws_iam_role_policy.submit[0]",
+                SUBMIT_POLICY,
                 f"{MODULE}.aws_cloudwatch_log_group.submit[0]",
             },
+            {WEBHOOK_POLICY, SUBMIT_POLICY},
+            WATCHDOG,
         ),
     ],
 )
-def test_a_state_from_before_the_renames_plans_moves_and_nothing_else(
+def test_a_state_from_before_the_renames_upgrades_in_place(
     terraform: str,
     module_tree: Path,
     previous_module_tree: Path,
     tmp_path: Path,
     root: str,
     kept: set[str],
+    reread: set[str],
+    created: set[str],
 ) -> None:
     """Anything the renames missed would plan as a delete plus a create; anything else changed
-    as an update. So every resource must be a no-op, the renamed ones moved from their old address.
+    as an update. So: the renamed resources move from their old address, the watchdog's are the
+    only creates, the table is updated in place with the index and nothing else.
+
+    Terraform reads a policy document whose statements name the table only once the table's
+    update is applied, so the roles' policies that name it plan as updates known after apply;
+    applying the upgrade proves each comes out as it was, and a plan after it is clean.
     """
     state, plan = tmp_path / "terraform.tfstate", tmp_path / "upgrade.tfplan"
     before = _terraform(terraform, previous_module_tree / "roots" / root, tmp_path / "previous")
     before("init", "-input=false")
     before("apply", "-auto-approve", "-input=false", f"-state={state}")
+    policies_before = _policies(json.loads(before("show", "-json", str(state))), reread)
     after = _terraform(terraform, module_tree / "roots" / root, tmp_path / "current")
     after("init", "-input=false")
 
     after("plan", "-input=false", f"-state={state}", f"-out={plan}")
 
-    changes = [
-        change
+    changes = {
+        change["address"]: change
         for change in json.loads(after("show", "-json", str(plan)))["resource_changes"]
         if change["mode"] == "managed"
-    ]
+    }
     assert {
-        change["address"]: change["change"]["actions"]
-        for change in changes
+        address: change["change"]["actions"]
+        for address, change in changes.items()
         if change["change"]["actions"] != ["no-op"]
-    } == {}
-    moved = {c["previous_address"]: c["address"] for c in changes if "previous_address" in c}
+    } == {TABLE: ["update"]} | {address: ["update"] for address in reread} | {
+        address: ["create"] for address in created
+    }
+    moved = {
+        c["previous_address"]: address for address, c in changes.items() if "previous_address" in c
+    }
     assert moved == MOVES
-    assert kept <= {c["address"] for c in changes if "previous_address" not in c}
+    assert kept <= {address for address, c in changes.items() if "previous_address" not in c}
+    assert _differences(changes[TABLE]["change"]) == TABLE_CHANGE
+    for address in reread:
+        assert _differences(changes[address]["change"]) == {
+            "policy": (policies_before[address], None)
+        }
+        assert changes[address]["change"]["after_unknown"] == {"policy": True}
+
+    after("apply", "-input=false", f"-state={state}", str(plan))
+
+    assert _policies(json.loads(after("show", "-json", str(state))), reread) == policies_before
+    after("plan", "-detailed-exitcode", "-input=false", f"-state={state}")
+
+
+def _differences(change: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
+    """The attributes whose planned value differs, as (before, after) with every list sorted, so
+    sets compare as sets. A value known only after apply is absent from `after` (None here).
+    """
+    before, after = change["before"], change["after"]
+    differences = {
+        name: (_sorted(before.get(name)), _sorted(after.get(name)))
+        for name in before.keys() | after.keys()
+    }
+    return {name: values for name, values in differences.items() if values[0] != values[1]}
+
+
+def _sorted(value: Any) -> Any:
+    """A planned value with every list in a stable order."""
+    if isinstance(value, dict):
+        return {key: _sorted(item) for key, item in value.items()}
+    if isinstance(value, list):
+        return sorted((_sorted(item) for item in value), key=json.dumps)
+    return value
+
+
+def _policies(state: dict[str, Any], addresses: set[str]) -> dict[str, str]:
+    """The `policy` of each role policy at `addresses` (or moved there) in a `show -json` state."""
+    (module,) = state["values"]["root_module"]["child_modules"]
+    policies = {
+        MOVES.get(resource["address"], resource["address"]): resource["values"].get("policy")
+        for resource in module["resources"]
+    }
+    return {address: policies[address] for address in addresses}
 
 
 def _terraform(terraform: str, root: Path, data_dir: Path) -> Callable[..., str]:
@@ -92,7 +197,9 @@ def _terraform(terraform: str, root: Path, data_dir: Path) -> Callable[..., str]
 
     def run(*arguments: str) -> str:
         result = tf_tools.run_terraform(terraform, *arguments, cwd=root, env=environment)
-        assert result.returncode == 0, f"terraform {arguments[0]} in {root}:\n{result.stderr}"
+        assert result.returncode == 0, (
+            f"terraform {arguments[0]} in {root}:\n{result.stdout[-3000:]}\n{result.stderr}"
+        )
         return result.stdout
 
     return run

@@ -19,6 +19,7 @@ provider "aws" {
     lambda         = var.aws_endpoint
     logs           = var.aws_endpoint
     secretsmanager = var.aws_endpoint
+    scheduler      = var.aws_endpoint
     sfn            = var.aws_endpoint
     sts            = var.aws_endpoint
     wafv2          = var.aws_endpoint

@@ -18,6 +18,14 @@ module "runpod_webhook" {
     deletion_protection = true
   }
 
+  watchdog = {
+    enabled             = true
+    schedule_expression = "cron(0/5 * * * ? *)"
+    stale_after_seconds = 120
+    max_records_per_run = 100
+    timeout             = 300
+  }
+
   alarms = {
     enabled        = true
     sns_topic_arns = ["arn:aws:sns:us-east-1:123456789012:ops"]

@@ -1,4 +1,4 @@
-# The module with the complete example's inputs (submit function on), applied to moto.
+# The module with the complete example's inputs (submit function on, so the watchdog too), applied to moto.
 resource "aws_secretsmanager_secret" "runpod_api_key" {
   name = "sub-runpod-api-key"
 }
@@ -38,4 +38,20 @@ output "state_machine_policy_json" {
 
 output "secret_arn" {
   value = aws_secretsmanager_secret.runpod_api_key.arn
+}
+
+output "table_arn" {
+  value = module.runpod_webhook.table_arn
+}
+
+output "watchdog_function_name" {
+  value = module.runpod_webhook.watchdog_function_name
+}
+
+output "watchdog_function_arn" {
+  value = module.runpod_webhook.watchdog_function_arn
+}
+
+output "watchdog_role_arn" {
+  value = module.runpod_webhook.watchdog_role_arn
 }
