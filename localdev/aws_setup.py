@@ -195,23 +195,16 @@ def submitting_task_definition(submit_function_arn: str, timeout_s: int = 3600) 
 def scheduled_lambda_payload(
     stepfunctions: Any, execution_arn: str, timeout_s: float = 10
 ) -> dict[str, Any]:
-    """The payload Step Functions sent the submit function (what Lambda would hand the handler).
-
-    Returned once the task waits for its token (TaskSubmitted): moto loses a callback that comes
-    before it has set up the task's heartbeat, which a function as quick as a refusal can do.
-    """
+    """The payload Step Functions sent the submit function (what Lambda would hand the handler)."""
     deadline = time.monotonic() + timeout_s
     while time.monotonic() < deadline:
         history = stepfunctions.get_execution_history(executionArn=execution_arn)["events"]
-        scheduled = [
-            event["taskScheduledEventDetails"]
-            for event in history
-            if event.get("taskScheduledEventDetails", {}).get("resourceType") == "lambda"
-        ]
-        if scheduled and any(event["type"] == "TaskSubmitted" for event in history):
-            return dict(json.loads(scheduled[0]["parameters"])["Payload"])
+        for event in history:
+            details = event.get("taskScheduledEventDetails")
+            if details and details["resourceType"] == "lambda":
+                return dict(json.loads(details["parameters"])["Payload"])
         time.sleep(0.05)
-    raise TimeoutError(f"no Lambda task waiting within {timeout_s} s")
+    raise TimeoutError(f"no Lambda task scheduled within {timeout_s} s")
 
 
 def create_submit_function(iam: Any, lambda_client: Any, name: str) -> str:

@@ -8,6 +8,7 @@ from contextlib import contextmanager
 from typing import Any
 
 from moto.server import ThreadedMotoServer
+from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, HeartbeatEndpoint
 
 from localdev.loopback import post_json
 
@@ -17,6 +18,33 @@ EXECUTE_STATE_MACHINES = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
 }
+
+
+@contextmanager
+def heartbeat_race_closed() -> Iterator[None]:
+    """Close a race of moto's executions (not AWS's) while the block runs.
+
+    A task that declares HeartbeatSeconds sets up its heartbeat wait only after its Lambda invoke
+    returns, though its token is already known. A SendTaskSuccess/Failure in between stores the
+    outcome but wakes no wait: the task sleeps HeartbeatSeconds and fails. Here the wait, once
+    set up, ends at once with an outcome that came first (`notify` stores, then wakes the wait if
+    there is one; this sets the wait up, then looks: one of the two sees the other).
+    """
+    set_up = CallbackEndpoint.setup_heartbeat_endpoint
+
+    def setup_heartbeat_endpoint(
+        self: CallbackEndpoint, heartbeat_seconds: int
+    ) -> HeartbeatEndpoint:
+        heartbeat = set_up(self, heartbeat_seconds=heartbeat_seconds)
+        if self.get_outcome() is not None:
+            heartbeat.notify()  # type: ignore[no-untyped-call]
+        return heartbeat
+
+    CallbackEndpoint.setup_heartbeat_endpoint = setup_heartbeat_endpoint  # type: ignore[method-assign]
+    try:
+        yield
+    finally:
+        CallbackEndpoint.setup_heartbeat_endpoint = set_up  # type: ignore[method-assign]
 
 
 @contextmanager
@@ -34,7 +62,8 @@ def local_aws(port: int = 0) -> Iterator[str]:
     os.environ["MOTO_PORT"] = str(bound_port)
     try:
         _moto_api(endpoint, "config", EXECUTE_STATE_MACHINES)
-        yield endpoint
+        with heartbeat_race_closed():
+            yield endpoint
     finally:
         _moto_api(endpoint, "reset", {})
         server.stop()

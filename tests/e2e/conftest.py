@@ -15,7 +15,7 @@ import pytest
 from localdev import aws_setup
 from localdev.fake_runpod import FakeRunPod, serve_fake_runpod
 from localdev.lambda_context import LocalLambdaContext
-from localdev.local_aws import EXECUTE_STATE_MACHINES
+from localdev.local_aws import EXECUTE_STATE_MACHINES, heartbeat_race_closed
 from localdev.local_webhook import Job, LocalWebhook
 from localdev.webhook_server import serve_webhook
 
@@ -46,7 +46,7 @@ def handler() -> Any:
 
 @pytest.fixture
 def local_webhook(handler: Any) -> Iterator[LocalWebhook]:
-    with moto.mock_aws(config=EXECUTE_STATE_MACHINES):
+    with moto.mock_aws(config=EXECUTE_STATE_MACHINES), heartbeat_race_closed():
         yield LocalWebhook(handler)
 
 

@@ -48,7 +48,6 @@ def moto_endpoint(module_tree: Path) -> Iterator[str]:
     with pytest.MonkeyPatch.context() as environment:
         environment.setenv("MOTO_ACCOUNT_ID", moto_aws.POWERTOOLS_ACCOUNT)
         moto_aws.serve_missing_stepfunctions_calls(environment)
-        moto_aws.deliver_outcomes_sent_before_the_heartbeat_wait(environment)
         with local_aws() as endpoint:
             moto_aws.publish_powertools_layer(endpoint)
             environment.setenv("TF_VAR_aws_endpoint", endpoint)

@@ -9,12 +9,6 @@ Two gaps of moto's server are filled here, both from moto's own state:
   (ListStateMachineVersions). moto's server answers both with HTTP 500 (NotImplementedError),
   which the provider retries as transient up to `max_retries` (25) times with a back-off growing
   to 300 s: plan, then apply, seem to hang.
-
-And one race of moto's executions is closed: a task that declares HeartbeatSeconds sets up its
-heartbeat wait only after its Lambda invoke returns, while its token is already in the history
-(TaskScheduled). A SendTaskSuccess/Failure in between stores the outcome but wakes no heartbeat
-wait, so the task then sleeps HeartbeatSeconds and fails with States.HeartbeatTimeout. AWS
-delivers the outcome.
 """
 
 import io
@@ -25,7 +19,6 @@ import boto3
 import pytest
 from moto.core.responses import ActionResult
 from moto.stepfunctions.parser.api import InvalidDefinition
-from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, HeartbeatEndpoint
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
 
@@ -54,25 +47,6 @@ def serve_missing_stepfunctions_calls(environment: pytest.MonkeyPatch) -> None:
     for call in (validate_state_machine_definition, list_state_machine_versions):
         if not hasattr(StepFunctionResponse, call.__name__):
             environment.setattr(StepFunctionResponse, call.__name__, call, raising=False)
-
-
-def deliver_outcomes_sent_before_the_heartbeat_wait(environment: pytest.MonkeyPatch) -> None:
-    """A task's heartbeat wait, set up after its outcome arrived, ends at once with that outcome.
-
-    `notify` stores the outcome, then wakes the heartbeat wait if there is one; this sets the wait
-    up, then checks for an outcome: whatever the interleaving, one of the two sees the other.
-    """
-    set_up = CallbackEndpoint.setup_heartbeat_endpoint
-
-    def setup_heartbeat_endpoint(
-        self: CallbackEndpoint, heartbeat_seconds: int
-    ) -> HeartbeatEndpoint:
-        heartbeat = set_up(self, heartbeat_seconds=heartbeat_seconds)
-        if self.get_outcome() is not None:
-            heartbeat.notify()
-        return heartbeat
-
-    environment.setattr(CallbackEndpoint, "setup_heartbeat_endpoint", setup_heartbeat_endpoint)
 
 
 def validate_state_machine_definition(self: StepFunctionResponse) -> ActionResult:

@@ -1,6 +1,7 @@
 """The Step Functions answers the harness adds to moto answer from moto's state, not blindly;
 the race it closes is closed."""
 
+import contextlib
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -11,10 +12,9 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
     CallbackOutcomeFailure,
 )
 
-from localdev.local_aws import local_aws
+from localdev.local_aws import heartbeat_race_closed, local_aws
 from tests.terraform.moto_aws import (
     aws,
-    deliver_outcomes_sent_before_the_heartbeat_wait,
     serve_missing_stepfunctions_calls,
 )
 
@@ -72,9 +72,7 @@ def test_an_outcome_sent_before_the_heartbeat_wait_ends_it(patched: bool) -> Non
 
     Once moto delivers such an outcome itself, the unpatched case fails: drop the patch then.
     """
-    with pytest.MonkeyPatch.context() as environment:
-        if patched:
-            deliver_outcomes_sent_before_the_heartbeat_wait(environment)
+    with heartbeat_race_closed() if patched else contextlib.nullcontext():
         endpoint = CallbackEndpoint(callback_id="token")
         endpoint.notify(
             CallbackOutcomeFailure(callback_id="token", error="RunPod.FAILED", cause="")
