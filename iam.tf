@@ -167,8 +167,9 @@ data "aws_iam_policy_document" "watchdog" {
   }
 
   statement {
-    sid       = "UpdateCallbackRecords"
-    actions   = ["dynamodb:UpdateItem"]
+    sid = "UpdateCallbackRecords"
+    # GetItem reads the watchdog's own cursor item (where the last run stopped).
+    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
     resources = [aws_dynamodb_table.this.arn]
   }
 

@@ -253,7 +253,7 @@ def _journey(
 def _summary(dynamodb: Any) -> None:
     print(paint("Callback records", "bold"))
     _row(("callback", "job_id", "segment", "status", "completed_at"))
-    items = dynamodb.scan(TableName=TABLE)["Items"]
+    items = [item for item in dynamodb.scan(TableName=TABLE)["Items"] if "status" in item]
     for item in sorted(items, key=lambda row: row["segment_filename"]["S"]):
         _row(
             (

@@ -96,6 +96,8 @@ class FakeRunPod:
         """Every webhook call is lost on the way (no answer), as in an API Gateway outage."""
         self.jobs_run_until_cancelled = False
         """New jobs never end by themselves (a long GPU job)."""
+        self.unknown_endpoints: set[str] = set()
+        """Endpoints RunPod answers 404 for, /health included (a wrong endpoint id)."""
         self._retry_interval_s = retry_interval_s
         self._job_delay_s = job_delay_s
         self._on_run = on_run
@@ -215,8 +217,12 @@ def _request_handler(runpod: FakeRunPod) -> type[BaseHTTPRequestHandler]:
 
         def do_GET(self) -> None:
             match self.path.strip("/").split("/"):
+                case ["v2", endpoint_id, *_] if endpoint_id in runpod.unknown_endpoints:
+                    self._answer((404, {"error": "endpoint not found"}))
                 case ["v2", endpoint_id, "status", job_id]:
                     self._answer(runpod.answer_status(endpoint_id, job_id, self._headers()))
+                case ["v2", _, "health"]:
+                    self._answer((200, {"jobs": {}, "workers": {"idle": 1, "running": 0}}))
                 case _:
                     self._answer((404, {"error": "not found"}))
 

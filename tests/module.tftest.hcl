@@ -587,13 +587,13 @@ run "watchdog_with_least_privilege_when_a_secret_is_given" {
       join(" ", sort(statement.actions)) => statement.resources
       }) == tomap({
       "dynamodb:Query"                                                         = toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/dev-runpod-callbacks/index/status-created_at"])
-      "dynamodb:UpdateItem"                                                    = toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/dev-runpod-callbacks"])
+      "dynamodb:GetItem dynamodb:UpdateItem"                                   = toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/dev-runpod-callbacks"])
       "states:SendTaskFailure states:SendTaskHeartbeat states:SendTaskSuccess" = toset(["*"])
       "secretsmanager:GetSecretValue"                                          = toset([var.runpod_api_key_secret_arn])
       "logs:CreateLogStream logs:PutLogEvents"                                 = toset(["arn:aws:logs:eu-west-1:123456789012:log-group:mocked:*"])
       "kms:Decrypt"                                                            = toset([var.runpod_api_key_kms_key_arn])
     })
-    error_message = "watchdog role: Query on the index only, UpdateItem on the table, resume or beat tasks, read (decrypt) the key, own logs"
+    error_message = "watchdog role: Query on the index only, Get/UpdateItem on the table, resume or beat tasks, read (decrypt) the key, own logs"
   }
 
   assert {

@@ -36,7 +36,7 @@ class ApiKeyCache:
         if cached and not renew and time.monotonic() - cached[1] < CACHE_SECONDS:
             return cached[0]
         try:
-            secret = self._secretsmanager.get_secret_value(SecretId=secret_arn)["SecretString"]
+            answer = self._secretsmanager.get_secret_value(SecretId=secret_arn)
         except ClientError as error:
             raise ApiKeyUnavailable(
                 f"RunPod API key unavailable: {aws_error_code(error)}"
@@ -45,7 +45,9 @@ class ApiKeyCache:
             raise ApiKeyUnavailable(
                 f"RunPod API key unavailable: {type(error).__name__}"
             ) from error
-        api_key = parse_api_key(secret)
+        if "SecretString" not in answer:
+            raise ApiKeyUnavailable("RunPod API key secret is binary; store the key as text")
+        api_key = parse_api_key(answer["SecretString"])
         self._cached[secret_arn] = (api_key, time.monotonic())
         return api_key
 

@@ -10,7 +10,7 @@ from typing import Any
 
 import boto3
 from botocore.config import Config
-from botocore.exceptions import BotoCoreError, ClientError
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
 from botocore.exceptions import ConnectionError as NeverConnected
 
 CONNECT_TIMEOUT_S = 1
@@ -55,7 +55,8 @@ def reached_aws(error: Exception) -> bool:
         # A client made elsewhere: judge by the last answer and whether there were retries.
         retried = int(metadata.get("RetryAttempts", 0)) > 0
         return int(metadata.get("HTTPStatusCode", 500)) >= 500 or retried
-    return bool(getattr(error, _REACHED_AWS_ATTRIBUTE, not isinstance(error, NeverConnected)))
+    never_sent = isinstance(error, NeverConnected | ParamValidationError)
+    return bool(getattr(error, _REACHED_AWS_ATTRIBUTE, not never_sent))
 
 
 def aws_error_code(error: ClientError) -> str:

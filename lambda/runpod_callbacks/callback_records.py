@@ -6,8 +6,11 @@ Besides the seed's attributes the handler keeps bookkeeping on the record:
   crashed delivery's lease runs out after ``LEASE_MS``, before RunPod retries (10 s later).
   ``lease_id`` stays on a finished record: it names the delivery that finished it.
 - ``maybe_delivered_by``: the leases whose SendTask* call may have reached Step Functions (a
-  string set, written with the claim, taken back when the call surely did not happen). A later
-  delivery that finds the token gone treats the job as delivered instead of expired.
+  string set, written with a claim that is to send, taken back when the call surely did not
+  happen). A later delivery that finds the token gone treats the job as delivered, not expired.
+- ``sent_outcome``: what a delivery that could not finish the record sent (record status, error
+  name, S3 location) and whether Step Functions surely took it. The next delivery finishes the
+  record with it: it does not send again what was surely taken, and records what the task got.
 - ``delivery_attempts``: how many deliveries claimed the record.
 
 Every conditional write here can be repeated by botocore after its answer was lost, so each one
@@ -53,6 +56,10 @@ FINISHED_STATUSES = frozenset({RecordStatus.COMPLETED, RecordStatus.FAILED})
 LEASE_MS = 9_000
 STALE_INDEX = "status-created_at"
 QUERY_PAGE = 100
+# The watchdog's place in the stale records between runs. No callback token can name this item
+# ('#' is outside the token's characters) and, with no status, the index never lists it.
+WATCHDOG_CURSOR = "#watchdog-cursor"
+_INDEX_KEY = ("callback_token", "status", "created_at")
 
 # The claim's preconditions, each named by the refusal that explains it (see claim_refusal).
 _CLAIM_CONDITION = " AND ".join(
@@ -61,15 +68,15 @@ _CLAIM_CONDITION = " AND ".join(
         "(attribute_not_exists(job_id) OR job_id IN (:job_id, :empty)"
         " OR attribute_type(job_id, :null_type))",  # else JobIdMismatch
         "#status = :pending",  # else AlreadyFinished, TaskExpired or RecordNotPending
-        "attribute_type(task_token, :string_type)",  # else CorruptRecord
+        "attribute_type(task_token, :string_type) AND size(task_token) > :zero",  # else corrupt
         "(attribute_not_exists(lease_expires_at) OR lease_expires_at < :now)",  # else in flight
     ]
 )
 _CLAIM_UPDATE = (
     "SET lease_id = :lease_id, lease_expires_at = :lease_expires_at, job_id = :job_id,"
     " delivery_attempts = if_not_exists(delivery_attempts, :zero) + :one"
-    " ADD maybe_delivered_by :lease_ids"
 )
+_MAY_SEND = " ADD maybe_delivered_by :lease_ids"  # written ahead: a crash after the send is safe
 
 
 class ConditionFailed(Exception):
@@ -100,6 +107,39 @@ class Claim:
     segment_filename: str | None
     maybe_delivered_before: bool
     """An earlier delivery's SendTask* call may have reached Step Functions."""
+    sent: "SentOutcome | None" = None
+    """What an earlier delivery sent before it failed to finish the record."""
+
+
+@dataclass(frozen=True)
+class SentOutcome:
+    record_status: str
+    step_functions_error: str | None
+    output_s3: dict[str, Any] | None
+    for_sure: bool
+    """Step Functions answered: the task was resumed with it."""
+
+    def attribute(self) -> dict[str, Any]:
+        return to_attribute(
+            {
+                "record_status": self.record_status,
+                "step_functions_error": self.step_functions_error,
+                "output_s3": self.output_s3,
+                "for_sure": self.for_sure,
+            }
+        )
+
+    @classmethod
+    def read(cls, value: Any) -> "SentOutcome | None":
+        if not isinstance(value, Mapping) or not isinstance(value.get("record_status"), str):
+            return None
+        output_s3 = value.get("output_s3")
+        return cls(
+            record_status=value["record_status"],
+            step_functions_error=_optional_str(value.get("step_functions_error")),
+            output_s3=dict(output_s3) if isinstance(output_s3, Mapping) else None,
+            for_sure=value.get("for_sure") is True,
+        )
 
 
 def epoch_ms() -> int:
@@ -114,14 +154,18 @@ class CallbackStore:
         self._table_name = table_name
         self._clock = clock or epoch_ms
 
-    def claim(self, callback_token: str, job_id: str) -> Claim:
-        """Take the record for this delivery in one conditional write, or say why not."""
+    def claim(self, callback_token: str, job_id: str, *, to_send: bool = True) -> Claim:
+        """Take the record for this delivery in one conditional write, or say why not.
+
+        A claim ``to_send`` marks itself in ``maybe_delivered_by`` ahead of the send; one that only
+        expires the record does not. A claim whose answer is lost is taken back (best effort).
+        """
         now = self._clock()
         lease_id = uuid.uuid4().hex
         try:
             response = self._update_item(
                 callback_token,
-                UpdateExpression=_CLAIM_UPDATE,
+                UpdateExpression=_CLAIM_UPDATE + (_MAY_SEND if to_send else ""),
                 ConditionExpression=_CLAIM_CONDITION,
                 ExpressionAttributeNames={"#status": "status"},
                 ExpressionAttributeValues={
@@ -132,10 +176,10 @@ class CallbackStore:
                     ":null_type": {"S": "NULL"},
                     ":string_type": {"S": "S"},
                     ":lease_id": {"S": lease_id},
-                    ":lease_ids": {"SS": [lease_id]},
                     ":lease_expires_at": {"N": str(now + LEASE_MS)},
                     ":zero": {"N": "0"},
                     ":one": {"N": "1"},
+                    **({":lease_ids": {"SS": [lease_id]}} if to_send else {}),
                 },
                 ReturnValues="ALL_NEW",
                 ReturnValuesOnConditionCheckFailure="ALL_OLD",
@@ -145,6 +189,10 @@ class CallbackStore:
             record = refused.record
             if record.get("lease_id") != lease_id:  # else: our own claim, repeated by botocore
                 raise claim_refusal(record, job_id, now) from refused
+        except AwsUnavailable:  # the claim may have been taken all the same: give it back
+            with contextlib.suppress(AwsUnavailable, RecordRefused):
+                self._give_back(callback_token, lease_id, sent=None)
+            raise
         earlier_deliveries = set(record.get("maybe_delivered_by", ())) - {lease_id}
         return Claim(
             callback_token=callback_token,
@@ -154,11 +202,15 @@ class CallbackStore:
             exec_id=_optional_str(record.get("exec_id")),
             segment_filename=_optional_str(record.get("segment_filename")),
             maybe_delivered_before=bool(earlier_deliveries),
+            sent=SentOutcome.read(record.get("sent_outcome")),
         )
 
-    def stale_pending(self, created_before: str, limit: int) -> Iterator[dict[str, Any]]:
+    def stale_pending(
+        self, created_before: str, limit: int, after: Mapping[str, str] | None = None
+    ) -> Iterator[dict[str, Any]]:
         """PENDING records created before the given ISO 8601 UTC time, oldest first, from the
-        ``status-created_at`` index (its projection: keys, job_id, endpoint_id, task_token).
+        ``status-created_at`` index (its projection: keys, job_id, endpoint_id, task_token);
+        ``after`` a record's index key (see index_key), to start past it.
 
         Raises AwsUnavailable (or RecordRefused) when a page cannot be read.
         """
@@ -171,6 +223,8 @@ class CallbackStore:
                 ":created_before": {"S": created_before},
             },
         }
+        if after is not None:
+            request["ExclusiveStartKey"] = {name: {"S": after[name]} for name in _INDEX_KEY}
         returned = 0
         while returned < limit:
             page = self._call("Query", Limit=min(QUERY_PAGE, limit - returned), **request)
@@ -180,6 +234,28 @@ class CallbackStore:
             if "LastEvaluatedKey" not in page:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
+
+    def watchdog_cursor(self) -> dict[str, str] | None:
+        """The index key the last watchdog run stopped at, or None to start from the oldest."""
+        item = self._call("GetItem", Key=_key(WATCHDOG_CURSOR), ConsistentRead=True).get("Item")
+        after = from_item(item).get("after") if item else None
+        if isinstance(after, Mapping) and all(isinstance(after.get(n), str) for n in _INDEX_KEY):
+            return {name: after[name] for name in _INDEX_KEY}
+        return None
+
+    def save_watchdog_cursor(self, after: Mapping[str, str] | None) -> None:
+        names = {"#after": "after"}  # AFTER is one of DynamoDB's reserved words
+        if after is None:
+            self._update_item(
+                WATCHDOG_CURSOR, UpdateExpression="REMOVE #after", ExpressionAttributeNames=names
+            )
+            return
+        self._update_item(
+            WATCHDOG_CURSOR,
+            UpdateExpression="SET #after = :after",
+            ExpressionAttributeNames=names,
+            ExpressionAttributeValues={":after": to_attribute(dict(after))},
+        )
 
     def lease_time_left_ms(self, claim: Claim) -> int:
         return claim.lease_expires_at - self._clock()
@@ -198,7 +274,7 @@ class CallbackStore:
                 claim.callback_token,
                 UpdateExpression=(
                     "SET #status = :status, completed_at = :completed_at, #result = :result"
-                    " REMOVE lease_expires_at, maybe_delivered_by"
+                    " REMOVE lease_expires_at, maybe_delivered_by, sent_outcome"
                 ),
                 # lease_id stays: a repeat of this very request still finds it and succeeds.
                 ConditionExpression="lease_id = :lease_id",
@@ -214,21 +290,27 @@ class CallbackStore:
             return False
         return True
 
-    def release(self, claim: Claim, *, maybe_delivered: bool) -> None:
+    def release(self, claim: Claim, *, sent: SentOutcome | None = None) -> None:
         """Give the lease back so RunPod's retry can proceed at once.
 
-        Unless the send may have reached Step Functions, the lease leaves ``maybe_delivered_by``
-        too, so a token that expires later is reported as expired rather than delivered.
+        ``sent``: what this delivery sent, if the send may have reached Step Functions; kept on
+        the record for the next delivery. Otherwise the lease leaves ``maybe_delivered_by`` too,
+        so a token that expires later is reported as expired rather than delivered.
         Raises AwsUnavailable or RecordRefused; the lease then simply runs out.
         """
-        update = "REMOVE lease_id, lease_expires_at"
-        values: dict[str, Any] = {":lease_id": {"S": claim.lease_id}}
-        if not maybe_delivered:
-            update += " DELETE maybe_delivered_by :lease_ids"
-            values[":lease_ids"] = {"SS": [claim.lease_id]}
+        self._give_back(claim.callback_token, claim.lease_id, sent)
+
+    def _give_back(self, callback_token: str, lease_id: str, sent: SentOutcome | None) -> None:
+        values: dict[str, Any] = {":lease_id": {"S": lease_id}}
+        if sent is None:
+            update = "REMOVE lease_id, lease_expires_at DELETE maybe_delivered_by :lease_ids"
+            values[":lease_ids"] = {"SS": [lease_id]}
+        else:
+            update = "SET sent_outcome = :sent REMOVE lease_id, lease_expires_at"
+            values[":sent"] = sent.attribute()
         with contextlib.suppress(ConditionFailed):  # released already, or run out and taken over
             self._update_item(
-                claim.callback_token,
+                callback_token,
                 UpdateExpression=update,
                 ConditionExpression="lease_id = :lease_id",
                 ExpressionAttributeValues=values,
@@ -285,6 +367,7 @@ class CallbackStore:
         """One call on the table; a refused condition raises ConditionFailed with the item as it
         was (ALL_OLD)."""
         call = {
+            "GetItem": self._dynamodb.get_item,
             "PutItem": self._dynamodb.put_item,
             "UpdateItem": self._dynamodb.update_item,
             "Query": self._dynamodb.query,
@@ -317,12 +400,17 @@ def claim_refusal(record: Mapping[str, Any], job_id: str, now: int) -> Exception
         return TaskExpired("the task no longer waits for this callback")
     if status != RecordStatus.PENDING:
         return RecordNotPending(f"callback record is {status!s}, not PENDING")
-    if not isinstance(record.get("task_token"), str):
-        return CorruptRecord("callback record has no task token (a string)")
+    if not isinstance(record.get("task_token"), str) or not record["task_token"]:
+        return CorruptRecord("callback record has no task token (a non-empty string)")
     lease_expires_at = record.get("lease_expires_at")
     if isinstance(lease_expires_at, Decimal) and lease_expires_at >= now:
         return DeliveryInFlight("another delivery for this callback is in flight; retry later")
     return CorruptRecord("callback record has a lease the handler cannot read")
+
+
+def index_key(record: Mapping[str, Any]) -> dict[str, str]:
+    """A record's key in the ``status-created_at`` index: where a Query can start past it."""
+    return {name: str(record[name]) for name in _INDEX_KEY}
 
 
 def _key(callback_token: str) -> dict[str, Any]:

@@ -10,6 +10,8 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
+from runpod_callbacks.json_text import NumberBeyondDecimal
+
 # DynamoDB nests documents 32 levels deep; the attribute itself is one of them.
 MAX_NESTED_LEVELS = 32
 MAX_SIGNIFICANT_DIGITS = 38
@@ -22,6 +24,8 @@ def to_attribute(value: Any, levels: int = MAX_NESTED_LEVELS) -> dict[str, Any]:
     """Serialize a JSON-like value (str, int, Decimal, float, bool, None, list, dict)."""
     if value is None:
         return {"NULL": True}
+    if isinstance(value, NumberBeyondDecimal):
+        raise ValueError("number beyond any range DynamoDB holds")
     if isinstance(value, bool):
         return {"BOOL": value}
     if isinstance(value, str):

@@ -17,6 +17,21 @@ _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
 
+class NumberBeyondDecimal(str):
+    """A valid JSON number whose exponent even Decimal cannot hold (``1e99999999999999999999``).
+
+    Its text travels unchanged in the member's text; as a value it is nothing DynamoDB or a
+    metric takes (dynamodb_values refuses it), so nothing rounds it.
+    """
+
+
+def _number(text: str) -> Decimal | NumberBeyondDecimal:
+    try:
+        return Decimal(text)
+    except ArithmeticError:  # decimal.InvalidOperation: the exponent is beyond Decimal's range
+        return NumberBeyondDecimal(text)
+
+
 def _integer(text: str) -> int | Decimal:
     return int(text) if len(text) <= MAX_INT_DIGITS else Decimal(text)
 
@@ -26,7 +41,7 @@ def _reject_constant(name: str) -> None:
 
 
 _decoder = json.JSONDecoder(
-    parse_float=Decimal, parse_int=_integer, parse_constant=_reject_constant
+    parse_float=_number, parse_int=_integer, parse_constant=_reject_constant
 )
 
 

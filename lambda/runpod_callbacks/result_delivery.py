@@ -15,6 +15,7 @@ from runpod_callbacks.callback_records import (
     Claim,
     RecordRefused,
     RecordStatus,
+    SentOutcome,
     iso_now,
 )
 from runpod_callbacks.errors import (
@@ -93,7 +94,7 @@ class ResultDelivery:
         try:
             outcome = (decide or self._decide_outcome)(job, context)
         except AwsUnavailable:  # the output could not be stored: nothing was sent
-            self._release(claim, maybe_delivered=False)
+            self._release(claim)
             raise
         return self._resume(claim, job, context, outcome)
 
@@ -110,22 +111,22 @@ class ResultDelivery:
         expire). Raises what ``cancel_job`` raises, the record left as it was.
         """
         try:
-            claim = self._claim(callback_token, job_id)
+            claim = self._claim(callback_token, job_id, to_send=False)
         except (AlreadyFinished, DeliveryInFlight, TaskExpired):
             return False
         if claim.maybe_delivered_before:
-            self._release(claim, maybe_delivered=False)
+            self._release(claim)
             return False
         result = {"job_id": job_id, "expired_because": reason}
         if cancel_job is not None:
             try:
                 cancel_job()
             except Exception:
-                self._release(claim, maybe_delivered=False)
+                self._release(claim)
                 raise
             result["runpod_job_cancelled_at"] = iso_now()
         logger.warning(f"Task token expired for callback {redact(callback_token)}: {reason}")
-        self._finalize(claim, RecordStatus.EXPIRED, result, maybe_delivered=False)
+        self._finalize(claim, RecordStatus.EXPIRED, result, sent=None)
         return True
 
     def task_waits(self, task_token: str) -> bool:
@@ -135,9 +136,9 @@ class ResultDelivery:
         except SendFailed as failure:
             raise AwsUnavailable(f"Step Functions heartbeat failed: {failure}") from failure
 
-    def _claim(self, callback_token: str, job_id: str) -> Claim:
+    def _claim(self, callback_token: str, job_id: str, *, to_send: bool = True) -> Claim:
         try:
-            return self._store.claim(callback_token, job_id)
+            return self._store.claim(callback_token, job_id, to_send=to_send)
         except UnknownCallback:
             logger.warning(f"Callback token {redact(callback_token)} not found in DynamoDB")
             raise
@@ -147,17 +148,28 @@ class ResultDelivery:
     def _resume(
         self, claim: Claim, job: JobStatus, context: TaskContext, outcome: TaskOutcome
     ) -> Delivered:
-        try:
-            outcome = self._send(claim, job, context, outcome)
-        except TokenGone as gone:
-            if not (gone.maybe_delivered or claim.maybe_delivered_before):
-                logger.warning(f"Task token expired for callback {redact(claim.callback_token)}")
-                result = record_result(job, outcome)
-                self._finalize(claim, RecordStatus.EXPIRED, result, maybe_delivered=False)
-                raise TaskExpired("the task no longer waits for this callback") from gone
+        if claim.sent is not None and claim.sent.for_sure:
+            # An earlier delivery resumed the task and only failed to record it: never send again.
             logger.info(f"Callback {redact(claim.callback_token)} resumed by an earlier attempt")
-        result = record_result(job, outcome)
-        self._finalize(claim, outcome.record_status, result, maybe_delivered=True)
+            outcome = _as_outcome(claim.sent)
+        else:
+            try:
+                outcome = self._send(claim, job, context, outcome)
+            except TokenGone as gone:
+                if not (gone.maybe_delivered or claim.maybe_delivered_before):
+                    logger.warning(
+                        f"Task token expired for callback {redact(claim.callback_token)}"
+                    )
+                    result = record_result(job, outcome)
+                    self._finalize(claim, RecordStatus.EXPIRED, result, sent=None)
+                    raise TaskExpired("the task no longer waits for this callback") from gone
+                logger.info(
+                    f"Callback {redact(claim.callback_token)} resumed by an earlier attempt"
+                )
+                if claim.sent is not None:  # record what the task most likely got
+                    outcome = _as_outcome(claim.sent)
+        sent = _sent(outcome, for_sure=True)
+        self._finalize(claim, outcome.record_status, record_result(job, outcome), sent=sent)
         return _delivered(job, outcome, claim.callback_token)
 
     def _send(
@@ -181,35 +193,48 @@ class ResultDelivery:
 
     def _send_within_lease(self, claim: Claim, outcome: TaskOutcome) -> None:
         if self._store.lease_time_left_ms(claim) < WORST_CALL_MS:
-            self._release(claim, maybe_delivered=False)
+            self._release(claim)
             raise AwsUnavailable("the record was claimed too slowly to send within the lease")
         try:
             send_outcome(self._stepfunctions, claim.task_token, outcome)
         except SendFailed as failure:
-            self._release(claim, maybe_delivered=failure.maybe_delivered)
+            maybe = _sent(outcome, for_sure=False) if failure.maybe_delivered else None
+            self._release(claim, maybe)
             raise AwsUnavailable(f"Step Functions call failed: {failure}") from failure
 
     def _finalize(
-        self, claim: Claim, status: str, result: dict[str, Any], *, maybe_delivered: bool
+        self, claim: Claim, status: str, result: dict[str, Any], *, sent: SentOutcome | None
     ) -> None:
-        """Record the outcome; a result DynamoDB refuses is stored in its minimal form."""
+        """Record the outcome (``sent``: what the task got, kept should this fail); a result
+        DynamoDB refuses is stored in its minimal form."""
         for candidate in (result, _minimal_result(result)):
             try:
                 if not self._store.finalize(claim, status, candidate):
                     logger.warning("Lease ran out before finalizing; its new holder finalizes")
                 return
             except AwsUnavailable:
-                self._release(claim, maybe_delivered=maybe_delivered)
+                self._release(claim, sent)
                 raise
             except RecordRefused as refused:
                 logger.warning(f"Could not store the result as it is: {refused}")
         logger.error(f"Could not record {status} on callback {redact(claim.callback_token)}")
 
-    def _release(self, claim: Claim, *, maybe_delivered: bool) -> None:
+    def _release(self, claim: Claim, sent: SentOutcome | None = None) -> None:
         try:
-            self._store.release(claim, maybe_delivered=maybe_delivered)
+            self._store.release(claim, sent=sent)
         except (AwsUnavailable, RecordRefused):
             logger.warning("Could not release the lease; it runs out by itself", exc_info=True)
+
+
+def _sent(outcome: TaskOutcome, *, for_sure: bool) -> SentOutcome:
+    return SentOutcome(outcome.record_status, outcome.error, outcome.output_s3, for_sure)
+
+
+def _as_outcome(sent: SentOutcome) -> TaskOutcome:
+    """What an earlier delivery sent, to record (it is not sent again)."""
+    return TaskOutcome(
+        record_status=sent.record_status, error=sent.step_functions_error, output_s3=sent.output_s3
+    )
 
 
 def _minimal_result(result: dict[str, Any]) -> dict[str, Any]:

@@ -15,6 +15,7 @@ from typing import Any
 
 from runpod_callbacks.api_key import ApiKeyUnavailable, KeySource
 from runpod_callbacks.errors import SubmitFailed, SubmitRejected
+from runpod_callbacks.job_status import redact
 
 DEFAULT_BASE_URL = "https://api.runpod.ai/v2"
 TIMEOUT_S = 10
@@ -53,7 +54,8 @@ class RunPodApi:
         self._attempts = attempts
         self._timeout_s = timeout_s
         self._backoff_s = backoff_s
-        self._keys_sent: set[str] = set()
+        self._secrets: dict[str, str] = {}
+        """Texts RunPod's messages must not carry into ours, and what stands for each."""
 
     def run(self, endpoint_id: str, job: dict[str, Any]) -> str:
         """Submit the job; returns RunPod's job id.
@@ -61,6 +63,10 @@ class RunPodApi:
         Retries 5xx, 429 and network failures (a retry after a lost answer can start a second
         job: RunPod has no idempotency key). Raises SubmitRejected for other 4xx.
         """
+        webhook = str(job.get("webhook", ""))
+        callback_token = webhook.rsplit("/", 1)[-1]
+        if callback_token:  # RunPod may quote the webhook URL, the callback's bearer secret
+            self._secrets[callback_token] = redact(callback_token)
         try:
             answer = self.exchange("POST", f"{endpoint_id}/run", job)
         except (RunPodUnavailable, ApiKeyUnavailable) as unavailable:
@@ -70,9 +76,15 @@ class RunPodApi:
         return self._job_id(answer.body)
 
     def status(self, endpoint_id: str, job_id: str) -> str | None:
-        """The job-status object's JSON text; None when RunPod does not know the job (404)."""
+        """The job-status object's JSON text; None when RunPod does not know the job (404).
+
+        A 404 counts only if the endpoint itself answers (its /health): a wrong base URL or
+        endpoint id must not pass for jobs RunPod lost.
+        """
         answer = self.exchange("GET", _path(endpoint_id, "status", job_id), None)
         if answer.status == 404:
+            health = self.exchange("GET", f"{_segment(endpoint_id)}/health", None)
+            self._definite(health)
             return None
         return self._definite(answer).body.decode("utf-8", errors="replace")
 
@@ -115,7 +127,7 @@ class RunPodApi:
 
     def _try(self, method: str, path: str, payload: Any, api_key: str) -> Answer | str:
         """RunPod's answer, whatever its status, or why there was none."""
-        self._keys_sent.add(api_key)
+        self._secrets[api_key] = "[API key]"
         request = urllib.request.Request(  # noqa: S310 - https base URL from the module's config
             f"{self._base_url}/{path}",
             data=None if payload is None else json.dumps(payload).encode(),
@@ -127,7 +139,7 @@ class RunPodApi:
             method=method,
         )
         try:
-            with urllib.request.urlopen(request, timeout=self._timeout_s) as response:  # noqa: S310
+            with _NO_REDIRECTS.open(request, timeout=self._timeout_s) as response:
                 return Answer(int(response.status), response.read())
         except urllib.error.HTTPError as error:
             try:
@@ -161,11 +173,25 @@ class RunPodApi:
                 (str(document[key]) for key in ("error", "message", "detail") if document.get(key)),
                 text,
             )
-        for api_key in self._keys_sent:
-            text = text.replace(api_key, "[API key]")
+        for secret, stand_in in self._secrets.items():
+            text = text.replace(secret, stand_in)
         return text[:MAX_MESSAGE_CHARACTERS]
+
+
+class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
+    """urllib would follow a redirect with the Authorization header, to any host: never."""
+
+    def redirect_request(self, *_: Any, **__: Any) -> None:
+        return None  # urllib then raises the 30x as an HTTPError: a definite, refused answer
+
+
+_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
 
 
 def _path(endpoint_id: str, action: str, job_id: str) -> str:
     """Ids from the record go into the URL as one segment each, whatever they contain."""
-    return "/".join(urllib.parse.quote(part, safe="") for part in (endpoint_id, action, job_id))
+    return "/".join(_segment(part) for part in (endpoint_id, action, job_id))
+
+
+def _segment(text: str) -> str:
+    return urllib.parse.quote(text, safe="")

@@ -24,6 +24,7 @@ DEFAULT_RECORD_LIFETIME_S = 7 * 24 * 3600
 ENDPOINT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
 POLICY_KEYS = frozenset({"executionTimeout", "ttl", "lowPriority"})
 MAX_TASK_TOKEN_LENGTH = 2048
+MAX_RECORD_LIFETIME_S = 366 * 24 * 3600
 MAX_NAME_LENGTH = 1024
 JOB_ID_WRITE_ATTEMPTS = 3
 JOB_ID_WRITE_BACKOFF_S = 0.5
@@ -69,8 +70,12 @@ def parse_submit_request(payload: Any) -> SubmitRequest:
     if policy is not None and (not isinstance(policy, dict) or not set(policy) <= POLICY_KEYS):
         raise InvalidRequest(f"policy may hold only {', '.join(sorted(POLICY_KEYS))}")
     lifetime = payload.get("record_lifetime_s", DEFAULT_RECORD_LIFETIME_S)
-    if isinstance(lifetime, bool) or not isinstance(lifetime, int) or lifetime < 60:
-        raise InvalidRequest("record_lifetime_s must be a whole number of seconds, at least 60")
+    if (
+        isinstance(lifetime, bool)
+        or not isinstance(lifetime, int)
+        or not 60 <= lifetime <= MAX_RECORD_LIFETIME_S
+    ):
+        raise InvalidRequest("record_lifetime_s must be whole seconds, from 60 to 366 days")
     return SubmitRequest(
         task_token=task_token,
         endpoint_id=endpoint_id,

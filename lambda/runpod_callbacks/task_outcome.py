@@ -42,7 +42,7 @@ class TaskOutcome:
 
     @property
     def succeeded(self) -> bool:
-        return self.output is not None
+        return self.record_status == RecordStatus.COMPLETED
 
 
 @dataclass(frozen=True)

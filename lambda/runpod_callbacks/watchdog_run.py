@@ -22,7 +22,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from runpod_callbacks.callback_records import CallbackStore, iso_time
+from runpod_callbacks.callback_records import CallbackStore, index_key, iso_time
 from runpod_callbacks.errors import DeliveryInFlight, TaskExpired
 from runpod_callbacks.job_status import (
     RUNNING_STATUSES,
@@ -111,20 +111,36 @@ class WatchdogRun:
         self._cancel_calls = RateLimit(CANCEL_CALLS_PER_10_S)
 
     def run(self) -> Summary:
+        """Settle stale records, continuing where the last run stopped: with more of them than a
+        run takes (long jobs stay PENDING while they run), every one is reached in turn."""
         summary = Summary()
         cutoff = datetime.now(UTC) - timedelta(seconds=self._settings.stale_after_s)
         created_before = iso_time(cutoff)  # as the submit function writes created_at
         try:
-            for record in self._store.stale_pending(created_before, self._settings.max_records):
-                if self._time_left_ms() < SPARE_MS:
-                    logger.info("Stopping early: the rest waits for the next run")
-                    break
-                summary.checked += 1
-                summary.add(self._settle_safely(record))
+            start_after = self._store.watchdog_cursor()
+            stopped_after = self._settle_stale(created_before, start_after, summary)
+            if stopped_after != start_after:
+                self._store.save_watchdog_cursor(stopped_after)
         except Exception:  # reading the index failed: the records wait for the next run
             logger.exception("Could not read the stale records")
             summary.errors += 1
         return summary
+
+    def _settle_stale(
+        self, created_before: str, start_after: dict[str, str] | None, summary: Summary
+    ) -> dict[str, str] | None:
+        """Settle records past ``start_after``; returns where the next run starts (None: the
+        oldest, once this run reached the last stale record)."""
+        limit = self._settings.max_records
+        last: dict[str, str] | None = None
+        for record in self._store.stale_pending(created_before, limit, start_after):
+            if self._time_left_ms() < SPARE_MS:
+                logger.info("Stopping early: the rest waits for the next run")
+                return last or start_after
+            summary.checked += 1
+            summary.add(self._settle_safely(record))
+            last = index_key(record)
+        return last if summary.checked == limit else None
 
     def _settle_safely(self, record: dict[str, Any]) -> str:
         """The summary count this record adds to; a failure is counted, never raised."""

@@ -60,19 +60,28 @@ class AwsFaults:
     def __init__(self, *clients: Any) -> None:
         self._clients = clients
         self._registered: list[tuple[Any, str, Callable[..., Any]]] = []
+        self._faults: dict[str, list[tuple[set[int] | None, Fault]]] = {}
         self.tries: dict[str, int] = {}
         """Every try of each operation seen so far, faulty or not."""
 
     def fail(self, operation: str, fault: Fault, *, tries: set[int] | None = None) -> None:
-        """Apply the fault to the given 1-based tries of the operation (every try when None)."""
+        """Apply the fault to the given 1-based tries of the operation (every try when None);
+        several faults of one operation share its count of tries (the first that applies wins)."""
+        if operation not in self._faults:
+            self._faults[operation] = []
+            self._listen(operation)
+        self._faults[operation].append((tries, fault))
+
+    def _listen(self, operation: str) -> None:
         client = next(c for c in self._clients if operation in c.meta.service_model.operation_names)
         service_id = client.meta.service_model.service_id.hyphenize()
         event = f"before-send.{service_id}.{operation}"
 
         def inject(request: AWSPreparedRequest, **_: Any) -> AWSResponse | None:
             self.tries[operation] = self.tries.get(operation, 0) + 1
-            if tries is None or self.tries[operation] in tries:
-                return fault(request)
+            for tries, fault in self._faults.get(operation, []):
+                if tries is None or self.tries[operation] in tries:
+                    return fault(request)
             return None
 
         client.meta.events.register_first(event, inject)
@@ -82,4 +91,5 @@ class AwsFaults:
         for events, event, inject in self._registered:
             events.unregister(event, inject)
         self._registered.clear()
+        self._faults.clear()
         self.tries.clear()

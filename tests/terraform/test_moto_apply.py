@@ -338,7 +338,7 @@ def test_watchdog_role_is_least_privilege(deployed_with_submit: Any, moto_endpoi
     assert iam.list_attached_role_policies(RoleName="sub-runpod-watchdog")["AttachedPolicies"] == []
     assert by_actions == {
         ("dynamodb:Query",): [f"{table_arn}/index/status-created_at"],
-        ("dynamodb:UpdateItem",): [table_arn],
+        ("dynamodb:GetItem", "dynamodb:UpdateItem"): [table_arn],
         ("states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"): ["*"],
         ("secretsmanager:GetSecretValue",): [output(deployed_with_submit, "secret_arn")],
         ("logs:CreateLogStream", "logs:PutLogEvents"): [
