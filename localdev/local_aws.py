@@ -20,6 +20,9 @@ EXECUTE_STATE_MACHINES = {
 }
 
 
+MOTO_SETUP_HEARTBEAT = CallbackEndpoint.setup_heartbeat_endpoint  # moto's own, as imported
+
+
 @contextmanager
 def heartbeat_race_closed() -> Iterator[None]:
     """Close a race of moto's executions (not AWS's) while the block runs.

@@ -12,7 +12,7 @@ from moto.stepfunctions.parser.asl.eval.callback.callback import (
     CallbackOutcomeFailure,
 )
 
-from localdev.local_aws import heartbeat_race_closed, local_aws
+from localdev.local_aws import MOTO_SETUP_HEARTBEAT, heartbeat_race_closed, local_aws
 from tests.terraform.moto_aws import (
     aws,
     serve_missing_stepfunctions_calls,
@@ -67,11 +67,15 @@ def test_published_versions_are_listed_newest_first(stepfunctions: Any) -> None:
 
 
 @pytest.mark.parametrize("patched", [False, True])
-def test_an_outcome_sent_before_the_heartbeat_wait_ends_it(patched: bool) -> None:
+def test_an_outcome_sent_before_the_heartbeat_wait_ends_it(
+    patched: bool, monkeypatch: pytest.MonkeyPatch
+) -> None:
     """Unpatched, moto's heartbeat wait misses the outcome and times out (False after 1 s).
 
     Once moto delivers such an outcome itself, the unpatched case fails: drop the patch then.
     """
+    # moto's own method, whatever local AWS of this module is running meanwhile
+    monkeypatch.setattr(CallbackEndpoint, "setup_heartbeat_endpoint", MOTO_SETUP_HEARTBEAT)
     with heartbeat_race_closed() if patched else contextlib.nullcontext():
         endpoint = CallbackEndpoint(callback_id="token")
         endpoint.notify(
