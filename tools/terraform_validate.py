@@ -7,7 +7,6 @@ the registry when there is none; TERRAFORM overrides the binary on PATH.
 """
 
 import os
-import subprocess
 import sys
 import tempfile
 from pathlib import Path
@@ -19,14 +18,7 @@ ROOTS = (".", "examples/basic", "examples/complete")
 
 def _terraform(terraform: str, *arguments: str, cwd: Path, env: dict[str, str]) -> str | None:
     """None when the command succeeds, else what it printed."""
-    result = subprocess.run(  # noqa: S603 - the user's terraform, fixed arguments
-        [terraform, *arguments, "-no-color"],
-        cwd=cwd,
-        env=env,
-        capture_output=True,
-        text=True,
-        check=False,
-    )
+    result = tf_tools.run_terraform(terraform, *arguments, cwd=cwd, env=env)
     return None if result.returncode == 0 else result.stdout + result.stderr
 
 

@@ -49,6 +49,25 @@ def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Counter[
         yield endpoint, received
 
 
+TABLE = "test-runpod-callbacks"
+
+
+def _waiting_job(endpoint: str) -> tuple[Any, Any, str, str]:
+    """The table, a state machine and an execution waiting for job runpod-job-123; returns the
+    clients, the execution and its callback token."""
+    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
+    stepfunctions = boto3.client("stepfunctions", endpoint_url=endpoint)
+    aws_setup.create_callback_table(dynamodb, TABLE)
+    machine = aws_setup.create_state_machine(
+        stepfunctions, "runpod-job", aws_setup.waiting_task_definition(TABLE)
+    )
+    execution_arn, token = aws_setup.start_waiting_execution(
+        stepfunctions, machine, segment_filename="seg_0001.mp4", job_id="runpod-job-123"
+    )
+    aws_setup.wait_for_record(dynamodb, TABLE, token)
+    return dynamodb, stepfunctions, execution_arn, token
+
+
 @pytest.mark.parametrize(
     ("webhook", "final_status"), [("completed.json", "SUCCEEDED"), ("failed.json", "FAILED")]
 )
@@ -56,17 +75,7 @@ def test_concurrent_duplicates_resume_the_task_exactly_once(
     moto_server: tuple[str, Counter[str]], webhook: str, final_status: str
 ) -> None:
     endpoint, received = moto_server
-    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
-    stepfunctions = boto3.client("stepfunctions", endpoint_url=endpoint)
-    table = "test-runpod-callbacks"
-    aws_setup.create_callback_table(dynamodb, table)
-    machine = aws_setup.create_state_machine(
-        stepfunctions, "runpod-job", aws_setup.waiting_task_definition(table)
-    )
-    execution_arn, token = aws_setup.start_waiting_execution(
-        stepfunctions, machine, segment_filename="seg_0001.mp4", job_id="runpod-job-123"
-    )
-    aws_setup.wait_for_record(dynamodb, table, token)
+    dynamodb, stepfunctions, execution_arn, token = _waiting_job(endpoint)
 
     spawn = multiprocessing.get_context("spawn")
     start = spawn.Barrier(INSTANCES)
@@ -86,7 +95,7 @@ def test_concurrent_duplicates_resume_the_task_exactly_once(
     assert statuses.count(200) >= 1
     execution = aws_setup.wait_for_execution(stepfunctions, execution_arn)
     assert execution["status"] == final_status
-    record = dynamodb.get_item(TableName=table, Key={"callback_token": {"S": token}})["Item"]
+    record = dynamodb.get_item(TableName=TABLE, Key={"callback_token": {"S": token}})["Item"]
     assert record["status"]["S"] in ("COMPLETED", "FAILED")
 
 
@@ -95,19 +104,9 @@ def test_webhook_and_watchdog_racing_resume_the_task_exactly_once(
 ) -> None:
     """A late webhook and watchdog runs reach the same stale record at the same moment."""
     endpoint, received = moto_server
-    dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
-    stepfunctions = boto3.client("stepfunctions", endpoint_url=endpoint)
-    table = "test-runpod-callbacks"
-    aws_setup.create_callback_table(dynamodb, table)
-    machine = aws_setup.create_state_machine(
-        stepfunctions, "runpod-job", aws_setup.waiting_task_definition(table)
-    )
-    execution_arn, token = aws_setup.start_waiting_execution(
-        stepfunctions, machine, segment_filename="seg_0001.mp4", job_id="runpod-job-123"
-    )
-    aws_setup.wait_for_record(dynamodb, table, token)
+    dynamodb, stepfunctions, execution_arn, token = _waiting_job(endpoint)
     dynamodb.update_item(  # submitted an hour ago, as the submit function records it
-        TableName=table,
+        TableName=TABLE,
         Key={"callback_token": {"S": token}},
         UpdateExpression="SET endpoint_id = :endpoint, created_at = :an_hour_ago",
         ExpressionAttributeValues={
@@ -149,5 +148,5 @@ def test_webhook_and_watchdog_racing_resume_the_task_exactly_once(
     assert sum(recoveries) <= 1
     execution = aws_setup.wait_for_execution(stepfunctions, execution_arn)
     assert execution["status"] == "SUCCEEDED"
-    record = dynamodb.get_item(TableName=table, Key={"callback_token": {"S": token}})["Item"]
+    record = dynamodb.get_item(TableName=TABLE, Key={"callback_token": {"S": token}})["Item"]
     assert record["status"]["S"] == "COMPLETED"

@@ -70,8 +70,8 @@ def test_expire_whose_claim_took_effect_but_failed_still_cancels_the_orphan_next
 ) -> None:
     """One call fails: the expire path's claim (UpdateItem) is carried out, its answer lost,
     botocore's retry throttled. The next run must still cancel the job nobody waits for and mark
-    the record EXPIRED; today the claim's lease id stays in maybe_delivered_by and every later run
-    skips the record: the GPU job is never cancelled."""
+    the record EXPIRED; the claim's lease id once stayed in maybe_delivered_by and every later run
+    skipped the record: the GPU job was never cancelled."""
     world = world_with_stale_records
     world.runpod.jobs_run_until_cancelled = True
     job, job_id = world.run_job()
@@ -99,9 +99,8 @@ def test_expire_whose_claim_took_effect_but_failed_still_cancels_the_orphan_next
 def test_number_with_an_exponent_decimal_cannot_hold_is_never_a_5xx(
     local_webhook: LocalWebhook, sent_tasks: SentTasks, number: str
 ) -> None:
-    """Valid JSON (the json module takes it) that Decimal refuses with InvalidOperation, an
-    ArithmeticError that parse_job_status does not catch: 500 UnexpectedError on every retry.
-    The contract: every number reaches the task exactly (the output is forwarded as written)."""
+    """Valid JSON (the json module takes it) that Decimal refuses with InvalidOperation: it once
+    answered 500 on every retry. Every number reaches the task exactly, as written."""
     job = local_webhook.start_job()
     text = (
         '{"id":"runpod-job-123","status":"COMPLETED","output":{"x":' + number + "},"
@@ -118,10 +117,9 @@ def test_number_with_an_exponent_decimal_cannot_hold_is_never_a_5xx(
 def test_record_with_an_empty_task_token_is_never_a_5xx(
     local_webhook: LocalWebhook, sent_tasks: SentTasks
 ) -> None:
-    """An own submitter's record whose task_token is an empty string (a string, so the claim
-    takes it): botocore refuses the SendTask* call before sending (ParamValidationError, min
-    length 1), which counts as "may have reached AWS": 503 on every retry, and each retry's lease
-    stays in maybe_delivered_by. A problem of the record is a 4xx (CorruptRecord) or final."""
+    """An own submitter's record whose task_token is an empty string: botocore refuses the
+    SendTask* call before sending (ParamValidationError), which once counted as "may have reached
+    AWS", 503 on every retry. A problem of the record is a 4xx (CorruptRecord) or final."""
     token = "empty-task-token-record"
     local_webhook.dynamodb.put_item(
         TableName=local_webhook.table_name,
@@ -143,8 +141,8 @@ def test_send_that_succeeded_is_not_sent_again_after_a_finalize_failure(
     local_webhook: LocalWebhook, faults: AwsFaults, sent_tasks: SentTasks
 ) -> None:
     """One call fails: the finalize (UpdateItem tries 2 and 3) after a SendTaskSuccess that
-    succeeded. design.md: a delivery whose Step Functions call succeeded is never re-sent. The
-    delivery knows its send succeeded, yet RunPod's retry sends SendTaskSuccess again."""
+    succeeded. A delivery whose Step Functions call surely succeeded is never re-sent: RunPod's
+    retry only records it (it once sent SendTaskSuccess again)."""
     job = local_webhook.start_job()
     faults.fail("UpdateItem", THROTTLED, tries={2, 3})
 
@@ -162,9 +160,8 @@ def test_record_keeps_the_outcome_that_was_delivered_not_the_retrys(
 ) -> None:
     """One call fails: the finalize after the InvalidOutput fallback (SendTaskFailure) succeeded.
     RunPod's retry finds the token used (AWS answers TaskTimedOut; moto would accept a second
-    SendTaskFailure, so AWS's answer is injected) and finalizes with its own first choice, the
-    success: the record says COMPLETED and the retry answers "task resumed" (TaskSucceeded),
-    while the task failed with RunPod.InvalidOutput."""
+    SendTaskFailure, so AWS's answer is injected). The record and the answer say what the task
+    got, RunPod.InvalidOutput (the retry once recorded its own first choice, COMPLETED)."""
     job = local_webhook.start_job()
     faults.fail("SendTaskSuccess", refused("InvalidOutput"))  # deterministic: every delivery
     faults.fail("UpdateItem", THROTTLED, tries={2, 3})  # the first delivery's finalize
@@ -217,9 +214,9 @@ def test_watchdog_dying_between_cancel_and_finalize_still_leaves_the_record_expi
     monkeypatch: pytest.MonkeyPatch,
 ) -> None:
     """The process dies after RunPod's /cancel and before the EXPIRED write. The next run finds
-    the job CANCELLED; as nobody waits for its task, the record should end EXPIRED. Today the
-    expire's own claim counts as "may have resumed the task", so the next run reports the task
-    as resumed by it: RecoveredByWatchdog (the lost-webhook alarm) and a FAILED record."""
+    the job CANCELLED; as nobody waits for its task, the record should end EXPIRED. The expire's
+    own claim once counted as "may have resumed the task", so the next run reported the task as
+    resumed by it: RecoveredByWatchdog (the lost-webhook alarm) and a FAILED record."""
     world = world_with_stale_records
     world.runpod.jobs_run_until_cancelled = True
     job, job_id = world.run_job()
@@ -248,9 +245,8 @@ def test_watchdog_dying_between_cancel_and_finalize_still_leaves_the_record_expi
 
 
 def test_binary_secret_is_a_typed_submit_failure(world: RunPodWorld) -> None:
-    """A secret stored as SecretBinary (no SecretString): ApiKeyCache reads
-    ["SecretString"] and the KeyError escapes untyped; the task is not failed with
-    RunPod.SubmitFailed (issue 8, item 10: every failure is typed)."""
+    """A secret stored as SecretBinary (no SecretString) is a typed failure that fails the task
+    (it once escaped as a bare KeyError)."""
     boto3.client("secretsmanager").put_secret_value(
         SecretId="runpod-api-key", SecretBinary=b"rp_TESTKEY_0123456789abcdef"
     )
@@ -269,8 +265,7 @@ def test_callback_token_runpod_echoes_in_a_refusal_is_logged_only_redacted(
     world: RunPodWorld, capsys: pytest.CaptureFixture[str]
 ) -> None:
     """RunPod refuses the job with a message that quotes the webhook URL it was given (so the
-    callback token, the webhook's bearer secret). The submit function logs RunPod's message as
-    it is in "Submission failed: ..."; design.md: the callback token is logged only redacted."""
+    callback token, the webhook's bearer secret): the token is logged only redacted."""
     _, payload = world.start()
     token = callback_token_for(payload["task_token"], API_KEY)
     url = f"{world.submit.os.environ['WEBHOOK_BASE_URL']}/{token}"
@@ -286,9 +281,8 @@ def test_callback_token_runpod_echoes_in_a_refusal_is_logged_only_redacted(
 
 
 def test_record_lifetime_dynamodb_cannot_hold_is_an_invalid_request(world: RunPodWorld) -> None:
-    """record_lifetime_s has a lower bound only: 10**130 passes parse_submit_request, then the
-    ttl cannot be serialized for DynamoDB and a bare ValueError escapes the function (untyped,
-    the waiting task not failed with RunPod.InvalidRequest)."""
+    """A lifetime whose ttl DynamoDB cannot hold is an invalid request (it once passed the
+    parser and escaped the function as a bare ValueError)."""
     _, payload = world.start()
 
     with pytest.raises(SubmitError) as raised:
