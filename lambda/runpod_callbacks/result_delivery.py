@@ -90,6 +90,11 @@ class ResultDelivery:
         except AlreadyFinished as finished:
             logger.info(f"Callback {redact(callback_token)} already completed, returning success")
             return Delivered("DuplicateDelivery", finished.record_status, "already completed")
+        if claim.sent is not None and claim.sent.for_sure:
+            # An earlier delivery resumed the task and only failed to record it: record what it
+            # sent, deciding (and writing to S3) nothing again.
+            logger.info(f"Callback {redact(callback_token)} resumed by an earlier attempt")
+            return self._finish(claim, job, _as_outcome(claim.sent))
         context = TaskContext(callback_token, claim.exec_id, claim.segment_filename)
         try:
             outcome = (decide or self._decide_outcome)(job, context)
@@ -148,26 +153,21 @@ class ResultDelivery:
     def _resume(
         self, claim: Claim, job: JobStatus, context: TaskContext, outcome: TaskOutcome
     ) -> Delivered:
-        if claim.sent is not None and claim.sent.for_sure:
-            # An earlier delivery resumed the task and only failed to record it: never send again.
+        try:
+            outcome = self._send(claim, job, context, outcome)
+        except TokenGone as gone:
+            if not (gone.maybe_delivered or claim.maybe_delivered_before):
+                logger.warning(f"Task token expired for callback {redact(claim.callback_token)}")
+                result = record_result(job, outcome)
+                self._finalize(claim, RecordStatus.EXPIRED, result, sent=None)
+                raise TaskExpired("the task no longer waits for this callback") from gone
             logger.info(f"Callback {redact(claim.callback_token)} resumed by an earlier attempt")
-            outcome = _as_outcome(claim.sent)
-        else:
-            try:
-                outcome = self._send(claim, job, context, outcome)
-            except TokenGone as gone:
-                if not (gone.maybe_delivered or claim.maybe_delivered_before):
-                    logger.warning(
-                        f"Task token expired for callback {redact(claim.callback_token)}"
-                    )
-                    result = record_result(job, outcome)
-                    self._finalize(claim, RecordStatus.EXPIRED, result, sent=None)
-                    raise TaskExpired("the task no longer waits for this callback") from gone
-                logger.info(
-                    f"Callback {redact(claim.callback_token)} resumed by an earlier attempt"
-                )
-                if claim.sent is not None:  # record what the task most likely got
-                    outcome = _as_outcome(claim.sent)
+            if claim.sent is not None:  # record what the task most likely got
+                outcome = _as_outcome(claim.sent)
+        return self._finish(claim, job, outcome)
+
+    def _finish(self, claim: Claim, job: JobStatus, outcome: TaskOutcome) -> Delivered:
+        """Record the outcome the task got (kept on the record as surely sent, should this fail)."""
         sent = _sent(outcome, for_sure=True)
         self._finalize(claim, outcome.record_status, record_result(job, outcome), sent=sent)
         return _delivered(job, outcome, claim.callback_token)

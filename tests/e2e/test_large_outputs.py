@@ -157,3 +157,30 @@ def test_watchdog_recovers_a_large_result_through_s3(
     pointer = json.loads(execution["output"])["output_s3"]
     content, _ = stored_object(bucket, pointer)
     assert json.loads(content) == {"processed": {"frames": [MEGABYTE_OF_BASE64]}}
+
+
+def test_retry_after_a_send_surely_taken_writes_no_object_again(
+    local_webhook: LocalWebhook, bucket: Any, sent_tasks: SentTasks, handler: Any
+) -> None:
+    """The send succeeded, the record's update failed: the retry records what was sent, and
+    neither sends nor rewrites the object the task already has (with its sha256)."""
+    job = local_webhook.start_job()
+    raw = large_body(json.dumps({"frames": [MEGABYTE_OF_BASE64]}))
+    s3 = large_outputs._store(BUCKET, "runpod-results/")._s3
+    puts: list[str] = []
+    s3.meta.events.register("before-call.s3.PutObject", lambda **_: puts.append("put"))
+    record_faults = AwsFaults(handler.dynamodb)
+    record_faults.fail("UpdateItem", refused("ThrottlingException"), tries={2, 3})  # finalize
+
+    try:
+        faulty = local_webhook.deliver(job.callback_token, raw)
+    finally:
+        record_faults.clear()
+    retried = local_webhook.deliver(job.callback_token, raw)
+
+    assert (faulty["statusCode"], retried["statusCode"]) == (503, 200)
+    assert (sent_tasks, puts) == (["SendTaskSuccess"], ["put"])
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "COMPLETED"
+    assert record["result"]["output_s3"]["sha256"] == sent_tasks.output()["output_s3"]["sha256"]
