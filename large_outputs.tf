@@ -112,8 +112,15 @@ resource "aws_s3_bucket_lifecycle_configuration" "this" {
     expiration {
       days = var.large_outputs.expiration_days
     }
+  }
 
-    # The functions PUT in one request; a multipart upload left by anyone else is not kept.
+  # The functions PUT in one request; a multipart upload left anywhere in the bucket is not kept.
+  rule {
+    id     = "abort-incomplete-multipart-uploads"
+    status = "Enabled"
+
+    filter {}
+
     abort_incomplete_multipart_upload {
       days_after_initiation = 1
     }

@@ -921,13 +921,17 @@ run "large_outputs_create_a_private_bucket" {
   }
 
   assert {
-    condition = [for rule in aws_s3_bucket_lifecycle_configuration.this[0].rule : {
-      status = rule.status, prefix = rule.filter[0].prefix, days = rule.expiration[0].days,
-      abort  = rule.abort_incomplete_multipart_upload[0].days_after_initiation
-      }] == [{
-      status = "Enabled", prefix = "runpod-results/", days = 7, abort = 1
-    }]
-    error_message = "one rule: objects under the prefix expire after 7 days, incomplete multipart uploads are aborted after 1"
+    condition = (
+      length(aws_s3_bucket_lifecycle_configuration.this[0].rule) == 2 &&
+      aws_s3_bucket_lifecycle_configuration.this[0].rule[0].status == "Enabled" &&
+      aws_s3_bucket_lifecycle_configuration.this[0].rule[0].filter[0].prefix == "runpod-results/" &&
+      aws_s3_bucket_lifecycle_configuration.this[0].rule[0].expiration[0].days == 7 &&
+      length(aws_s3_bucket_lifecycle_configuration.this[0].rule[0].abort_incomplete_multipart_upload) == 0 &&
+      aws_s3_bucket_lifecycle_configuration.this[0].rule[1].status == "Enabled" &&
+      length(aws_s3_bucket_lifecycle_configuration.this[0].rule[1].expiration) == 0 &&
+      aws_s3_bucket_lifecycle_configuration.this[0].rule[1].abort_incomplete_multipart_upload[0].days_after_initiation == 1
+    )
+    error_message = "objects under the prefix expire after 7 days; incomplete multipart uploads are aborted after 1 (anywhere: the mock fills in the empty filter's prefix, moto shows it empty)"
   }
 
   assert {
