@@ -45,7 +45,7 @@ resource "aws_s3_bucket" "this" {
   #checkov:skip=CKV_AWS_144:Each object is a copy of a RunPod result, read within minutes and deleted after expiration_days; a replica in another region would double the cost for nothing to recover.
   #checkov:skip=CKV_AWS_145:SSE-S3 encrypts by default; a customer-managed key is the caller's choice (large_outputs.kms_key_arn).
   #checkov:skip=CKV2_AWS_62:Nothing reacts to a new object: the task output carries its location.
-  #checkov:skip=CKV_AWS_21:Versioning off on purpose: every delivery of a record writes the same key with the same bytes, so older versions would only be duplicates kept past the expiry (the task output's sha256 identifies the content).
+  #checkov:skip=CKV_AWS_21:Versioning off on purpose: a redelivery writes the same key again with the same output, so older versions would only be duplicates kept past the expiry (the task output's sha256 identifies the content).
   count = local.create_large_outputs_bucket ? 1 : 0
 
   bucket = local.large_outputs_module_bucket_name
