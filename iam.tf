@@ -38,6 +38,44 @@ data "aws_iam_policy_document" "tracing" {
   }
 }
 
+# Large outputs (var.large_outputs): the webhook and the watchdog write results that do not fit a
+# task output under the key prefix, and nowhere else.
+data "aws_iam_policy_document" "large_outputs_write" {
+  dynamic "statement" {
+    for_each = local.large_outputs_objects_arns
+
+    content {
+      sid       = "WriteLargeOutputs"
+      actions   = ["s3:PutObject"]
+      resources = [statement.value]
+
+      # The module's bucket has a predictable name: never write to one of that name in another
+      # account (should it ever be deleted and taken).
+      dynamic "condition" {
+        for_each = local.create_large_outputs_bucket ? [local.large_outputs_account_id] : []
+
+        content {
+          test     = "StringEquals"
+          variable = "s3:ResourceAccount"
+          values   = [condition.value]
+        }
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.large_outputs.enabled && var.large_outputs.kms_key_arn != null ? [var.large_outputs.kms_key_arn] : []
+
+    content {
+      sid = "EncryptLargeOutputs"
+      # An SSE-KMS PutObject needs kms:GenerateDataKey on the key, nothing more (S3 User Guide,
+      # "Using server-side encryption with AWS KMS keys": Decrypt too only for multipart uploads).
+      actions   = ["kms:GenerateDataKey"]
+      resources = [statement.value]
+    }
+  }
+}
+
 ################################################################################
 # Webhook function
 ################################################################################
@@ -46,6 +84,7 @@ data "aws_iam_policy_document" "webhook" {
   source_policy_documents = [
     data.aws_iam_policy_document.table_key.json,
     data.aws_iam_policy_document.tracing.json,
+    data.aws_iam_policy_document.large_outputs_write.json,
   ]
 
   statement {
@@ -158,6 +197,7 @@ data "aws_iam_policy_document" "watchdog" {
   source_policy_documents = [
     data.aws_iam_policy_document.table_key.json,
     data.aws_iam_policy_document.tracing.json,
+    data.aws_iam_policy_document.large_outputs_write.json,
   ]
 
   statement {
@@ -282,8 +322,44 @@ resource "aws_iam_role_policy" "watchdog_schedule" {
 # The caller's state machines (output state_machine_policy_json)
 ################################################################################
 
+# With large outputs, a state machine reads the results in S3 (e.g. a Distributed Map's ItemReader).
+data "aws_iam_policy_document" "large_outputs_read" {
+  dynamic "statement" {
+    for_each = local.large_outputs_objects_arns
+
+    content {
+      sid       = "ReadLargeOutputs"
+      actions   = ["s3:GetObject"]
+      resources = [statement.value]
+
+      dynamic "condition" {
+        for_each = local.create_large_outputs_bucket ? [local.large_outputs_account_id] : []
+
+        content {
+          test     = "StringEquals"
+          variable = "s3:ResourceAccount"
+          values   = [condition.value]
+        }
+      }
+    }
+  }
+
+  dynamic "statement" {
+    for_each = var.large_outputs.enabled && var.large_outputs.kms_key_arn != null ? [var.large_outputs.kms_key_arn] : []
+
+    content {
+      sid       = "DecryptLargeOutputs"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+}
+
 data "aws_iam_policy_document" "state_machine" {
-  source_policy_documents = [data.aws_iam_policy_document.table_key.json]
+  source_policy_documents = [
+    data.aws_iam_policy_document.table_key.json,
+    data.aws_iam_policy_document.large_outputs_read.json,
+  ]
 
   statement {
     sid       = "WriteCallbackRecords"

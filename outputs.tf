@@ -41,7 +41,7 @@ output "table_arn" {
 ################################################################################
 
 output "state_machine_policy_json" {
-  description = "IAM policy (JSON) a state machine's role needs: write callback records and, when created, invoke the submit function. Attach it with aws_iam_role_policy."
+  description = "IAM policy (JSON) a state machine's role needs: write callback records, when created invoke the submit function and, with large outputs, read the results in S3 (decrypting with their key). Attach it with aws_iam_role_policy."
   value       = data.aws_iam_policy_document.state_machine.json
 }
 
@@ -100,4 +100,18 @@ output "watchdog_function_arn" {
 output "watchdog_role_arn" {
   description = "ARN of the watchdog function's IAM role, e.g. for a KMS key policy; null when it is not created (see `watchdog.enabled`)."
   value       = try(aws_iam_role.watchdog[0].arn, null)
+}
+
+################################################################################
+# Large outputs
+################################################################################
+
+output "large_outputs_bucket_name" {
+  description = "Bucket that receives results over Step Functions' 256 KiB (a task's `output_s3.bucket`): the module's or the one named in `large_outputs.bucket_name`; null when large outputs are off."
+  value       = local.large_outputs_bucket
+}
+
+output "large_outputs_bucket_arn" {
+  description = "ARN of that bucket, e.g. for the policies of the steps that read the results; null when large outputs are off."
+  value       = local.large_outputs_bucket_arn
 }

@@ -288,3 +288,49 @@ variable "watchdog" {
     error_message = "watchdog.timeout must be between 30 and 900 seconds."
   }
 }
+
+################################################################################
+# Large outputs
+################################################################################
+
+variable "large_outputs" {
+  description = "Results over Step Functions' 256 KiB written to S3 instead of failing with `RunPod.OutputTooLarge`: the task gets `output_s3` (`bucket`, `key`, `uri`, `size_bytes`, `sha256`) in place of `output`. `enabled`; `bucket_name`: null creates a private bucket `<prefix>-runpod-results-<account id>-<region>`, a name uses that bucket and creates nothing; `key_prefix` of the objects (empty, or ending in `/`); `expiration_days` after which the module's bucket deletes them; `kms_key_arn`: the customer-managed key of the bucket's default encryption (the module's bucket is encrypted with it, with SSE-S3 when null; for your own bucket, the key it uses), which the functions may use to write and state machines to read."
+  type = object({
+    enabled         = optional(bool, false)
+    bucket_name     = optional(string)
+    key_prefix      = optional(string, "runpod-results/")
+    expiration_days = optional(number, 7)
+    kms_key_arn     = optional(string)
+  })
+  default = {}
+
+  validation {
+    condition = (
+      var.large_outputs.bucket_name == null ||
+      (
+        can(regex("^[a-z0-9][a-z0-9.-]{1,61}[a-z0-9]$", var.large_outputs.bucket_name)) &&
+        !can(regex("\\.\\.|^[0-9]+\\.[0-9]+\\.[0-9]+\\.[0-9]+$|^(xn--|sthree-|amzn-s3-demo-)|(-s3alias|--ol-s3|\\.mrap|--x-s3|--table-s3)$", var.large_outputs.bucket_name))
+      )
+    )
+    error_message = "large_outputs.bucket_name must be an S3 bucket name: 3-63 lowercase letters, digits, dots and hyphens, starting and ending with a letter or digit, without '..', not an IP address, without a reserved prefix or suffix."
+  }
+
+  validation {
+    condition = (
+      can(regex("^([A-Za-z0-9!_.'()-]+/)*$", var.large_outputs.key_prefix)) &&
+      !can(regex("(^|/)\\.{1,2}/", var.large_outputs.key_prefix)) &&
+      length(var.large_outputs.key_prefix) <= 512
+    )
+    error_message = "large_outputs.key_prefix must be empty or folders ending in '/' (e.g. runpod-results/), made of letters, digits and ! _ . ' ( ) -, no '.' or '..' folder, at most 512 characters (object keys add up to 432 and end at S3's 1,024)."
+  }
+
+  validation {
+    condition     = var.large_outputs.expiration_days >= 1 && floor(var.large_outputs.expiration_days) == var.large_outputs.expiration_days
+    error_message = "large_outputs.expiration_days must be a whole number of at least 1."
+  }
+
+  validation {
+    condition     = var.large_outputs.kms_key_arn == null || can(regex("^arn:[a-z-]+:kms:[a-z0-9-]+:[0-9]{12}:key/[A-Za-z0-9-]+$", var.large_outputs.kms_key_arn))
+    error_message = "large_outputs.kms_key_arn must be a KMS key ARN (arn:<partition>:kms:<region>:<account>:key/<id>), not an alias: IAM grants the roles use of the key by its ARN."
+  }
+}

@@ -44,7 +44,7 @@ resource "aws_lambda_function" "watchdog" {
       RUNPOD_API_BASE_URL       = var.runpod_api_base_url
       STALE_AFTER_SECONDS       = tostring(var.watchdog.stale_after_seconds)
       MAX_RECORDS_PER_RUN       = tostring(var.watchdog.max_records_per_run)
-    })
+    }, local.large_outputs_environment)
   }
 
   tracing_config {
@@ -53,7 +53,12 @@ resource "aws_lambda_function" "watchdog" {
 
   tags = local.tags
 
-  depends_on = [aws_iam_role_policy.watchdog, aws_cloudwatch_log_group.watchdog]
+  # The bucket's encryption is set before the function may write to it.
+  depends_on = [
+    aws_iam_role_policy.watchdog,
+    aws_cloudwatch_log_group.watchdog,
+    aws_s3_bucket_server_side_encryption_configuration.this,
+  ]
 }
 
 # The schedule invokes the function asynchronously. Lambda would retry a failed run twice and keep

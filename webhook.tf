@@ -12,7 +12,7 @@ resource "aws_cloudwatch_log_group" "webhook" {
 
 resource "aws_lambda_function" "webhook" {
   #checkov:skip=CKV_AWS_116:Invoked synchronously by API Gateway; a dead-letter queue only applies to asynchronous invocations.
-  #checkov:skip=CKV_AWS_117:Calls only AWS public endpoints (DynamoDB, Step Functions); a VPC would add NAT cost and cold start for no isolation gain.
+  #checkov:skip=CKV_AWS_117:Calls only AWS public endpoints (DynamoDB, Step Functions, S3 with large outputs); a VPC would add NAT cost and cold start for no isolation gain.
   #checkov:skip=CKV_AWS_173:The environment holds names and switches only, no secrets; the default AWS-managed key encrypts it.
   #checkov:skip=CKV_AWS_272:Code signing needs a signing profile the caller owns; the zip is built from this module's source.
   #checkov:skip=CKV_AWS_50:X-Ray is a switch (var.tracing_enabled), off by default for cold start and cost.
@@ -31,7 +31,11 @@ resource "aws_lambda_function" "webhook" {
   reserved_concurrent_executions = coalesce(var.webhook_reserved_concurrency, -1)
 
   environment {
-    variables = merge(local.powertools_environment, { POWERTOOLS_SERVICE_NAME = "runpod-webhook" })
+    variables = merge(
+      local.powertools_environment,
+      { POWERTOOLS_SERVICE_NAME = "runpod-webhook" },
+      local.large_outputs_environment,
+    )
   }
 
   tracing_config {
@@ -40,7 +44,12 @@ resource "aws_lambda_function" "webhook" {
 
   tags = local.tags
 
-  depends_on = [aws_iam_role_policy.webhook, aws_cloudwatch_log_group.webhook]
+  # The bucket's encryption is set before the function may write to it.
+  depends_on = [
+    aws_iam_role_policy.webhook,
+    aws_cloudwatch_log_group.webhook,
+    aws_s3_bucket_server_side_encryption_configuration.this,
+  ]
 }
 
 resource "aws_lambda_permission" "api_gateway" {

@@ -46,6 +46,18 @@ mock_provider "aws" {
   }
 }
 
+# The mock gives every policy document the same JSON; these two get their own, so a test can see
+# which policies take them in.
+override_data {
+  target = data.aws_iam_policy_document.large_outputs_write
+  values = { json = "{\"Sid\":\"large_outputs_write\"}" }
+}
+
+override_data {
+  target = data.aws_iam_policy_document.large_outputs_read
+  values = { json = "{\"Sid\":\"large_outputs_read\"}" }
+}
+
 # The mocks above give every role and function the webhook's ARN; the submit and watchdog ones get
 # theirs, so a test can tell them apart.
 override_resource {
@@ -833,4 +845,357 @@ run "alarms_cover_the_watchdog_when_it_exists" {
     ])
     error_message = "alarms when the watchdog recovers a result (webhooks are lost) or finds a job lost"
   }
+}
+
+run "large_outputs_are_off_by_default" {
+  command = plan
+
+  variables {
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+  }
+
+  assert {
+    condition = alltrue([
+      length(aws_s3_bucket.this) == 0, length(aws_s3_bucket_ownership_controls.this) == 0,
+      length(aws_s3_bucket_public_access_block.this) == 0, length(aws_s3_bucket_server_side_encryption_configuration.this) == 0,
+      length(aws_s3_bucket_lifecycle_configuration.this) == 0, length(aws_s3_bucket_policy.this) == 0,
+    ])
+    error_message = "without large_outputs.enabled no bucket is created"
+  }
+
+  assert {
+    condition = (
+      keys(aws_lambda_function.webhook.environment[0].variables) == tolist(["CALLBACK_TABLE_NAME", "LOG_LEVEL", "POWERTOOLS_METRICS_NAMESPACE", "POWERTOOLS_SERVICE_NAME", "POWERTOOLS_TRACE_DISABLED"]) &&
+      length([for name in keys(aws_lambda_function.watchdog[0].environment[0].variables) : name if startswith(name, "LARGE_OUTPUT_")]) == 0
+    )
+    error_message = "off, the functions' environment stays as before large outputs (no LARGE_OUTPUT_* variable): existing states plan clean"
+  }
+
+  assert {
+    condition = length(concat(
+      data.aws_iam_policy_document.large_outputs_write.statement, data.aws_iam_policy_document.large_outputs_read.statement,
+      [for document in [data.aws_iam_policy_document.webhook, data.aws_iam_policy_document.watchdog[0], data.aws_iam_policy_document.state_machine] :
+      document.statement if anytrue([for statement in document.statement : anytrue([for action in statement.actions : startswith(action, "s3:")])])],
+    )) == 0
+    error_message = "off, no role and no state machine policy gets an S3 statement"
+  }
+
+  assert {
+    condition     = output.large_outputs_bucket_name == null && output.large_outputs_bucket_arn == null
+    error_message = "the large outputs' outputs are null when they are off"
+  }
+}
+
+run "large_outputs_create_a_private_bucket" {
+  command = apply
+
+  variables {
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+    large_outputs             = { enabled = true }
+  }
+
+  assert {
+    condition = (
+      aws_s3_bucket.this[0].bucket == "dev-runpod-results-123456789012-eu-west-1" &&
+      aws_s3_bucket.this[0].tags["terraform-module"] == "runpod-webhook"
+    )
+    error_message = "the module's bucket is <prefix>-runpod-results-<account id>-<region>, tagged like every resource"
+  }
+
+  assert {
+    condition = (
+      aws_s3_bucket_public_access_block.this[0].block_public_acls && aws_s3_bucket_public_access_block.this[0].block_public_policy &&
+      aws_s3_bucket_public_access_block.this[0].ignore_public_acls && aws_s3_bucket_public_access_block.this[0].restrict_public_buckets &&
+      aws_s3_bucket_ownership_controls.this[0].rule[0].object_ownership == "BucketOwnerEnforced"
+    )
+    error_message = "all public access blocked, ACLs off (the bucket owner owns every object)"
+  }
+
+  assert {
+    condition = (
+      one(aws_s3_bucket_server_side_encryption_configuration.this[0].rule).apply_server_side_encryption_by_default[0].sse_algorithm == "AES256" &&
+      one(aws_s3_bucket_server_side_encryption_configuration.this[0].rule).apply_server_side_encryption_by_default[0].kms_master_key_id == null &&
+      one(aws_s3_bucket_server_side_encryption_configuration.this[0].rule).bucket_key_enabled == false
+    )
+    error_message = "without a key the bucket encrypts with SSE-S3"
+  }
+
+  assert {
+    condition = (
+      length(aws_s3_bucket_lifecycle_configuration.this[0].rule) == 2 &&
+      aws_s3_bucket_lifecycle_configuration.this[0].rule[0].status == "Enabled" &&
+      aws_s3_bucket_lifecycle_configuration.this[0].rule[0].filter[0].prefix == "runpod-results/" &&
+      aws_s3_bucket_lifecycle_configuration.this[0].rule[0].expiration[0].days == 7 &&
+      length(aws_s3_bucket_lifecycle_configuration.this[0].rule[0].abort_incomplete_multipart_upload) == 0 &&
+      aws_s3_bucket_lifecycle_configuration.this[0].rule[1].status == "Enabled" &&
+      length(aws_s3_bucket_lifecycle_configuration.this[0].rule[1].expiration) == 0 &&
+      aws_s3_bucket_lifecycle_configuration.this[0].rule[1].abort_incomplete_multipart_upload[0].days_after_initiation == 1
+    )
+    error_message = "objects under the prefix expire after 7 days; incomplete multipart uploads are aborted after 1 (anywhere: the mock fills in the empty filter's prefix, moto shows it empty)"
+  }
+
+  assert {
+    condition = (
+      length(data.aws_iam_policy_document.large_outputs_bucket[0].statement) == 1 &&
+      one(data.aws_iam_policy_document.large_outputs_bucket[0].statement).effect == "Deny" &&
+      one(data.aws_iam_policy_document.large_outputs_bucket[0].statement).actions == toset(["s3:*"]) &&
+      one(data.aws_iam_policy_document.large_outputs_bucket[0].statement).resources == toset([aws_s3_bucket.this[0].arn, "${aws_s3_bucket.this[0].arn}/*"]) &&
+      one(data.aws_iam_policy_document.large_outputs_bucket[0].statement).principals == toset([{ type = "*", identifiers = toset(["*"]) }]) &&
+      one(data.aws_iam_policy_document.large_outputs_bucket[0].statement).condition == toset([
+        { test = "Bool", variable = "aws:SecureTransport", values = tolist(["false"]) }
+      ]) &&
+      aws_s3_bucket_policy.this[0].bucket == aws_s3_bucket.this[0].id
+    )
+    error_message = "the bucket policy denies every request that does not use TLS, and nothing else"
+  }
+
+  assert {
+    condition = alltrue([
+      for variables in [aws_lambda_function.webhook.environment[0].variables, aws_lambda_function.watchdog[0].environment[0].variables] :
+      variables["LARGE_OUTPUT_BUCKET"] == "dev-runpod-results-123456789012-eu-west-1" && variables["LARGE_OUTPUT_PREFIX"] == "runpod-results/"
+    ])
+    error_message = "the webhook and the watchdog find the bucket and the prefix in their environment"
+  }
+
+  assert {
+    condition = [for statement in data.aws_iam_policy_document.large_outputs_write.statement : [statement.actions, statement.resources, statement.condition]] == [[
+      toset(["s3:PutObject"]),
+      toset(["arn:aws:s3:::dev-runpod-results-123456789012-eu-west-1/runpod-results/*"]),
+      toset([{ test = "StringEquals", variable = "s3:ResourceAccount", values = tolist(["123456789012"]) }]),
+    ]]
+    error_message = "the writers may PutObject under the prefix of the module's bucket, in this account only, nothing else in S3 or KMS"
+  }
+
+  # The merged policies themselves are checked where moto holds them (test_moto_apply.py).
+  assert {
+    condition = (
+      contains(data.aws_iam_policy_document.webhook.source_policy_documents, data.aws_iam_policy_document.large_outputs_write.json) &&
+      contains(data.aws_iam_policy_document.watchdog[0].source_policy_documents, data.aws_iam_policy_document.large_outputs_write.json) &&
+      !contains(data.aws_iam_policy_document.submit[0].source_policy_documents, data.aws_iam_policy_document.large_outputs_write.json) &&
+      !contains(data.aws_iam_policy_document.submit[0].source_policy_documents, data.aws_iam_policy_document.large_outputs_read.json) &&
+      length([for statement in data.aws_iam_policy_document.submit[0].statement : statement if anytrue([for action in statement.actions : startswith(action, "s3:")])]) == 0
+    )
+    error_message = "the webhook's and the watchdog's policies take the write statements; the submit function never writes results"
+  }
+
+  assert {
+    condition = (
+      [for statement in data.aws_iam_policy_document.large_outputs_read.statement : [statement.actions, statement.resources, statement.condition]] == [[
+        toset(["s3:GetObject"]),
+        toset(["arn:aws:s3:::dev-runpod-results-123456789012-eu-west-1/runpod-results/*"]),
+        toset([{ test = "StringEquals", variable = "s3:ResourceAccount", values = tolist(["123456789012"]) }]),
+      ]] &&
+      contains(data.aws_iam_policy_document.state_machine.source_policy_documents, data.aws_iam_policy_document.large_outputs_read.json)
+    )
+    error_message = "a state machine may read the results (GetObject under the prefix), nothing more"
+  }
+
+  assert {
+    condition = (
+      output.large_outputs_bucket_name == "dev-runpod-results-123456789012-eu-west-1" &&
+      output.large_outputs_bucket_arn == "arn:aws:s3:::dev-runpod-results-123456789012-eu-west-1"
+    )
+    error_message = "the outputs name the module's bucket"
+  }
+}
+
+run "large_outputs_bucket_encrypted_with_a_customer_managed_key" {
+  command = apply
+
+  variables {
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+    large_outputs = {
+      enabled         = true
+      key_prefix      = "results/jobs/"
+      expiration_days = 3
+      kms_key_arn     = "arn:aws:kms:eu-west-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+    }
+  }
+
+  assert {
+    condition = (
+      one(aws_s3_bucket_server_side_encryption_configuration.this[0].rule).apply_server_side_encryption_by_default[0].sse_algorithm == "aws:kms" &&
+      one(aws_s3_bucket_server_side_encryption_configuration.this[0].rule).apply_server_side_encryption_by_default[0].kms_master_key_id == var.large_outputs.kms_key_arn &&
+      one(aws_s3_bucket_server_side_encryption_configuration.this[0].rule).bucket_key_enabled
+    )
+    error_message = "with a key the bucket encrypts with SSE-KMS under it, with a bucket key"
+  }
+
+  assert {
+    condition = (
+      aws_s3_bucket_lifecycle_configuration.this[0].rule[0].filter[0].prefix == "results/jobs/" &&
+      aws_s3_bucket_lifecycle_configuration.this[0].rule[0].expiration[0].days == 3 &&
+      aws_lambda_function.webhook.environment[0].variables["LARGE_OUTPUT_PREFIX"] == "results/jobs/" &&
+      aws_lambda_function.watchdog[0].environment[0].variables["LARGE_OUTPUT_PREFIX"] == "results/jobs/"
+    )
+    error_message = "key_prefix and expiration_days reach the lifecycle rule and the functions"
+  }
+
+  assert {
+    condition = toset([for statement in data.aws_iam_policy_document.large_outputs_write.statement : [statement.actions, statement.resources]]) == toset([
+      [toset(["s3:PutObject"]), toset(["arn:aws:s3:::dev-runpod-results-123456789012-eu-west-1/results/jobs/*"])],
+      [toset(["kms:GenerateDataKey"]), toset([var.large_outputs.kms_key_arn])],
+    ])
+    error_message = "the writers get kms:GenerateDataKey on the bucket's key (all an SSE-KMS PutObject needs), no Encrypt or Decrypt"
+  }
+
+  assert {
+    condition = toset([for statement in data.aws_iam_policy_document.large_outputs_read.statement : [statement.actions, statement.resources]]) == toset([
+      [toset(["s3:GetObject"]), toset(["arn:aws:s3:::dev-runpod-results-123456789012-eu-west-1/results/jobs/*"])],
+      [toset(["kms:Decrypt"]), toset([var.large_outputs.kms_key_arn])],
+    ])
+    error_message = "a state machine reads the results and decrypts them with the bucket's key"
+  }
+}
+
+run "large_outputs_in_the_callers_bucket" {
+  command = apply
+
+  variables {
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+    large_outputs = {
+      enabled     = true
+      bucket_name = "team-results.example"
+      key_prefix  = ""
+      kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:key/mrk-1234abcd12ab34cd56ef1234567890ab"
+    }
+  }
+
+  assert {
+    condition = alltrue([
+      length(aws_s3_bucket.this) == 0, length(aws_s3_bucket_ownership_controls.this) == 0,
+      length(aws_s3_bucket_public_access_block.this) == 0, length(aws_s3_bucket_server_side_encryption_configuration.this) == 0,
+      length(aws_s3_bucket_lifecycle_configuration.this) == 0, length(aws_s3_bucket_policy.this) == 0,
+    ])
+    error_message = "with a bucket_name the module creates no bucket: the caller's bucket keeps its own settings"
+  }
+
+  assert {
+    condition = alltrue([
+      for variables in [aws_lambda_function.webhook.environment[0].variables, aws_lambda_function.watchdog[0].environment[0].variables] :
+      variables["LARGE_OUTPUT_BUCKET"] == "team-results.example" && variables["LARGE_OUTPUT_PREFIX"] == ""
+    ])
+    error_message = "the functions write to the caller's bucket, at its root with an empty prefix"
+  }
+
+  assert {
+    condition = (
+      toset([for statement in data.aws_iam_policy_document.large_outputs_write.statement : [statement.actions, statement.resources]]) == toset([
+        [toset(["s3:PutObject"]), toset(["arn:aws:s3:::team-results.example/*"])],
+        [toset(["kms:GenerateDataKey"]), toset([var.large_outputs.kms_key_arn])],
+      ]) &&
+      alltrue([for statement in data.aws_iam_policy_document.large_outputs_write.statement : length(coalesce(statement.condition, [])) == 0])
+    )
+    error_message = "the writers' statements name the caller's bucket (which may be in another account) and its key"
+  }
+
+  assert {
+    condition = (
+      toset(flatten([for statement in data.aws_iam_policy_document.large_outputs_read.statement : statement.resources if contains(statement.actions, "s3:GetObject")])) == toset(["arn:aws:s3:::team-results.example/*"]) &&
+      output.large_outputs_bucket_name == "team-results.example" &&
+      output.large_outputs_bucket_arn == "arn:aws:s3:::team-results.example"
+    )
+    error_message = "the state machine policy and the outputs name the caller's bucket"
+  }
+}
+
+run "large_outputs_bucket_name_over_63_characters_is_rejected" {
+  command = plan
+
+  variables {
+    prefix        = "a-prefix-of-thirty-two-letters-x"
+    large_outputs = { enabled = true }
+  }
+
+  expect_failures = [aws_s3_bucket.this]
+}
+
+run "large_outputs_bucket_name_must_be_an_s3_name" {
+  command = plan
+
+  variables {
+    large_outputs = { enabled = true, bucket_name = "Team_Results" }
+  }
+
+  expect_failures = [var.large_outputs]
+}
+
+run "large_outputs_bucket_name_may_not_look_like_an_ip_address" {
+  command = plan
+
+  variables {
+    large_outputs = { enabled = true, bucket_name = "192.168.5.4" }
+  }
+
+  expect_failures = [var.large_outputs]
+}
+
+run "large_outputs_bucket_name_may_not_have_adjacent_dots" {
+  command = plan
+
+  variables {
+    large_outputs = { enabled = true, bucket_name = "team..results" }
+  }
+
+  expect_failures = [var.large_outputs]
+}
+
+run "large_outputs_key_prefix_must_end_with_a_slash" {
+  command = plan
+
+  variables {
+    large_outputs = { enabled = true, key_prefix = "runpod-results" }
+  }
+
+  expect_failures = [var.large_outputs]
+}
+
+run "large_outputs_key_prefix_may_not_hold_an_iam_wildcard" {
+  command = plan
+
+  variables {
+    large_outputs = { enabled = true, key_prefix = "runpod-*/" }
+  }
+
+  expect_failures = [var.large_outputs]
+}
+
+run "large_outputs_key_prefix_may_not_climb_folders" {
+  command = plan
+
+  variables {
+    large_outputs = { enabled = true, key_prefix = "results/../other/" }
+  }
+
+  expect_failures = [var.large_outputs]
+}
+
+run "large_outputs_expire_after_a_whole_number_of_days" {
+  command = plan
+
+  variables {
+    large_outputs = { enabled = true, expiration_days = 0.5 }
+  }
+
+  expect_failures = [var.large_outputs]
+}
+
+run "large_outputs_expire_after_a_day_at_least" {
+  command = plan
+
+  variables {
+    large_outputs = { enabled = true, expiration_days = 0 }
+  }
+
+  expect_failures = [var.large_outputs]
+}
+
+run "large_outputs_key_must_be_a_key_arn" {
+  command = plan
+
+  variables {
+    large_outputs = { enabled = true, kms_key_arn = "arn:aws:kms:eu-west-1:123456789012:alias/results" }
+  }
+
+  expect_failures = [var.large_outputs]
 }

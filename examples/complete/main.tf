@@ -21,6 +21,7 @@ module "runpod_webhook" {
   prefix                    = var.prefix
   create_submit_function    = true # the secret's ARN is only known once it exists
   runpod_api_key_secret_arn = aws_secretsmanager_secret.runpod_api_key.arn
+  large_outputs             = { enabled = true } # results over 256 KiB go to S3 (output_s3)
   tags                      = { Project = "video-upscaling" }
 }
 
@@ -64,6 +65,24 @@ locals {
           ResultPath = "$.error"
           Next       = "SegmentFailed"
         }]
+        Next = "FindResult"
+      }
+      # RunPod's output is in the task output (`output`) or, when that would pass Step Functions'
+      # 256 KiB, in the module's bucket (`output_s3`: bucket, key, uri, size_bytes, sha256).
+      FindResult = {
+        Type    = "Choice"
+        Choices = [{ Variable = "$.output_s3", IsPresent = true, Next = "ResultInS3" }]
+        Default = "SegmentUpscaled"
+      }
+      # Such a result is larger than any state may hold: an aws-sdk:s3:getObject Task would fail
+      # with States.DataLimitExceeded. Hand its location to the step that uses it (README.md).
+      ResultInS3 = {
+        Type = "Pass"
+        Parameters = {
+          "job_id.$"           = "$.job_id"
+          "segment_filename.$" = "$.segment_filename"
+          "result_s3.$"        = "$.output_s3"
+        }
         Next = "SegmentUpscaled"
       }
       SegmentUpscaled = { Type = "Succeed" }

@@ -12,7 +12,7 @@ import pytest
 
 from localdev import aws_setup
 from tests.terraform import tf_tools
-from tests.terraform.moto_aws import aws, output
+from tests.terraform.moto_aws import POWERTOOLS_ACCOUNT, aws, output
 
 if tf_tools.terraform_binary() is None:
     tf_tools.unavailable("no terraform binary for pytest-terraform", module_level=True)
@@ -163,6 +163,85 @@ def test_a_runpod_failure_ends_in_the_failure_state(
     ]
     assert entered == [TASK, "SegmentFailed"]
     assert failure["error"] == "SegmentFailed"
+
+
+def test_the_task_is_followed_by_a_choice_on_where_the_result_is(
+    state_machine: dict[str, Any],
+) -> None:
+    states = json.loads(state_machine["definition"])["States"]
+
+    choice = states[states[TASK]["Next"]]
+
+    assert choice["Type"] == "Choice"
+    assert choice["Choices"] == [
+        {"Variable": "$.output_s3", "IsPresent": True, "Next": "ResultInS3"}
+    ]
+    assert choice["Default"] == "SegmentUpscaled"
+
+
+def test_the_state_machine_may_read_the_results_in_the_deployed_bucket(deployed: Any) -> None:
+    bucket = output(deployed, "large_outputs_bucket_name")
+    policy = json.loads(output(deployed, "state_machine_policy_json"))
+
+    (read,) = [s for s in policy["Statement"] if s["Action"] in ("s3:GetObject", ["s3:GetObject"])]
+
+    assert bucket == f"dev-runpod-results-{POWERTOOLS_ACCOUNT}-us-east-1"
+    assert read["Resource"] == f"arn:aws:s3:::{bucket}/runpod-results/*"
+
+
+LOCATION = {
+    "bucket": f"dev-runpod-results-{POWERTOOLS_ACCOUNT}-us-east-1",
+    "key": "runpod-results/segment-1/job-1.json",
+    "uri": f"s3://dev-runpod-results-{POWERTOOLS_ACCOUNT}-us-east-1/runpod-results/segment-1/job-1.json",
+    "size_bytes": 300000,
+    "sha256": "0" * 64,
+}
+
+
+@pytest.mark.parametrize(
+    ("result", "path", "execution_output"),
+    [
+        (
+            {"output": {"video": "s3://videos/seg_0003.mp4"}},
+            [TASK, "FindResult", "SegmentUpscaled"],
+            None,  # the task output, as it came
+        ),
+        (
+            {"output_s3": LOCATION},
+            [TASK, "FindResult", "ResultInS3", "SegmentUpscaled"],
+            {"job_id": "job-1", "segment_filename": "seg_0003.mp4", "result_s3": LOCATION},
+        ),
+    ],
+    ids=["inline", "in-s3"],
+)
+def test_a_result_inline_or_in_s3_ends_the_segment_upscaled(
+    deployed: Any,
+    moto_endpoint: str,
+    result: dict[str, Any],
+    path: list[str],
+    execution_output: dict[str, Any] | None,
+) -> None:
+    stepfunctions = aws("stepfunctions", moto_endpoint)
+    execution = stepfunctions.start_execution(
+        stateMachineArn=output(deployed, "state_machine_arn"),
+        name=aws_setup.execution_name(),
+        input=json.dumps({"input": {}, "segment_filename": "seg_0003.mp4"}),
+    )["executionArn"]
+    token = aws_setup.scheduled_lambda_payload(stepfunctions, execution)["task_token"]
+    # What the webhook sends on COMPLETED (other fields of its output left out).
+    task_output = {"job_id": "job-1", "status": "COMPLETED", "segment_filename": "seg_0003.mp4"}
+    task_output |= result
+
+    stepfunctions.send_task_success(taskToken=token, output=json.dumps(task_output))
+
+    finished = aws_setup.wait_for_execution(stepfunctions, execution)
+    assert finished["status"] == "SUCCEEDED"
+    history = stepfunctions.get_execution_history(executionArn=execution)["events"]
+    entered = [
+        e["stateEnteredEventDetails"]["name"] for e in history if "stateEnteredEventDetails" in e
+    ]
+    assert entered == path
+    assert json.loads(finished["output"]) == (execution_output or task_output)
 
 
 def test_second_plan_shows_no_changes(deployed: Any, terraform: str) -> None:

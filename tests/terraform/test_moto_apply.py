@@ -3,6 +3,7 @@
 import contextlib
 import importlib
 import json
+import uuid
 from collections.abc import Iterator
 from typing import Any
 
@@ -168,40 +169,16 @@ def test_only_the_webhook_route_may_invoke_the_function(deployed: Any, moto_endp
     )
 
 
-RUNPOD_COMPLETED = json.dumps({"id": "runpod-job-1", "status": "COMPLETED", "output": {"ok": 1}})
-
-
 def test_a_callback_resumes_an_execution_through_what_was_deployed(
     deployed: Any, moto_endpoint: str
 ) -> None:
-    stepfunctions = aws("stepfunctions", moto_endpoint)
-    dynamodb = aws("dynamodb", moto_endpoint)
-    table = output(deployed, "table_name")
-    machine = aws_setup.create_state_machine(
-        stepfunctions, "deployed-check", aws_setup.waiting_task_definition(table)
-    )
-    execution_arn, token = aws_setup.start_waiting_execution(
-        stepfunctions, machine, segment_filename="seg_0001.mp4", job_id="runpod-job-1"
-    )
-    aws_setup.wait_for_record(dynamodb, table, token)
-    configuration = aws("lambda", moto_endpoint).get_function_configuration(
-        FunctionName=output(deployed, "webhook_function_name")
+    execution = _resume_through_the_deployed_webhook(
+        moto_endpoint,
+        output(deployed, "table_name"),
+        output(deployed, "webhook_function_name"),
+        {"ok": 1},
     )
 
-    with _handler_as_deployed(configuration["Environment"]["Variables"], moto_endpoint) as handler:
-        from localdev.lambda_context import LocalLambdaContext
-        from localdev.local_webhook import webhook_event
-
-        response = handler.lambda_handler(
-            webhook_event(
-                token,
-                json.dumps({"id": "runpod-job-1", "status": "COMPLETED", "output": {"ok": 1}}),
-            ),
-            LocalLambdaContext(function_name=configuration["FunctionName"]),
-        )
-
-    assert response["statusCode"] == 200
-    execution = aws_setup.wait_for_execution(stepfunctions, execution_arn)
     assert execution["status"] == "SUCCEEDED"
     assert json.loads(execution["output"])["output"] == {"ok": 1}
 
@@ -210,6 +187,36 @@ def test_second_plan_shows_no_changes(deployed: Any, terraform: str) -> None:
     result = tf_tools.plan_again(terraform, deployed)
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _resume_through_the_deployed_webhook(
+    endpoint: str, table: str, function_name: str, runpod_output: Any
+) -> dict[str, Any]:
+    """A waiting execution, then RunPod's COMPLETED webhook with `runpod_output`, handled by the
+    handler in the deployed function's environment; returns the finished execution."""
+    stepfunctions = aws("stepfunctions", endpoint)
+    machine = aws_setup.create_state_machine(
+        stepfunctions,
+        f"deployed-check-{uuid.uuid4().hex[:8]}",
+        aws_setup.waiting_task_definition(table),
+    )
+    execution_arn, token = aws_setup.start_waiting_execution(
+        stepfunctions, machine, segment_filename="seg_0001.mp4", job_id="runpod-job-1"
+    )
+    aws_setup.wait_for_record(aws("dynamodb", endpoint), table, token)
+    configuration = aws("lambda", endpoint).get_function_configuration(FunctionName=function_name)
+    body = json.dumps({"id": "runpod-job-1", "status": "COMPLETED", "output": runpod_output})
+
+    with _handler_as_deployed(configuration["Environment"]["Variables"], endpoint) as handler:
+        from localdev.lambda_context import LocalLambdaContext
+        from localdev.local_webhook import webhook_event
+
+        response = handler.lambda_handler(
+            webhook_event(token, body), LocalLambdaContext(function_name=function_name)
+        )
+
+    assert response["statusCode"] == 200, response
+    return aws_setup.wait_for_execution(stepfunctions, execution_arn)
 
 
 @contextlib.contextmanager
@@ -398,3 +405,176 @@ def test_second_plan_of_the_module_with_the_watchdog_shows_no_changes(
     result = tf_tools.plan_again(terraform, deployed_with_submit)
 
     assert result.returncode == 0, result.stdout + result.stderr
+
+
+terraform_root("moto_large_outputs", scope="module", teardown=terraform_root.TEARDOWN_ON)
+
+RESULTS_BUCKET = f"big-runpod-results-{POWERTOOLS_ACCOUNT}-us-east-1"
+
+
+@pytest.fixture(scope="module")
+def deployed_with_large_outputs(moto_endpoint: str, moto_large_outputs: Any) -> Any:
+    """The module with large outputs in the bucket it creates, under a customer-managed key, and
+    the watchdog: both functions that write results."""
+    return moto_large_outputs
+
+
+def test_results_bucket_is_private_and_encrypted_with_the_given_key(
+    deployed_with_large_outputs: Any, moto_endpoint: str
+) -> None:
+    s3 = aws("s3", moto_endpoint)
+    bucket = output(deployed_with_large_outputs, "large_outputs_bucket_name")
+
+    public_access = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
+    ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
+    (encryption,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
+        "Rules"
+    ]
+    tags = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
+
+    assert bucket == RESULTS_BUCKET
+    assert output(deployed_with_large_outputs, "large_outputs_bucket_arn") == (
+        f"arn:aws:s3:::{RESULTS_BUCKET}"
+    )
+    assert public_access == {
+        "BlockPublicAcls": True,
+        "IgnorePublicAcls": True,
+        "BlockPublicPolicy": True,
+        "RestrictPublicBuckets": True,
+    }
+    assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
+    assert encryption == {
+        "ApplyServerSideEncryptionByDefault": {
+            "SSEAlgorithm": "aws:kms",
+            "KMSMasterKeyID": output(deployed_with_large_outputs, "kms_key_arn"),
+        },
+        "BucketKeyEnabled": True,
+    }
+    assert {"Key": "terraform-module", "Value": "runpod-webhook"} in tags
+
+
+def test_results_expire_under_the_prefix(
+    deployed_with_large_outputs: Any, moto_endpoint: str
+) -> None:
+    rules = aws("s3", moto_endpoint).get_bucket_lifecycle_configuration(Bucket=RESULTS_BUCKET)[
+        "Rules"
+    ]
+
+    expire, abort = sorted(rules, key=lambda rule: "Expiration" not in rule)
+    assert expire["Status"] == abort["Status"] == "Enabled"
+    assert expire["Filter"] == {"Prefix": "results/"}
+    assert expire["Expiration"] == {"Days": 3}
+    assert "AbortIncompleteMultipartUpload" not in expire
+    assert abort["Filter"] in ({}, {"Prefix": ""})
+    assert abort["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
+    assert "Expiration" not in abort
+
+
+def test_bucket_policy_refuses_every_request_without_tls(
+    deployed_with_large_outputs: Any, moto_endpoint: str
+) -> None:
+    policy = json.loads(aws("s3", moto_endpoint).get_bucket_policy(Bucket=RESULTS_BUCKET)["Policy"])
+
+    (statement,) = policy["Statement"]
+
+    assert statement.pop("Resource") in (
+        [f"arn:aws:s3:::{RESULTS_BUCKET}", f"arn:aws:s3:::{RESULTS_BUCKET}/*"],
+        [f"arn:aws:s3:::{RESULTS_BUCKET}/*", f"arn:aws:s3:::{RESULTS_BUCKET}"],
+    )
+    assert statement == {
+        "Sid": "DenyInsecureTransport",
+        "Effect": "Deny",
+        "Principal": "*",
+        "Action": "s3:*",
+        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
+    }
+
+
+def test_writers_may_put_results_under_the_prefix_and_nothing_else(
+    deployed_with_large_outputs: Any, moto_endpoint: str
+) -> None:
+    iam = aws("iam", moto_endpoint)
+    key_arn = output(deployed_with_large_outputs, "kms_key_arn")
+    in_this_account = {"StringEquals": {"s3:ResourceAccount": POWERTOOLS_ACCOUNT}}
+
+    for role in ("big-runpod-webhook", "big-runpod-watchdog"):
+        (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
+        document = _document(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
+
+        assert _s3_and_kms(document) == {
+            ("s3:PutObject",): ([f"arn:aws:s3:::{RESULTS_BUCKET}/results/*"], in_this_account),
+            ("kms:GenerateDataKey",): ([key_arn], None),
+        }, role
+    state_machine = json.loads(output(deployed_with_large_outputs, "state_machine_policy_json"))
+    assert _s3_and_kms(state_machine) == {
+        ("s3:GetObject",): ([f"arn:aws:s3:::{RESULTS_BUCKET}/results/*"], in_this_account),
+        ("kms:Decrypt",): ([key_arn], None),
+    }
+
+
+def test_a_result_too_large_for_step_functions_reaches_the_task_through_the_bucket(
+    deployed_with_large_outputs: Any, moto_endpoint: str
+) -> None:
+    """Terraform's bucket and environment, the handler's PutObject: no SSE header is sent, the
+    bucket's default encryption (the customer-managed key) applies."""
+    s3 = aws("s3", moto_endpoint)
+    runpod_output = {"frames": [f"{index:04d}" + "A" * 996 for index in range(300)]}
+
+    with _bucket_open_to_this_test(s3, RESULTS_BUCKET):
+        execution = _resume_through_the_deployed_webhook(
+            moto_endpoint,
+            output(deployed_with_large_outputs, "table_name"),
+            "big-runpod-webhook",
+            runpod_output,
+        )
+        assert execution["status"] == "SUCCEEDED"
+        task_output = json.loads(execution["output"])
+        location = task_output["output_s3"]
+        stored = s3.get_object(Bucket=RESULTS_BUCKET, Key=location["key"])
+
+        assert "output" not in task_output
+        assert location["bucket"] == RESULTS_BUCKET
+        assert location["key"].startswith("results/")
+        assert json.loads(stored["Body"].read()) == runpod_output
+        assert stored["ServerSideEncryption"] == "aws:kms"
+        assert stored["SSEKMSKeyId"] == output(deployed_with_large_outputs, "kms_key_arn")
+
+
+@contextlib.contextmanager
+def _bucket_open_to_this_test(s3: Any, bucket: str) -> Iterator[None]:
+    """Lift the bucket's policy for the block; then empty the bucket (the root's destroy needs it
+    empty) and put the policy back as it was (the second plan compares it).
+
+    The TLS-only policy denies requests whose aws:SecureTransport is false, and these go to moto
+    over plain HTTP. moto also judges a condition it has no value for as failed and then denies,
+    whatever the statement's effect (moto/iam/access_control.py, IAMPolicyStatement
+    ._check_conditions), so with the policy in place every object request is refused.
+    """
+    policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
+    s3.delete_bucket_policy(Bucket=bucket)
+    try:
+        yield
+    finally:
+        for stored in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
+            s3.delete_object(Bucket=bucket, Key=stored["Key"])
+        s3.put_bucket_policy(Bucket=bucket, Policy=policy)
+
+
+def test_second_plan_of_the_module_with_large_outputs_shows_no_changes(
+    deployed_with_large_outputs: Any, terraform: str
+) -> None:
+    result = tf_tools.plan_again(terraform, deployed_with_large_outputs)
+
+    assert result.returncode == 0, result.stdout + result.stderr
+
+
+def _s3_and_kms(document: Any) -> dict[tuple[str, ...], tuple[list[str], Any]]:
+    """The S3 and KMS statements of a policy: sorted actions → (resources, condition)."""
+    return {
+        tuple(sorted(_list(statement["Action"]))): (
+            _list(statement["Resource"]),
+            statement.get("Condition"),
+        )
+        for statement in document["Statement"]
+        if any(action.startswith(("s3:", "kms:")) for action in _list(statement["Action"]))
+    }

@@ -26,6 +26,13 @@ module "runpod_webhook" {
     timeout             = 300
   }
 
+  large_outputs = {
+    enabled         = true
+    key_prefix      = "results/"
+    expiration_days = 3
+    kms_key_arn     = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  }
+
   alarms = {
     enabled        = true
     sns_topic_arns = ["arn:aws:sns:us-east-1:123456789012:ops"]
