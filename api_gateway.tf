@@ -68,6 +68,8 @@ resource "aws_api_gateway_deployment" "this" {
 
 resource "aws_cloudwatch_log_group" "api_access" {
   #checkov:skip=CKV_AWS_338:Retention is the caller's choice (var.logs_retention_in_days).
+  count = var.api_access_logs_enabled ? 1 : 0
+
   name              = "/aws/apigateway/${local.api_name}/${var.api_stage_name}/access"
   retention_in_days = var.logs_retention_in_days
   kms_key_id        = var.logs_kms_key_arn
@@ -86,23 +88,30 @@ resource "aws_api_gateway_stage" "this" {
   stage_name           = var.api_stage_name
   xray_tracing_enabled = var.tracing_enabled
 
-  access_log_settings {
-    destination_arn = aws_cloudwatch_log_group.api_access.arn
-    format = jsonencode({
-      requestId          = "$context.requestId"
-      requestTime        = "$context.requestTime"
-      sourceIp           = "$context.identity.sourceIp"
-      httpMethod         = "$context.httpMethod"
-      resourcePath       = "$context.resourcePath"
-      status             = "$context.status"
-      responseLength     = "$context.responseLength"
-      integrationStatus  = "$context.integrationStatus"
-      integrationLatency = "$context.integrationLatency"
-      errorMessage       = "$context.error.message"
-    })
+  dynamic "access_log_settings" {
+    for_each = aws_cloudwatch_log_group.api_access[*].arn
+
+    content {
+      destination_arn = access_log_settings.value
+      format = jsonencode({
+        requestId          = "$context.requestId"
+        requestTime        = "$context.requestTime"
+        sourceIp           = "$context.identity.sourceIp"
+        httpMethod         = "$context.httpMethod"
+        resourcePath       = "$context.resourcePath"
+        status             = "$context.status"
+        responseLength     = "$context.responseLength"
+        integrationStatus  = "$context.integrationStatus"
+        integrationLatency = "$context.integrationLatency"
+        errorMessage       = "$context.error.message"
+      })
+    }
   }
 
   tags = local.tags
+
+  # Logging needs the region's CloudWatch Logs role in place first when this module sets it.
+  depends_on = [aws_api_gateway_account.this]
 }
 
 resource "aws_api_gateway_method_settings" "all" {
@@ -110,6 +119,8 @@ resource "aws_api_gateway_method_settings" "all" {
   rest_api_id = aws_api_gateway_rest_api.this.id
   stage_name  = aws_api_gateway_stage.this.stage_name
   method_path = "*/*"
+
+  depends_on = [aws_api_gateway_account.this]
 
   settings {
     metrics_enabled        = true
@@ -124,4 +135,45 @@ resource "aws_wafv2_web_acl_association" "this" {
 
   resource_arn = aws_api_gateway_stage.this.arn
   web_acl_arn  = var.waf_web_acl_arn
+}
+
+################################################################################
+# The region's API Gateway CloudWatch Logs role (opt-in, a region-wide singleton)
+################################################################################
+
+data "aws_iam_policy_document" "api_gateway_assume_role" {
+  statement {
+    actions = ["sts:AssumeRole"]
+
+    principals {
+      type        = "Service"
+      identifiers = ["apigateway.amazonaws.com"]
+    }
+  }
+}
+
+resource "aws_iam_role" "api_gateway_cloudwatch" {
+  count = var.create_api_gateway_cloudwatch_role ? 1 : 0
+
+  # IAM names are global to the account, the setting is per region: one role per region.
+  name               = "${var.prefix}-apigw-logs-${data.aws_region.current.id}"
+  description        = "Lets API Gateway write access and execution logs in ${data.aws_region.current.id}"
+  assume_role_policy = data.aws_iam_policy_document.api_gateway_assume_role.json
+
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy_attachment" "api_gateway_cloudwatch" {
+  count = var.create_api_gateway_cloudwatch_role ? 1 : 0
+
+  role       = aws_iam_role.api_gateway_cloudwatch[0].name
+  policy_arn = "arn:${data.aws_partition.current.partition}:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+}
+
+resource "aws_api_gateway_account" "this" {
+  count = var.create_api_gateway_cloudwatch_role ? 1 : 0
+
+  cloudwatch_role_arn = aws_iam_role.api_gateway_cloudwatch[0].arn
+
+  depends_on = [aws_iam_role_policy_attachment.api_gateway_cloudwatch]
 }

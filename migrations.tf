@@ -23,3 +23,13 @@ moved {
   from = aws_iam_role_policy.this
   to   = aws_iam_role_policy.webhook
 }
+
+################################################################################
+# Migrations: access logs switchable (api_access_logs_enabled)
+# The access log group became counted; a state from before keeps it as the one instance.
+################################################################################
+
+moved {
+  from = aws_cloudwatch_log_group.api_access
+  to   = aws_cloudwatch_log_group.api_access[0]
+}

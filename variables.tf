@@ -139,8 +139,14 @@ variable "api_stage_name" {
   }
 }
 
+variable "api_access_logs_enabled" {
+  description = "Write the stage's access logs (one JSON line per request) to the log group `/aws/apigateway/<prefix>-runpod-webhook/<stage>/access`, which the module creates. Like execution logging (`api_logging_level`), this needs the region's API Gateway CloudWatch Logs role (see `create_api_gateway_cloudwatch_role`); without that role, set it false and `api_logging_level` to `OFF`."
+  type        = bool
+  default     = true
+}
+
 variable "api_logging_level" {
-  description = "API Gateway execution logging: `OFF`, `ERROR` or `INFO`. Any logging (access logs too) needs the account's API Gateway CloudWatch role, set once per region outside this module."
+  description = "API Gateway execution logging: `OFF`, `ERROR` or `INFO`. Any level but `OFF` needs the region's API Gateway CloudWatch Logs role (see `create_api_gateway_cloudwatch_role`)."
   type        = string
   default     = "ERROR"
 
@@ -162,6 +168,12 @@ variable "api_throttling" {
     condition     = var.api_throttling.burst_limit >= 1 && var.api_throttling.rate_limit > 0
     error_message = "api_throttling limits must be positive."
   }
+}
+
+variable "create_api_gateway_cloudwatch_role" {
+  description = "Create the IAM role `<prefix>-apigw-logs-<region>` (AWS-managed policy `AmazonAPIGatewayPushToCloudWatchLogs`) and make it the region's API Gateway CloudWatch Logs role (`aws_api_gateway_account`), which access and execution logs need. That setting is a region-wide singleton of the account, not of this API: the last writer wins, so another stack that sets it overrides this one and the other way round, and every API in the region logs through the role set last. Destroying it (or turning this off) resets the setting with hashicorp/aws 6.x and leaves it naming the deleted role with 5.x: either way logging stops for every API in the region. Turn it on only in an account where nothing else manages the setting (`aws apigateway get-account` shows no `cloudWatchRoleArn`)."
+  type        = bool
+  default     = false
 }
 
 variable "waf_web_acl_arn" {

@@ -309,6 +309,103 @@ run "tracing_switch_flips_function_stage_handler_and_iam" {
   }
 }
 
+run "access_logs_go_to_the_module_log_group_and_the_account_setting_is_left_alone" {
+  command = plan
+
+  assert {
+    condition     = length(aws_cloudwatch_log_group.api_access) == 1 && aws_cloudwatch_log_group.api_access[0].name == "/aws/apigateway/dev-runpod-webhook/v1/access"
+    error_message = "access logs are on by default, in a log group of the module"
+  }
+
+  assert {
+    condition = [for settings in aws_api_gateway_stage.this.access_log_settings : settings.destination_arn] == [aws_cloudwatch_log_group.api_access[0].arn] && alltrue([
+      for settings in aws_api_gateway_stage.this.access_log_settings : jsondecode(settings.format).status == "$context.status"
+    ])
+    error_message = "the stage writes its JSON access log lines to that log group"
+  }
+
+  assert {
+    condition     = aws_api_gateway_method_settings.all.settings[0].logging_level == "ERROR"
+    error_message = "execution logging is ERROR by default"
+  }
+
+  assert {
+    condition     = length(aws_api_gateway_account.this) == 0 && length(aws_iam_role.api_gateway_cloudwatch) == 0 && length(aws_iam_role_policy_attachment.api_gateway_cloudwatch) == 0
+    error_message = "the region-wide API Gateway account setting is only touched on request"
+  }
+}
+
+run "logging_off_needs_no_cloudwatch_role" {
+  command = plan
+
+  variables {
+    api_access_logs_enabled = false
+    api_logging_level       = "OFF"
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_log_group.api_access) == 0
+    error_message = "no access log group without access logs"
+  }
+
+  assert {
+    condition     = length(aws_api_gateway_stage.this.access_log_settings) == 0
+    error_message = "the stage has no access log settings, so it needs no CloudWatch Logs role"
+  }
+
+  assert {
+    condition     = aws_api_gateway_method_settings.all.settings[0].logging_level == "OFF" && aws_api_gateway_method_settings.all.settings[0].metrics_enabled
+    error_message = "execution logging off; CloudWatch metrics (which need no role) stay on"
+  }
+
+  assert {
+    condition     = length(aws_api_gateway_account.this) == 0
+    error_message = "the account setting is left alone"
+  }
+}
+
+run "cloudwatch_role_opt_in_sets_the_region_account_setting" {
+  command = apply
+
+  variables {
+    create_api_gateway_cloudwatch_role = true
+  }
+
+  override_resource {
+    target = aws_iam_role.api_gateway_cloudwatch
+    values = { arn = "arn:aws:iam::123456789012:role/dev-apigw-logs-eu-west-1" }
+  }
+
+  assert {
+    condition     = aws_iam_role.api_gateway_cloudwatch[0].name == "dev-apigw-logs-eu-west-1"
+    error_message = "one role per prefix and region: IAM names are account-wide, the setting is per region"
+  }
+
+  assert {
+    condition = [
+      for statement in data.aws_iam_policy_document.api_gateway_assume_role.statement : [
+        for principal in statement.principals : principal.identifiers
+      ]
+    ] == [[toset(["apigateway.amazonaws.com"])]]
+    error_message = "only API Gateway may assume the role"
+  }
+
+  assert {
+    condition     = aws_iam_role_policy_attachment.api_gateway_cloudwatch[0].policy_arn == "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    error_message = "the role carries the AWS-managed policy for API Gateway logging"
+  }
+
+  assert {
+    condition     = aws_api_gateway_account.this[0].cloudwatch_role_arn == "arn:aws:iam::123456789012:role/dev-apigw-logs-eu-west-1"
+    error_message = "the region's API Gateway account setting names the role"
+  }
+
+  assert {
+    condition     = length(aws_cloudwatch_log_group.api_access) == 1
+    error_message = "access logs stay on"
+  }
+}
+
 run "optional_alarms_and_waf" {
   command = plan
 
@@ -430,7 +527,7 @@ run "settings_apply_to_the_function_they_name" {
 
   assert {
     condition = alltrue([
-      for group in [aws_cloudwatch_log_group.webhook, aws_cloudwatch_log_group.submit[0], aws_cloudwatch_log_group.api_access] :
+      for group in [aws_cloudwatch_log_group.webhook, aws_cloudwatch_log_group.submit[0], aws_cloudwatch_log_group.api_access[0]] :
       group.retention_in_days == 7
     ])
     error_message = "logs_retention_in_days applies to every log group of the module"

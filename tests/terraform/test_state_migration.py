@@ -4,8 +4,9 @@ The module of commit d28c882 (main before the renames) is applied to moto throug
 that commit; then this checkout's module is planned over the same state through this checkout's
 roots, which call the module alike and read its renamed outputs: what a user upgrading the
 module does. Both trees run the same lambda zip, so the plan shows the Terraform change only:
-the renamed resources move, the table gains the watchdog's index in place and, where the submit
-function exists, the watchdog is created beside it. Nothing is destroyed or replaced.
+the renamed resources (and the access log group, now counted) move, the table gains the
+watchdog's index in place and, where the submit function exists, the watchdog is created beside
+it. Nothing is destroyed or replaced.
 """
 
 import json
@@ -20,13 +21,17 @@ from tests.terraform import tf_tools
 
 PREVIOUS_COMMIT = "d28c882ccb625cbeffae9f6f443f332bb2fb98e8"  # main before the renames
 MODULE = "module.runpod_webhook"
-# The webhook function's resources, renamed by role (migrations.tf); the submit function's
-# resources and the shared ones keep their addresses.
+# The webhook function's resources, renamed by role, and the access log group, counted since
+# access logs can be switched off (migrations.tf); the submit function's resources and the other
+# shared ones keep their addresses.
 MOVES = {
     f"{MODULE}.aws_lambda_function.this": f"{MODULE}.aws_lambda_function.webhook",
     f"{MODULE}.aws_cloudwatch_log_group.lambda": f"{MODULE}.aws_cloudwatch_log_group.webhook",
     f"{MODULE}.aws_iam_role.this": f"{MODULE}.aws_iam_role.webhook",
     f"{MODULE}.aws_iam_role_policy.this": f"{MODULE}.aws_iam_role_policy.webhook",
+    f"{MODULE}.aws_cloudwatch_log_group.api_access": (
+        f"{MODULE}.aws_cloudwatch_log_group.api_access[0]"
+    ),
 }
 TABLE = f"{MODULE}.aws_dynamodb_table.this"
 # The table gains the index the watchdog queries: new key attributes and the index, nothing else.

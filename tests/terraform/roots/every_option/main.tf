@@ -3,15 +3,16 @@
 module "runpod_webhook" {
   source = "../.."
 
-  prefix                       = "all"
-  tags                         = { Project = "provider-compatibility" }
-  tracing_enabled              = true
-  webhook_reserved_concurrency = 5
-  logs_kms_key_arn             = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-  api_logging_level            = "INFO"
-  waf_web_acl_arn              = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/runpod/abc"
-  runpod_api_key_secret_arn    = "arn:aws:secretsmanager:us-east-1:123456789012:secret:runpod-AbCdEf"
-  runpod_api_key_kms_key_arn   = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  prefix                             = "all"
+  tags                               = { Project = "provider-compatibility" }
+  tracing_enabled                    = true
+  webhook_reserved_concurrency       = 5
+  logs_kms_key_arn                   = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
+  api_logging_level                  = "INFO"
+  create_api_gateway_cloudwatch_role = true
+  waf_web_acl_arn                    = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/runpod/abc"
+  runpod_api_key_secret_arn          = "arn:aws:secretsmanager:us-east-1:123456789012:secret:runpod-AbCdEf"
+  runpod_api_key_kms_key_arn         = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
 
   table = {
     kms_key_arn         = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
