@@ -1,6 +1,14 @@
 data "aws_partition" "current" {}
 data "aws_region" "current" {}
 
+# The newest Powertools layer for the runtime and architecture, only when asked for ("latest"). A
+# public String parameter: `insecure_value` reads it without marking the functions' layers sensitive.
+data "aws_ssm_parameter" "powertools_layer" {
+  count = local.powertools_latest ? 1 : 0
+
+  name = "/aws/service/powertools/python/${var.lambda_architecture}/${var.lambda_runtime}/latest"
+}
+
 locals {
   table_name             = "${var.prefix}-runpod-callbacks"
   webhook_function_name  = "${var.prefix}-runpod-webhook"
@@ -12,12 +20,14 @@ locals {
   # The watchdog asks RunPod about jobs with the same key: by default it comes with the submit function.
   create_watchdog = coalesce(var.watchdog.enabled, local.create_submit)
 
-  # AWS publishes Powertools v3 layers per runtime and architecture from this account.
+  # AWS publishes Powertools v3 layers per runtime and architecture from this account, and the
+  # newest one's ARN in a public SSM parameter (Powertools docs, "Using SSM Parameter Store").
   powertools_layer_account = "017000801446"
+  powertools_latest        = var.powertools_layer_arn == null && var.powertools_layer_version == "latest"
   # The region is aws_region's `id`: hashicorp/aws 6.x deprecates `name`, 5.x has no `region`.
   powertools_layer_arn = coalesce(
     var.powertools_layer_arn,
-    join(":", [
+    local.powertools_latest ? one(data.aws_ssm_parameter.powertools_layer[*].insecure_value) : join(":", [
       "arn", data.aws_partition.current.partition, "lambda", data.aws_region.current.id,
       local.powertools_layer_account,
       "layer",

@@ -23,13 +23,13 @@ variable "tags" {
 ################################################################################
 
 variable "lambda_runtime" {
-  description = "Python runtime of every function of the module. The Powertools layer is chosen to match it."
+  description = "Python runtime of every function of the module: `python3.12`, `python3.13` or `python3.14` (hashicorp/aws 6.20 or newer; 5.x rejects it). The Powertools layer is chosen to match it; AWS publishes it for these runtimes."
   type        = string
   default     = "python3.13"
 
   validation {
-    condition     = can(regex("^python3\\.(1[2-9]|[2-9][0-9])$", var.lambda_runtime))
-    error_message = "lambda_runtime must be python3.12 or newer (the functions need Powertools v3)."
+    condition     = contains(["python3.12", "python3.13", "python3.14"], var.lambda_runtime)
+    error_message = "lambda_runtime must be python3.12, python3.13 or python3.14: the Python runtimes of Lambda this module supports for which AWS publishes the Powertools v3 layer."
   }
 }
 
@@ -79,9 +79,14 @@ variable "powertools_layer_arn" {
 }
 
 variable "powertools_layer_version" {
-  description = "Version of the AWS-managed Powertools v3 layer, used when `powertools_layer_arn` is null."
-  type        = number
-  default     = 27
+  description = "Version of the AWS-managed Powertools v3 layer, used when `powertools_layer_arn` is null: a version number (pinned: every plan gives the same functions), or `latest` to follow the version AWS publishes in the public SSM parameter `/aws/service/powertools/python/<architecture>/<runtime>/latest` (each plan reads it: a new release updates the functions on the next apply; the planner needs `ssm:GetParameter` on it)."
+  type        = string
+  default     = "27"
+
+  validation {
+    condition     = can(regex("^([1-9][0-9]*|latest)$", var.powertools_layer_version))
+    error_message = "powertools_layer_version must be a layer version number (e.g. 27) or \"latest\"."
+  }
 }
 
 ################################################################################

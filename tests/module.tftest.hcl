@@ -200,6 +200,91 @@ run "function_runs_the_handler_with_its_environment" {
   }
 }
 
+run "a_layer_version_number_pins_the_layer_of_each_runtime_and_architecture" {
+  command = plan
+
+  variables {
+    lambda_runtime            = "python3.12"
+    lambda_architecture       = "x86_64"
+    powertools_layer_version  = 30
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+  }
+
+  assert {
+    condition = alltrue([
+      for function in [aws_lambda_function.webhook, aws_lambda_function.submit[0], aws_lambda_function.watchdog[0]] :
+      function.layers == tolist(["arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python312-x86_64:30"])
+    ])
+    error_message = "every function takes the pinned layer version for its runtime and architecture"
+  }
+
+  assert {
+    condition     = length(data.aws_ssm_parameter.powertools_layer) == 0
+    error_message = "a pinned version reads no SSM parameter"
+  }
+}
+
+run "latest_layer_is_read_from_the_public_ssm_parameter" {
+  command = plan
+
+  variables {
+    powertools_layer_version  = "latest"
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+  }
+
+  override_data {
+    target = data.aws_ssm_parameter.powertools_layer
+    values = { insecure_value = "arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:41" }
+  }
+
+  assert {
+    condition     = data.aws_ssm_parameter.powertools_layer[0].name == "/aws/service/powertools/python/arm64/python3.13/latest"
+    error_message = "the parameter AWS publishes for the runtime and architecture"
+  }
+
+  assert {
+    condition = alltrue([
+      for function in [aws_lambda_function.webhook, aws_lambda_function.submit[0], aws_lambda_function.watchdog[0]] :
+      function.layers == tolist(["arn:aws:lambda:eu-west-1:017000801446:layer:AWSLambdaPowertoolsPythonV3-python313-arm64:41"])
+    ])
+    error_message = "every function takes the layer ARN the parameter holds"
+  }
+}
+
+run "an_explicit_layer_arn_wins_over_latest" {
+  command = plan
+
+  variables {
+    powertools_layer_arn     = "arn:aws:lambda:eu-west-1:123456789012:layer:my-powertools:3"
+    powertools_layer_version = "latest"
+  }
+
+  assert {
+    condition     = aws_lambda_function.webhook.layers == tolist(["arn:aws:lambda:eu-west-1:123456789012:layer:my-powertools:3"]) && length(data.aws_ssm_parameter.powertools_layer) == 0
+    error_message = "powertools_layer_arn is used as given, and nothing is looked up"
+  }
+}
+
+run "a_layer_version_that_is_neither_a_number_nor_latest_is_rejected" {
+  command = plan
+
+  variables {
+    powertools_layer_version = "v27"
+  }
+
+  expect_failures = [var.powertools_layer_version]
+}
+
+run "a_runtime_without_a_powertools_layer_is_rejected" {
+  command = plan
+
+  variables {
+    lambda_runtime = "python3.11"
+  }
+
+  expect_failures = [var.lambda_runtime]
+}
+
 run "route_is_a_lambda_proxy_post_with_a_required_token" {
   command = plan
 
