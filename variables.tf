@@ -162,10 +162,10 @@ variable "api_logging_level" {
 }
 
 variable "api_throttling" {
-  description = "Stage-wide throttling of the webhook route: `burst_limit` requests and `rate_limit` requests per second."
+  description = "Stage-wide throttling of the webhook route, a token bucket: `burst_limit` requests at once, refilled at `rate_limit` requests per second; over it API Gateway answers 429 and RunPod retries (twice, 10 s apart). The defaults let 1,000 webhooks arriving together (a full Map on one endpoint) through within RunPod's first two tries, and sustain 100/s, what one endpoint's `/run` limit allows; scale both with the number of endpoints (README, Scale)."
   type = object({
-    burst_limit = optional(number, 100)
-    rate_limit  = optional(number, 50)
+    burst_limit = optional(number, 500)
+    rate_limit  = optional(number, 100)
   })
   default = {}
 

@@ -309,8 +309,33 @@ run "route_is_a_lambda_proxy_post_with_a_required_token" {
   }
 
   assert {
-    condition     = aws_api_gateway_method_settings.all.settings[0].throttling_burst_limit == 100 && aws_api_gateway_method_settings.all.settings[0].throttling_rate_limit == 50
-    error_message = "stage must be throttled by default"
+    condition     = aws_api_gateway_method_settings.all.settings[0].throttling_burst_limit == 500 && aws_api_gateway_method_settings.all.settings[0].throttling_rate_limit == 100
+    error_message = "stage must be throttled by default: a bucket of 500 refilled at 100/s"
+  }
+}
+
+# README, Scale: RunPod tries a webhook three times, 10 s apart, and its /run limit (1,000 per 10 s
+# per endpoint) bounds how many jobs of one endpoint can finish together. The first try finds a
+# full bucket, each retry what 10 s refilled (at most a full bucket).
+run "default_throttling_lets_a_full_map_of_one_endpoint_through_within_runpods_retries" {
+  command = plan
+
+  assert {
+    condition = (
+      aws_api_gateway_method_settings.all.settings[0].throttling_burst_limit
+      + min(aws_api_gateway_method_settings.all.settings[0].throttling_burst_limit, 10 * aws_api_gateway_method_settings.all.settings[0].throttling_rate_limit)
+    ) >= 1000
+    error_message = "1,000 webhooks arriving together pass within two of RunPod's three tries"
+  }
+
+  assert {
+    condition     = aws_api_gateway_method_settings.all.settings[0].throttling_rate_limit >= 100
+    error_message = "the stage sustains what one endpoint's /run limit lets finish: 100 jobs a second"
+  }
+
+  assert {
+    condition     = aws_api_gateway_method_settings.all.settings[0].throttling_burst_limit <= 500
+    error_message = "a burst stays within half the account's default 1,000 concurrent Lambda executions, shared with every other function, and under the 1,500 SendTask* bucket of the smaller regions"
   }
 }
 

@@ -72,6 +72,13 @@ WATCHDOG = {
         "aws_iam_role_policy.watchdog_schedule",
     )
 }
+# The stage's throttling defaults went from a bucket of 100 refilled at 50/s to 500 at 100/s
+# (README, Scale): an update in place of its method settings, throttling and nothing else.
+METHOD_SETTINGS = f"{MODULE}.aws_api_gateway_method_settings.all"
+THROTTLING_CHANGE = {
+    "throttling_burst_limit": (100, 500),
+    "throttling_rate_limit": (50, 100),
+}
 WEBHOOK_POLICY = f"{MODULE}.aws_iam_role_policy.webhook"
 SUBMIT_POLICY = f"{MODULE}.aws_iam_role_policy.submit[0]"
 
@@ -119,7 +126,8 @@ def test_a_state_from_before_the_renames_upgrades_in_place(
 ) -> None:
     """Anything the renames missed would plan as a delete plus a create; anything else changed
     as an update. So: the renamed resources move from their old address, the watchdog's are the
-    only creates, the table is updated in place with the index and nothing else.
+    only creates, the table is updated in place with the index and nothing else, the stage's
+    method settings with the new throttling defaults and nothing else.
 
     Terraform reads a policy document whose statements name the table only once the table's
     update is applied, so the roles' policies that name it plan as updates known after apply;
@@ -144,15 +152,19 @@ def test_a_state_from_before_the_renames_upgrades_in_place(
         address: change["change"]["actions"]
         for address, change in changes.items()
         if change["change"]["actions"] != ["no-op"]
-    } == {TABLE: ["update"]} | {address: ["update"] for address in reread} | {
-        address: ["create"] for address in created
-    }
+    } == {TABLE: ["update"], METHOD_SETTINGS: ["update"]} | {
+        address: ["update"] for address in reread
+    } | {address: ["create"] for address in created}
     moved = {
         c["previous_address"]: address for address, c in changes.items() if "previous_address" in c
     }
     assert moved == MOVES
     assert kept <= {address for address, c in changes.items() if "previous_address" not in c}
     assert _differences(changes[TABLE]["change"]) == TABLE_CHANGE
+    (settings_before,), (settings_after,) = (
+        changes[METHOD_SETTINGS]["change"][moment]["settings"] for moment in ("before", "after")
+    )
+    assert _differences({"before": settings_before, "after": settings_after}) == THROTTLING_CHANGE
     for address in reread:
         assert _differences(changes[address]["change"]) == {
             "policy": (policies_before[address], None)
