@@ -7,22 +7,26 @@ resource "aws_secretsmanager_secret" "runpod_api_key" {
   #checkov:skip=CKV2_AWS_57:RunPod keys are rotated in RunPod's console; rotate the secret's value with them.
   name                    = "${var.prefix}-runpod-api-key"
   description             = "RunPod API key for ${var.prefix}-runpod-submit"
-  recovery_window_in_days = 7
+  recovery_window_in_days = var.secret_recovery_window_in_days
 }
 
+# The key is write-only: Terraform sends it to Secrets Manager and keeps it in neither the plan
+# nor the state (the variable is ephemeral). It is written when the version changes.
 resource "aws_secretsmanager_secret_version" "runpod_api_key" {
-  secret_id     = aws_secretsmanager_secret.runpod_api_key.id
-  secret_string = var.runpod_api_key
+  secret_id                = aws_secretsmanager_secret.runpod_api_key.id
+  secret_string_wo         = var.runpod_api_key
+  secret_string_wo_version = var.runpod_api_key_version
 }
 
 module "runpod_webhook" {
   source = "../.."
 
-  prefix                    = var.prefix
-  create_submit_function    = true # the secret's ARN is only known once it exists
-  runpod_api_key_secret_arn = aws_secretsmanager_secret.runpod_api_key.arn
-  large_outputs             = { enabled = true } # results over 256 KiB go to S3 (output_s3)
-  tags                      = { Project = "video-upscaling" }
+  prefix                             = var.prefix
+  create_submit_function             = true # the secret's ARN is only known once it exists
+  runpod_api_key_secret_arn          = aws_secretsmanager_secret.runpod_api_key.arn
+  large_outputs                      = { enabled = true } # results over 256 KiB go to S3 (output_s3)
+  create_api_gateway_cloudwatch_role = var.create_api_gateway_cloudwatch_role
+  tags                               = { Project = "video-upscaling" }
 }
 
 locals {

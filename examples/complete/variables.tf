@@ -11,9 +11,33 @@ variable "prefix" {
 }
 
 variable "runpod_api_key" {
-  description = "RunPod API key, stored in Secrets Manager for the submit function."
+  description = "RunPod API key, written to Secrets Manager for the submit function and the watchdog. Ephemeral and write-only: it stays out of the plan and the state. Every plan, apply and destroy needs a value, but only the first apply and those that change runpod_api_key_version write it."
   type        = string
   sensitive   = true
+  ephemeral   = true
+}
+
+variable "runpod_api_key_version" {
+  description = "Change it (1, 2, ...) with a new runpod_api_key to write the new key: Terraform cannot see a change of a write-only value."
+  type        = number
+  default     = 1
+}
+
+variable "secret_recovery_window_in_days" {
+  description = "Days Secrets Manager keeps the deleted API key secret restorable, during which its name cannot be used again. 0 (this example's default) deletes it at once, so destroy and apply again work the same day; 7 to 30 for a secret you may need to restore."
+  type        = number
+  default     = 0
+
+  validation {
+    condition     = var.secret_recovery_window_in_days == 0 || (var.secret_recovery_window_in_days >= 7 && var.secret_recovery_window_in_days <= 30)
+    error_message = "secret_recovery_window_in_days must be 0 (delete at once) or 7 to 30."
+  }
+}
+
+variable "create_api_gateway_cloudwatch_role" {
+  description = "Let the module set the region's API Gateway CloudWatch Logs role, for an account without one (`aws apigateway get-account` shows no cloudWatchRoleArn). A region-wide setting: see the module's variable of the same name."
+  type        = bool
+  default     = false
 }
 
 variable "runpod_endpoint_id" {

@@ -47,6 +47,8 @@ def moto_endpoint(module_tree: Path) -> Iterator[str]:
 
     with pytest.MonkeyPatch.context() as environment:
         environment.setenv("MOTO_ACCOUNT_ID", moto_aws.POWERTOOLS_ACCOUNT)
+        # AWS-managed IAM policies exist in every AWS account; moto holds them only when asked.
+        environment.setenv("MOTO_IAM_LOAD_MANAGED_POLICIES", "true")
         moto_aws.serve_missing_stepfunctions_calls(environment)
         with local_aws() as endpoint:
             moto_aws.publish_powertools_layer(endpoint)

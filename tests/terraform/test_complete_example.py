@@ -6,6 +6,7 @@ and one output (tests/terraform/roots/example_complete).
 
 import json
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
@@ -40,12 +41,18 @@ WATCHDOG_PERIOD_S = {"rate(1 minute)": 60} | {f"rate({n} minutes)": 60 * n for n
 terraform_root("example_complete", scope="module", teardown=terraform_root.TEARDOWN_ON)
 
 
+API_KEY = "rp_moto_test_key"
+
+
 @pytest.fixture(scope="module")
 def example_inputs() -> Iterator[None]:
-    """The two variables without defaults; they stay set until the destroy at teardown."""
+    """The two variables without defaults, as the example's README passes them, and the opt-in
+    for an account without API Gateway's CloudWatch role; they stay set until the destroy at
+    teardown (the ephemeral key is needed by every plan, the destroy's too)."""
     with pytest.MonkeyPatch.context() as environment:
-        environment.setenv("TF_VAR_runpod_api_key", "rp_moto_test_key")
+        environment.setenv("TF_VAR_runpod_api_key", API_KEY)
         environment.setenv("TF_VAR_runpod_endpoint_id", ENDPOINT_ID)
+        environment.setenv("TF_VAR_create_api_gateway_cloudwatch_role", "true")
         yield
 
 
@@ -242,6 +249,39 @@ def test_a_result_inline_or_in_s3_ends_the_segment_upscaled(
     ]
     assert entered == path
     assert json.loads(finished["output"]) == (execution_output or task_output)
+
+
+def test_the_api_key_reaches_the_secret_and_never_the_state(
+    deployed: Any, moto_endpoint: str
+) -> None:
+    secrets = aws("secretsmanager", moto_endpoint)
+    (secret,) = secrets.list_secrets(Filters=[{"Key": "name", "Values": ["dev-runpod-api-key"]}])[
+        "SecretList"
+    ]
+
+    stored = secrets.get_secret_value(SecretId=secret["ARN"])["SecretString"]
+    state = Path(deployed.terraform.state_path).read_text()
+
+    assert stored == API_KEY
+    assert secret["ARN"] in state
+    assert API_KEY not in state
+
+
+def test_the_region_logs_through_the_role_the_example_asked_for(
+    deployed: Any, moto_endpoint: str
+) -> None:
+    iam = aws("iam", moto_endpoint)
+    role_arn = aws("apigateway", moto_endpoint).get_account()["cloudwatchRoleArn"]
+    role = role_arn.rsplit("/", 1)[-1]
+
+    trust = iam.get_role(RoleName=role)["Role"]["AssumeRolePolicyDocument"]
+    attached = iam.list_attached_role_policies(RoleName=role)["AttachedPolicies"]
+
+    assert role == "dev-apigw-logs-us-east-1"
+    assert [s["Principal"] for s in trust["Statement"]] == [{"Service": "apigateway.amazonaws.com"}]
+    assert [policy["PolicyArn"] for policy in attached] == [
+        "arn:aws:iam::aws:policy/service-role/AmazonAPIGatewayPushToCloudWatchLogs"
+    ]
 
 
 def test_second_plan_shows_no_changes(deployed: Any, terraform: str) -> None:
