@@ -5,6 +5,7 @@ provider "aws" {
 module "runpod_webhook" {
   source = "../.."
 
-  prefix = var.prefix
-  tags   = { Project = "video-upscaling" }
+  prefix                             = var.prefix
+  create_api_gateway_cloudwatch_role = var.create_api_gateway_cloudwatch_role
+  tags                               = { Project = "video-upscaling" }
 }

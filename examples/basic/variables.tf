@@ -9,3 +9,9 @@ variable "prefix" {
   type        = string
   default     = "dev"
 }
+
+variable "create_api_gateway_cloudwatch_role" {
+  description = "Let the module set the region's API Gateway CloudWatch Logs role, for an account without one (`aws apigateway get-account` shows no cloudWatchRoleArn). A region-wide setting: see the module's variable of the same name."
+  type        = bool
+  default     = false
+}

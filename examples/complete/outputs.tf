@@ -12,3 +12,8 @@ output "submit_function_arn" {
   description = "The function the state machine's Task invokes."
   value       = module.runpod_webhook.submit_function_arn
 }
+
+output "table_name" {
+  description = "The callback table: one record per job, keyed by its callback token."
+  value       = module.runpod_webhook.table_name
+}
