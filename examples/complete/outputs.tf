@@ -17,3 +17,8 @@ output "table_name" {
   description = "The callback table: one record per job, keyed by its callback token."
   value       = module.runpod_webhook.table_name
 }
+
+output "large_outputs_bucket_name" {
+  description = "The bucket that holds results too large for a task output (output_s3)."
+  value       = module.runpod_webhook.large_outputs_bucket_name
+}

@@ -1,10 +1,5 @@
 # examples/complete, as a user applies it, is copied beside this file by tests/terraform/tf_tools.py.
-# The test also compares the state machine's role with the module's policy output, and finds the
-# results bucket.
+# The test also compares the state machine's role with the module's policy output.
 output "state_machine_policy_json" {
   value = module.runpod_webhook.state_machine_policy_json
-}
-
-output "large_outputs_bucket_name" {
-  value = module.runpod_webhook.large_outputs_bucket_name
 }
