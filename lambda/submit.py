@@ -13,11 +13,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runpod_callbacks import aws
 from runpod_callbacks.api_key import ApiKeyCache, ApiKeyUnavailable
-from runpod_callbacks.callback_records import CallbackStore
 from runpod_callbacks.errors import SubmitError, SubmitFailed
 from runpod_callbacks.runpod_api import DEFAULT_BASE_URL, RunPodApi
 from runpod_callbacks.submission import (
     JobSubmission,
+    SubmissionRecords,
     callback_token_for,
     fail_waiting_task,
     parse_submit_request,
@@ -42,7 +42,7 @@ def submit_job(payload: Any) -> dict[str, Any]:
     request = parse_submit_request(payload)
     api_key = api_keys.source(secret_arn)
     runpod = RunPodApi(os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_BASE_URL, api_key)
-    submission = JobSubmission(CallbackStore(dynamodb, table), runpod, webhook_base_url)
+    submission = JobSubmission(SubmissionRecords(dynamodb, table), runpod, webhook_base_url)
     try:
         callback_token = callback_token_for(request.task_token, api_key(False))
     except ApiKeyUnavailable as unavailable:

@@ -10,10 +10,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runpod_callbacks import aws
 from runpod_callbacks.api_key import ApiKeyCache, ApiKeyUnavailable
-from runpod_callbacks.callback_records import CallbackStore
 from runpod_callbacks.large_outputs import large_output_store
 from runpod_callbacks.result_delivery import ResultDelivery
 from runpod_callbacks.runpod_api import DEFAULT_BASE_URL, RunPodApi
+from runpod_callbacks.stale_records import StaleRecords
 from runpod_callbacks.tracing import capture_lambda_handler
 from runpod_callbacks.watchdog_run import Summary, WatchdogRun, WatchdogSettings
 
@@ -49,7 +49,7 @@ def watch(context: LambdaContext) -> Summary:
         return Summary(errors=1)
     base_url = os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_BASE_URL
     runpod = RunPodApi(base_url, api_key, attempts=1, timeout_s=RUNPOD_TIMEOUT_S)
-    store = CallbackStore(dynamodb, table)
+    store = StaleRecords(dynamodb, table)
     delivery = ResultDelivery(store, stepfunctions, large_output_store())
     run = WatchdogRun(store, delivery, runpod, settings(), context.get_remaining_time_in_millis)
     return run.run()

@@ -14,13 +14,15 @@ Besides the seed's attributes the handler keeps bookkeeping on the record:
 - ``delivery_attempts``: how many deliveries claimed the record.
 
 Every conditional write here can be repeated by botocore after its answer was lost, so each one
-recognises its own earlier success instead of reporting a conflict with itself.
+recognises its own earlier success instead of reporting a conflict with itself. The submit
+function's writes (submission.SubmissionRecords) and the watchdog's reads
+(stale_records.StaleRecords) extend this store.
 """
 
 import contextlib
 import time
 import uuid
-from collections.abc import Callable, Iterator, Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
@@ -54,12 +56,6 @@ class RecordStatus(StrEnum):
 FINISHED_STATUSES = frozenset({RecordStatus.COMPLETED, RecordStatus.FAILED})
 
 LEASE_MS = 9_000
-STALE_INDEX = "status-created_at"
-QUERY_PAGE = 100
-# The watchdog's place in the stale records between runs. No callback token can name this item
-# ('#' is outside the token's characters) and, with no status, the index never lists it.
-WATCHDOG_CURSOR = "#watchdog-cursor"
-_INDEX_KEY = ("callback_token", "status", "created_at")
 
 # The claim's preconditions, each named by the refusal that explains it (see claim_refusal).
 _CLAIM_CONDITION = " AND ".join(
@@ -205,58 +201,6 @@ class CallbackStore:
             sent=SentOutcome.read(record.get("sent_outcome")),
         )
 
-    def stale_pending(
-        self, created_before: str, limit: int, after: Mapping[str, str] | None = None
-    ) -> Iterator[dict[str, Any]]:
-        """PENDING records created before the given ISO 8601 UTC time, oldest first, from the
-        ``status-created_at`` index (its projection: keys, job_id, endpoint_id, task_token);
-        ``after`` a record's index key (see index_key), to start past it.
-
-        Raises AwsUnavailable (or RecordRefused) when a page cannot be read.
-        """
-        request: dict[str, Any] = {
-            "IndexName": STALE_INDEX,
-            "KeyConditionExpression": "#status = :pending AND created_at < :created_before",
-            "ExpressionAttributeNames": {"#status": "status"},
-            "ExpressionAttributeValues": {
-                ":pending": {"S": RecordStatus.PENDING},
-                ":created_before": {"S": created_before},
-            },
-        }
-        if after is not None:
-            request["ExclusiveStartKey"] = {name: {"S": after[name]} for name in _INDEX_KEY}
-        returned = 0
-        while returned < limit:
-            page = self._call("Query", Limit=min(QUERY_PAGE, limit - returned), **request)
-            for item in page.get("Items", []):
-                returned += 1
-                yield from_item(item)
-            if "LastEvaluatedKey" not in page:
-                return
-            request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
-
-    def watchdog_cursor(self) -> dict[str, str] | None:
-        """The index key the last watchdog run stopped at, or None to start from the oldest."""
-        item = self._call("GetItem", Key=_key(WATCHDOG_CURSOR), ConsistentRead=True).get("Item")
-        after = from_item(item).get("after") if item else None
-        if isinstance(after, Mapping) and all(isinstance(after.get(n), str) for n in _INDEX_KEY):
-            return {name: after[name] for name in _INDEX_KEY}
-        return None
-
-    def save_watchdog_cursor(self, after: Mapping[str, str] | None) -> None:
-        names = {"#after": "after"}  # AFTER is one of DynamoDB's reserved words
-        if after is None:
-            self._update_item(
-                WATCHDOG_CURSOR, UpdateExpression="REMOVE #after", ExpressionAttributeNames=names
-            )
-            return
-        self._update_item(
-            WATCHDOG_CURSOR,
-            UpdateExpression="SET #after = :after",
-            ExpressionAttributeNames=names,
-            ExpressionAttributeValues={":after": to_attribute(dict(after))},
-        )
-
     def lease_time_left_ms(self, claim: Claim) -> int:
         return claim.lease_expires_at - self._clock()
 
@@ -316,52 +260,8 @@ class CallbackStore:
                 ExpressionAttributeValues=values,
             )
 
-    def create(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
-        """Write a new PENDING record; if another writer's exists already, return it instead.
-
-        ``submission_id`` tells this write apart from an earlier invocation's: finding our own
-        record (botocore repeated the write after its answer was lost) is success.
-        """
-        try:
-            self._call(
-                "PutItem",
-                Item={name: to_attribute(value) for name, value in record.items()},
-                ConditionExpression="attribute_not_exists(callback_token)",
-                ReturnValuesOnConditionCheckFailure="ALL_OLD",
-            )
-        except ConditionFailed as existing:
-            if existing.record.get("submission_id") != record["submission_id"]:
-                return existing.record
-        return None
-
-    def record_job_id(self, callback_token: str, job_id: str) -> None:
-        """Store RunPod's job id, unless a webhook stored it first (a repeat finds it stored)."""
-        with contextlib.suppress(ConditionFailed):
-            self._update_item(
-                callback_token,
-                UpdateExpression="SET job_id = :job_id",
-                ConditionExpression="attribute_not_exists(job_id) OR job_id = :empty",
-                ExpressionAttributeValues={":job_id": {"S": job_id}, ":empty": {"S": ""}},
-            )
-
-    def fail_unsubmitted(self, callback_token: str, result: Mapping[str, Any]) -> None:
-        """Mark a record FAILED whose job never started, so no webhook can resurrect it."""
-        with contextlib.suppress(ConditionFailed):  # not PENDING: finished already (or by us)
-            self._update_item(
-                callback_token,
-                UpdateExpression="SET #status = :failed, completed_at = :now, #result = :result",
-                ConditionExpression="#status = :pending",
-                ExpressionAttributeNames={"#status": "status", "#result": "result"},
-                ExpressionAttributeValues={
-                    ":failed": {"S": RecordStatus.FAILED},
-                    ":pending": {"S": RecordStatus.PENDING},
-                    ":now": {"S": iso_now()},
-                    ":result": to_attribute(dict(result)),
-                },
-            )
-
     def _update_item(self, callback_token: str, **request: Any) -> dict[str, Any]:
-        return self._call("UpdateItem", Key=_key(callback_token), **request)
+        return self._call("UpdateItem", Key=record_key(callback_token), **request)
 
     def _call(self, operation: str, **request: Any) -> dict[str, Any]:
         """One call on the table; a refused condition raises ConditionFailed with the item as it
@@ -408,12 +308,7 @@ def claim_refusal(record: Mapping[str, Any], job_id: str, now: int) -> Exception
     return CorruptRecord("callback record has a lease the handler cannot read")
 
 
-def index_key(record: Mapping[str, Any]) -> dict[str, str]:
-    """A record's key in the ``status-created_at`` index: where a Query can start past it."""
-    return {name: str(record[name]) for name in _INDEX_KEY}
-
-
-def _key(callback_token: str) -> dict[str, Any]:
+def record_key(callback_token: str) -> dict[str, Any]:
     return {"callback_token": {"S": callback_token}}
 
 

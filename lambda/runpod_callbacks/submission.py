@@ -1,18 +1,27 @@
 """Submit a RunPod job for a waiting task: the record first, then RunPod, so no webhook is early."""
 
 import base64
+import contextlib
 import hashlib
 import hmac
 import re
 import time
 import uuid
+from collections.abc import Mapping
 from dataclasses import dataclass
 from typing import Any
 
 from aws_lambda_powertools import Logger
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runpod_callbacks.callback_records import CallbackStore, RecordRefused, RecordStatus, iso_now
+from runpod_callbacks.callback_records import (
+    CallbackStore,
+    ConditionFailed,
+    RecordRefused,
+    RecordStatus,
+    iso_now,
+)
+from runpod_callbacks.dynamodb_values import to_attribute
 from runpod_callbacks.errors import AwsUnavailable, InvalidRequest, SubmitError, SubmitFailed
 from runpod_callbacks.job_status import redact
 from runpod_callbacks.runpod_api import RunPodApi
@@ -105,8 +114,56 @@ def callback_token_for(task_token: str, key: str) -> str:
     return base64.urlsafe_b64encode(digest.digest()[:24]).decode().rstrip("=")
 
 
+class SubmissionRecords(CallbackStore):
+    """The submit function's writes: the record before RunPod hears of the job, then its id."""
+
+    def create(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
+        """Write a new PENDING record; if another writer's exists already, return it instead.
+
+        ``submission_id`` tells this write apart from an earlier invocation's: finding our own
+        record (botocore repeated the write after its answer was lost) is success.
+        """
+        try:
+            self._call(
+                "PutItem",
+                Item={name: to_attribute(value) for name, value in record.items()},
+                ConditionExpression="attribute_not_exists(callback_token)",
+                ReturnValuesOnConditionCheckFailure="ALL_OLD",
+            )
+        except ConditionFailed as existing:
+            if existing.record.get("submission_id") != record["submission_id"]:
+                return existing.record
+        return None
+
+    def record_job_id(self, callback_token: str, job_id: str) -> None:
+        """Store RunPod's job id, unless a webhook stored it first (a repeat finds it stored)."""
+        with contextlib.suppress(ConditionFailed):
+            self._update_item(
+                callback_token,
+                UpdateExpression="SET job_id = :job_id",
+                ConditionExpression="attribute_not_exists(job_id) OR job_id = :empty",
+                ExpressionAttributeValues={":job_id": {"S": job_id}, ":empty": {"S": ""}},
+            )
+
+    def fail_unsubmitted(self, callback_token: str, result: Mapping[str, Any]) -> None:
+        """Mark a record FAILED whose job never started, so no webhook can resurrect it."""
+        with contextlib.suppress(ConditionFailed):  # not PENDING: finished already (or by us)
+            self._update_item(
+                callback_token,
+                UpdateExpression="SET #status = :failed, completed_at = :now, #result = :result",
+                ConditionExpression="#status = :pending",
+                ExpressionAttributeNames={"#status": "status", "#result": "result"},
+                ExpressionAttributeValues={
+                    ":failed": {"S": RecordStatus.FAILED},
+                    ":pending": {"S": RecordStatus.PENDING},
+                    ":now": {"S": iso_now()},
+                    ":result": to_attribute(dict(result)),
+                },
+            )
+
+
 class JobSubmission:
-    def __init__(self, store: CallbackStore, runpod: RunPodApi, webhook_base_url: str) -> None:
+    def __init__(self, store: SubmissionRecords, runpod: RunPodApi, webhook_base_url: str) -> None:
         self._store = store
         self._runpod = runpod
         self._webhook_base_url = webhook_base_url.rstrip("/")

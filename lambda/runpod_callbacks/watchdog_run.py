@@ -22,7 +22,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
-from runpod_callbacks.callback_records import CallbackStore, index_key, iso_time
+from runpod_callbacks.callback_records import iso_time
 from runpod_callbacks.errors import DeliveryInFlight, TaskExpired
 from runpod_callbacks.job_status import (
     RUNNING_STATUSES,
@@ -33,6 +33,7 @@ from runpod_callbacks.job_status import (
 )
 from runpod_callbacks.result_delivery import ResultDelivery
 from runpod_callbacks.runpod_api import RunPodApi, RunPodUnavailable
+from runpod_callbacks.stale_records import StaleRecords, index_key
 from runpod_callbacks.task_outcome import Decide, lost_job_outcome
 
 logger = Logger(child=True)
@@ -96,7 +97,7 @@ class RateLimit:
 class WatchdogRun:
     def __init__(
         self,
-        store: CallbackStore,
+        store: StaleRecords,
         delivery: ResultDelivery,
         runpod: RunPodApi,
         settings: WatchdogSettings,
