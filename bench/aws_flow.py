@@ -46,6 +46,9 @@ JOB_INPUT = {"video": "s3://videos/seg_0001.mp4", "scale": 2}
 JOB_SECONDS = 0.5
 WATCHDOG_CONTEXT_MS = 120_000
 INDEX_NAME = "status-created_at"
+# The reads the functions make, and whether they read strongly consistently: the index Query
+# (eventually; a GSI has no other kind) and the watchdog's GetItem of its cursor (strongly).
+READS = {"Query": False, "GetItem": True}
 
 
 @dataclass
@@ -79,7 +82,7 @@ class Phase:
         """WRU of the table and the index, task tokens padded to ``token_length`` if given."""
         units = 0
         for request in self.dynamodb:
-            if request.operation == "Query":
+            if request.operation in READS:
                 continue
             before = with_task_token_length(request.before, token_length)
             after = with_task_token_length(request.after, token_length)
@@ -91,10 +94,11 @@ class Phase:
     def read_units(self, token_length: int | None) -> float:
         return sum(
             dynamodb_units.query_read_units(
-                [with_task_token_length(item, token_length) or {} for item in request.returned]
+                [with_task_token_length(item, token_length) or {} for item in request.returned],
+                consistent=READS[request.operation],
             )
             for request in self.dynamodb
-            if request.operation == "Query"
+            if request.operation in READS
         )
 
 
@@ -208,14 +212,15 @@ class _Recorder:
         if model.name in ("PutItem", "UpdateItem"):
             key = params.get("Key") or {name: params["Item"][name] for name in self.key}
             context["bench_request"] = (dict(params), key, self._item(self._table_name, key))
-        elif model.name != "Query":
+        elif model.name not in READS:
             self.problems.append(f"no request unit rule for DynamoDB {model.name}")
 
     def _after(self, parsed: dict[str, Any], model: Any, context: dict[str, Any], **_: Any) -> None:
         if self._phase is None:
             return
-        if model.name == "Query":
-            self._phase.dynamodb.append(DynamoDbRequest("Query", returned=parsed.get("Items", [])))
+        if model.name in READS:
+            found = parsed.get("Items") or ([parsed["Item"]] if "Item" in parsed else [])
+            self._phase.dynamodb.append(DynamoDbRequest(model.name, returned=found))
             return
         if "bench_request" not in context:  # the phase began while the request was on its way
             return

@@ -269,12 +269,14 @@ def memory_rows(memory: dict[str, dict[str, float]]) -> list[Row]:
     return rows
 
 
+# A watchdog run reads its key and its cursor (GetItem: where the last run stopped, so that more
+# stale records than a run takes are all reached in turn) before it queries the index.
 FLOW_ROWS = {  # phase: (row, target)
     "submit": ("AWS requests per job, submit", 3),
     "webhook": ("AWS requests per job, webhook", 3),
     "duplicate": ("AWS requests, RunPod retries a delivered webhook", 1),
-    "watchdog, nothing to do": ("AWS requests, watchdog run with nothing to do", 2),
-    "watchdog, recovering": ("AWS requests, watchdog run recovering a lost webhook", 4),
+    "watchdog, nothing to do": ("AWS requests, watchdog run with nothing to do", 3),
+    "watchdog, recovering": ("AWS requests, watchdog run recovering a lost webhook", 5),
 }
 
 
