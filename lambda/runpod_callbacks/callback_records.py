@@ -23,11 +23,10 @@ import contextlib
 import time
 import uuid
 from collections.abc import Callable, Mapping
-from dataclasses import dataclass
 from datetime import UTC, datetime
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from botocore.exceptions import BotoCoreError, ClientError
 
@@ -93,8 +92,7 @@ class AlreadyFinished(Exception):
         self.record_status = record_status
 
 
-@dataclass(frozen=True)
-class Claim:
+class Claim(NamedTuple):
     callback_token: str
     lease_id: str
     lease_expires_at: int
@@ -107,8 +105,7 @@ class Claim:
     """What an earlier delivery sent before it failed to finish the record."""
 
 
-@dataclass(frozen=True)
-class SentOutcome:
+class SentOutcome(NamedTuple):
     record_status: str
     step_functions_error: str | None
     output_s3: dict[str, Any] | None

@@ -3,10 +3,9 @@
 import base64
 import binascii
 import re
-from dataclasses import dataclass
 from decimal import Decimal
 from enum import StrEnum
-from typing import Any
+from typing import Any, NamedTuple
 
 from runpod_callbacks.errors import InvalidWebhook
 from runpod_callbacks.json_text import Member, NotAnObject, parse_object
@@ -39,8 +38,7 @@ MAX_JOB_ID_LENGTH = 256
 Milliseconds = int | Decimal
 
 
-@dataclass(frozen=True)
-class JobStatus:
+class JobStatus(NamedTuple):
     job_id: str
     status: str
     output: Any

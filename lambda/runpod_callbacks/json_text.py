@@ -7,9 +7,8 @@ text it was written with, so RunPod's ``output`` reaches the task exactly as Run
 
 import json
 import re
-from dataclasses import dataclass
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 # int() refuses longer digit strings (Python's int/str conversion limit is 4,300 digits).
 MAX_INT_DIGITS = 4000
@@ -49,8 +48,7 @@ class NotAnObject(ValueError):
     """The document is JSON, or may be, but not an object."""
 
 
-@dataclass(frozen=True)
-class Member:
+class Member(NamedTuple):
     """One member of a JSON object: its value (numbers exact) and its text as written."""
 
     value: Any

@@ -2,9 +2,8 @@
 task once, record the outcome."""
 
 from collections.abc import Callable
-from dataclasses import dataclass, field
 from decimal import Decimal
-from typing import Any
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools import Logger
 
@@ -53,12 +52,11 @@ CancelJob = Callable[[], None]
 METRIC_MILLISECONDS = (Decimal("0.001"), Decimal(10**12))
 
 
-@dataclass(frozen=True)
-class Delivered:
+class Delivered(NamedTuple):
     metric_name: str
     record_status: str
     message: str
-    runpod_timings_ms: dict[str, float] = field(default_factory=dict)
+    runpod_timings_ms: dict[str, float]
     """RunPod's delay and execution times, reported once: by the delivery that resumed the task."""
 
 
@@ -89,7 +87,7 @@ class ResultDelivery:
             claim = self._claim(callback_token, job.job_id)
         except AlreadyFinished as finished:
             logger.info(f"Callback {redact(callback_token)} already completed, returning success")
-            return Delivered("DuplicateDelivery", finished.record_status, "already completed")
+            return Delivered("DuplicateDelivery", finished.record_status, "already completed", {})
         if claim.sent is not None and claim.sent.for_sure:
             # An earlier delivery resumed the task and only failed to record it: record what it
             # sent, deciding (and writing to S3) nothing again.

@@ -1,8 +1,7 @@
 """What a finished job becomes: the waiting task's SendTask* payload and the record's result."""
 
 from collections.abc import Callable
-from dataclasses import dataclass
-from typing import Any
+from typing import Any, NamedTuple
 
 from runpod_callbacks.callback_records import RecordStatus
 from runpod_callbacks.dynamodb_values import dynamodb_number, to_attribute
@@ -29,8 +28,7 @@ RECORD_OUTPUT_LIMIT_BYTES = 64 * 1024
 RECORD_ERROR_LIMIT_CHARACTERS = 4096
 
 
-@dataclass(frozen=True)
-class TaskOutcome:
+class TaskOutcome(NamedTuple):
     record_status: str
     output: str | None = None
     error: str | None = None
@@ -45,8 +43,7 @@ class TaskOutcome:
         return self.record_status == RecordStatus.COMPLETED
 
 
-@dataclass(frozen=True)
-class TaskContext:
+class TaskContext(NamedTuple):
     """The record's fields that travel with the outcome."""
 
     callback_token: str
