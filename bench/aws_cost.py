@@ -117,9 +117,9 @@ LOG_RETENTION_DAYS = 30
 # The watchdog's schedule, rate(2 minutes).
 WATCHDOG_RUNS_PER_DAY = 720
 # The API key is cached 5 minutes per instance: at most one read per submit (jobs further apart,
-# or each on a new instance) and per watchdog run; bursts and a warm watchdog share them.
+# or each on a new instance); bursts share them. A watchdog run reads it only when a record needs
+# RunPod (measured: ScheduleUsage.secret_reads).
 SECRET_READS_PER_SUBMIT = 1
-SECRET_READS_PER_WATCHDOG_RUN = 1
 # CloudWatch Logs lines the bench does not see, one example of each: Lambda's platform lines per
 # invocation (text format, the module's default) and the stage's access log line per webhook
 # (the format in api_gateway.tf).
@@ -168,6 +168,7 @@ class ScheduleUsage:
 
     invocation: Invocation
     read_units: float
+    secret_reads: int
     function_log_bytes: int
 
 
@@ -196,7 +197,7 @@ def job_costs(usage: JobUsage, jobs: int = 1000) -> dict[str, float]:
 def schedule_costs(run: ScheduleUsage, runs: int = WATCHDOG_RUNS_PER_DAY) -> dict[str, float]:
     """The watchdog's schedule, whatever the number of jobs: ``runs`` runs, in USD."""
     log_bytes = run.function_log_bytes + LAMBDA_PLATFORM_LOG_BYTES
-    reads = runs * SECRET_READS_PER_WATCHDOG_RUN
+    reads = runs * run.secret_reads
     return {
         "EventBridge Scheduler": runs * SCHEDULER_PER_INVOCATION,
         "Lambda requests + duration": lambda_cost(run.invocation, runs),

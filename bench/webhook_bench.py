@@ -269,14 +269,15 @@ def memory_rows(memory: dict[str, dict[str, float]]) -> list[Row]:
     return rows
 
 
-# A watchdog run reads its key and its cursor (GetItem: where the last run stopped, so that more
-# stale records than a run takes are all reached in turn) before it queries the index.
+# A watchdog run reads its cursor (GetItem: where the last run stopped, so that more stale records
+# than a run takes are all reached in turn) before it queries the index, and the RunPod API key
+# only when a record needs RunPod (then cached for 5 minutes).
 FLOW_ROWS = {  # phase: (row, target)
     "submit": ("AWS requests per job, submit", 3),
     "webhook": ("AWS requests per job, webhook", 3),
     "duplicate": ("AWS requests, RunPod retries a delivered webhook", 1),
-    "watchdog, nothing to do": ("AWS requests, watchdog run with nothing to do", 3),
-    "watchdog, recovering": ("AWS requests, watchdog run recovering a lost webhook", 5),
+    "watchdog, nothing to do": ("AWS requests, watchdog run with nothing to do", 2),
+    "watchdog, recovering": ("AWS requests, watchdog run recovering a lost webhook", 6),
 }
 
 
@@ -389,6 +390,7 @@ def cost_rows(
     schedule = aws_cost.ScheduleUsage(
         invocation=_invocation(flow, memory, "watchdog, nothing to do", DEFAULT_MEMORY_MB),
         read_units=watchdog.read_units(None),
+        secret_reads=watchdog.aws_requests("secretsmanager"),
         function_log_bytes=watchdog.log_bytes,
     )
     sections = (

@@ -9,7 +9,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runpod_callbacks import aws
-from runpod_callbacks.api_key import ApiKeyCache, ApiKeyUnavailable
+from runpod_callbacks.api_key import ApiKeyCache
 from runpod_callbacks.large_outputs import large_output_store
 from runpod_callbacks.result_delivery import ResultDelivery
 from runpod_callbacks.runpod_api import DEFAULT_BASE_URL, RunPodApi
@@ -26,7 +26,8 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RunP
 
 dynamodb = aws.client("dynamodb")
 stepfunctions = aws.client("stepfunctions")
-api_keys = ApiKeyCache(aws.client("secretsmanager"))
+secretsmanager = aws.client("secretsmanager")
+api_keys = ApiKeyCache(secretsmanager)  # read when a record needs RunPod: idle runs read no secret
 
 for _setting in REQUIRED_SETTINGS:  # fail the cold start, not the first run
     aws.required_setting(_setting)
@@ -42,11 +43,6 @@ def settings() -> WatchdogSettings:
 def watch(context: LambdaContext) -> Summary:
     table, secret_arn = (aws.required_setting(name) for name in REQUIRED_SETTINGS)
     api_key = api_keys.source(secret_arn)
-    try:
-        api_key(False)
-    except ApiKeyUnavailable as unavailable:  # nothing to ask RunPod with: try again next run
-        logger.error(f"Watchdog cannot run: {unavailable}")
-        return Summary(errors=1)
     base_url = os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_BASE_URL
     runpod = RunPodApi(base_url, api_key, attempts=1, timeout_s=RUNPOD_TIMEOUT_S)
     store = StaleRecords(dynamodb, table)

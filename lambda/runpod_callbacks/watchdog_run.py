@@ -11,7 +11,9 @@ For each stale record (oldest first, from the ``status-created_at`` index, never
   waits leaves its record EXPIRED.
 
 RunPod unavailable or rate-limited leaves the record for the next run; one failing record never
-stops the others; the claim makes overlapping runs (and a racing webhook) safe.
+stops the others; the claim makes overlapping runs (and a racing webhook) safe. The API key is
+read when the first record needs RunPod (a run with nothing to ask costs no secret read); a key
+that cannot be read ends the run, as it would fail every record alike.
 """
 
 import time
@@ -22,6 +24,7 @@ from typing import Any
 
 from aws_lambda_powertools import Logger
 
+from runpod_callbacks.api_key import ApiKeyUnavailable
 from runpod_callbacks.callback_records import iso_time
 from runpod_callbacks.errors import DeliveryInFlight, TaskExpired
 from runpod_callbacks.job_status import (
@@ -122,6 +125,9 @@ class WatchdogRun:
             stopped_after = self._settle_stale(created_before, start_after, summary)
             if stopped_after != start_after:
                 self._store.save_watchdog_cursor(stopped_after)
+        except ApiKeyUnavailable as unavailable:  # the same for every record: try next run
+            logger.error(f"Watchdog cannot ask RunPod: {unavailable}")
+            summary.errors += 1
         except Exception:  # reading the index failed: the records wait for the next run
             logger.exception("Could not read the stale records")
             summary.errors += 1
@@ -147,6 +153,8 @@ class WatchdogRun:
         """The summary count this record adds to; a failure is counted, never raised."""
         try:
             return self._settle(record)
+        except ApiKeyUnavailable:
+            raise
         except Exception as error:  # one failing record never stops the others
             token = redact(str(record.get("callback_token", "")))
             logger.warning(f"Callback {token} not settled: {type(error).__name__}: {error}")

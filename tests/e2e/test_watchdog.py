@@ -6,10 +6,11 @@ import time
 from collections.abc import Iterator
 from typing import Any
 
+import boto3
 import pytest
 
 from localdev.local_webhook import Job, LocalWebhook
-from tests.e2e.conftest import ENDPOINT_ID, RunPodWorld, SentTasks
+from tests.e2e.conftest import API_KEY, ENDPOINT_ID, RunPodWorld, SentTasks
 
 
 @pytest.fixture
@@ -29,6 +30,20 @@ def watchdog_sends(world: RunPodWorld) -> Iterator[SentTasks]:
     yield sent
     for operation in ("SendTaskSuccess", "SendTaskFailure"):
         events.unregister(f"before-parameter-build.sfn.{operation}", sent.record)
+
+
+@pytest.fixture
+def watchdog_secret_reads(world: RunPodWorld) -> Iterator[list[str]]:
+    """The secrets the watchdog reads (the RunPod API key's), one entry per GetSecretValue."""
+    reads: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        reads.append(params["SecretId"])
+
+    events = world.watchdog.secretsmanager.meta.events
+    events.register("before-parameter-build.secrets-manager.GetSecretValue", record)
+    yield reads
+    events.unregister("before-parameter-build.secrets-manager.GetSecretValue", record)
 
 
 def stop(local: LocalWebhook, job: Job) -> None:
@@ -277,10 +292,42 @@ def test_api_key_and_task_tokens_never_reach_the_logs(
 
 
 def test_run_with_nothing_stale_calls_nobody_and_publishes_no_metric(
-    world: RunPodWorld, capsys: pytest.CaptureFixture[str]
+    world: RunPodWorld, watchdog_secret_reads: list[str], capsys: pytest.CaptureFixture[str]
 ) -> None:
     summary = world.run_watchdog()
 
     assert summary == dict.fromkeys(summary, 0)
     assert world.runpod.status_requests == []
+    assert watchdog_secret_reads == []  # nothing to ask RunPod: the run costs no secret read
     assert '"_aws"' not in capsys.readouterr().out  # a metric is billed for each hour it gets data
+
+
+def test_key_that_cannot_be_read_ends_the_run_and_the_next_run_recovers(
+    world_with_stale_records: RunPodWorld, watchdog_secret_reads: list[str]
+) -> None:
+    """Every record would fail alike: one read of the secret, no record touched, and the results
+    wait for the run after the key is fixed."""
+    world = world_with_stale_records
+    world.runpod.webhooks_lost = True
+    jobs = [world.run_job()[0] for _ in range(2)]
+    world.runpod.wait_for_webhooks()
+    let_records_go_stale()
+    secrets = boto3.client("secretsmanager")
+    secrets.put_secret_value(SecretId="runpod-api-key", SecretBinary=API_KEY.encode())
+
+    summary = world.run_watchdog()
+
+    assert (summary["errors"], summary["recovered"]) == (1, 0)
+    assert len(watchdog_secret_reads) == 1
+    assert world.runpod.status_requests == []
+    for job in jobs:
+        record = world.local.record(job.callback_token)
+        assert record is not None
+        assert (record["status"], "lease_id" in record) == ("PENDING", False)
+        assert world.local.status_now(job) == "RUNNING"
+
+    secrets.put_secret_value(SecretId="runpod-api-key", SecretString=API_KEY)
+    summary = world.run_watchdog()
+
+    assert (summary["errors"], summary["recovered"]) == (0, 2)
+    assert [world.local.execution(job)["status"] for job in jobs] == ["SUCCEEDED"] * 2
