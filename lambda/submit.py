@@ -33,12 +33,11 @@ dynamodb = aws.client("dynamodb")
 stepfunctions = aws.client("stepfunctions")
 api_keys = ApiKeyCache(aws.client("secretsmanager"))
 
-for _setting in REQUIRED_SETTINGS:  # fail the cold start, not the first job
-    aws.required_setting(_setting)
+aws.required_settings(REQUIRED_SETTINGS)  # fail the cold start, not the first job
 
 
 def submit_job(payload: Any) -> dict[str, Any]:
-    table, webhook_base_url, secret_arn = (aws.required_setting(name) for name in REQUIRED_SETTINGS)
+    table, webhook_base_url, secret_arn = aws.required_settings(REQUIRED_SETTINGS)
     request = parse_submit_request(payload)
     api_key = api_keys.source(secret_arn)
     runpod = RunPodApi(os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_BASE_URL, api_key)

@@ -29,8 +29,7 @@ stepfunctions = aws.client("stepfunctions")
 secretsmanager = aws.client("secretsmanager")
 api_keys = ApiKeyCache(secretsmanager)  # read when a record needs RunPod: idle runs read no secret
 
-for _setting in REQUIRED_SETTINGS:  # fail the cold start, not the first run
-    aws.required_setting(_setting)
+aws.required_settings(REQUIRED_SETTINGS)  # fail the cold start, not the first run
 
 
 def settings() -> WatchdogSettings:
@@ -41,7 +40,7 @@ def settings() -> WatchdogSettings:
 
 
 def watch(context: LambdaContext) -> Summary:
-    table, secret_arn = (aws.required_setting(name) for name in REQUIRED_SETTINGS)
+    table, secret_arn = aws.required_settings(REQUIRED_SETTINGS)
     api_key = api_keys.source(secret_arn)
     base_url = os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_BASE_URL
     runpod = RunPodApi(base_url, api_key, attempts=1, timeout_s=RUNPOD_TIMEOUT_S)

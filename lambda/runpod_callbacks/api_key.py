@@ -8,7 +8,7 @@ from typing import Any
 
 from botocore.exceptions import BotoCoreError, ClientError
 
-from runpod_callbacks.aws import aws_error_code
+from runpod_callbacks.aws import failure_reason
 
 CACHE_SECONDS = 300
 JSON_KEYS = ("api_key", "RUNPOD_API_KEY", "apiKey")
@@ -37,14 +37,9 @@ class ApiKeyCache:
             return cached[0]
         try:
             answer = self._secretsmanager.get_secret_value(SecretId=secret_arn)
-        except ClientError as error:
-            raise ApiKeyUnavailable(
-                f"RunPod API key unavailable: {aws_error_code(error)}"
-            ) from error
-        except BotoCoreError as error:
-            raise ApiKeyUnavailable(
-                f"RunPod API key unavailable: {type(error).__name__}"
-            ) from error
+        except (ClientError, BotoCoreError) as error:
+            reason = failure_reason(error)
+            raise ApiKeyUnavailable(f"RunPod API key unavailable: {reason}") from error
         if "SecretString" not in answer:
             raise ApiKeyUnavailable("RunPod API key secret is binary; store the key as text")
         api_key = parse_api_key(answer["SecretString"])
@@ -75,11 +70,12 @@ def _from_json(text: str) -> str:
         raise ApiKeyUnavailable("RunPod API key secret starts with { but is not JSON") from None
     if not isinstance(document, dict):
         raise ApiKeyUnavailable("RunPod API key secret is JSON but not an object")
-    strings = [value.strip() for value in document.values() if isinstance(value, str)]
     for name in JSON_KEYS:
         value = document.get(name)
         if isinstance(value, str) and value.strip():
             return value.strip()
-    if len([value for value in strings if value]) == 1:
-        return next(value for value in strings if value)
+    texts = [value.strip() for value in document.values() if isinstance(value, str)]
+    keys = [text for text in texts if text]
+    if len(keys) == 1:
+        return keys[0]
     raise ApiKeyUnavailable(f"RunPod API key secret is JSON without any of {', '.join(JSON_KEYS)}")

@@ -63,6 +63,11 @@ def aws_error_code(error: ClientError) -> str:
     return str(error.response.get("Error", {}).get("Code", "Unknown"))
 
 
+def failure_reason(error: ClientError | BotoCoreError) -> str:
+    """AWS's error code, or the kind of failure when AWS gave none (a timeout, no connection)."""
+    return aws_error_code(error) if isinstance(error, ClientError) else type(error).__name__
+
+
 def is_deterministic_refusal(error: Exception) -> bool:
     return isinstance(error, ClientError) and aws_error_code(error) in DETERMINISTIC_REFUSALS
 
@@ -73,6 +78,10 @@ def required_setting(name: str) -> str:
     if not value:
         raise RuntimeError(f"environment variable {name} is required")
     return value
+
+
+def required_settings(names: tuple[str, ...]) -> tuple[str, ...]:
+    return tuple(required_setting(name) for name in names)
 
 
 def _note_try(

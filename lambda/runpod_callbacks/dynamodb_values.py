@@ -10,7 +10,7 @@ from typing import Any
 
 from boto3.dynamodb.types import TypeDeserializer
 
-from runpod_callbacks.json_text import NumberBeyondDecimal
+from runpod_callbacks.json_text import NumberBeyondDecimal, is_utf8
 
 # DynamoDB nests documents 32 levels deep; the attribute itself is one of them.
 MAX_NESTED_LEVELS = 32
@@ -68,8 +68,6 @@ def from_item(item: Mapping[str, Any]) -> dict[str, Any]:
 
 
 def _text(value: str) -> str:
-    try:
-        value.encode("utf-8")
-    except UnicodeEncodeError as error:
-        raise ValueError("DynamoDB strings must be valid UTF-8 (no lone surrogates)") from error
+    if not is_utf8(value):
+        raise ValueError("DynamoDB strings must be valid UTF-8 (no lone surrogates)")
     return value

@@ -121,6 +121,11 @@ def carried_text(text: str) -> str:
     return _SURROGATE.sub(lambda match: f"\\u{ord(match.group()):04x}", text)
 
 
+def is_utf8(text: str) -> bool:
+    """Whether the text can be written as UTF-8: it holds no lone surrogate."""
+    return _SURROGATE.search(text) is None
+
+
 def utf16_length(text: str) -> int:
     """Length in UTF-16 code units, as Step Functions counts a failure's cause."""
     return len(text.encode("utf-16-le", "surrogatepass")) // 2

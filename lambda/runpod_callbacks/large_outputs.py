@@ -43,10 +43,8 @@ class LargeOutputStore:
             self._s3.put_object(
                 Bucket=self._bucket, Key=key, Body=body, ContentType="application/json"
             )
-        except ClientError as error:
-            raise AwsUnavailable(f"S3 PutObject failed: {aws.aws_error_code(error)}") from error
-        except BotoCoreError as error:
-            raise AwsUnavailable(f"S3 PutObject failed: {type(error).__name__}") from error
+        except (ClientError, BotoCoreError) as error:
+            raise AwsUnavailable(f"S3 PutObject failed: {aws.failure_reason(error)}") from error
         return {
             "bucket": self._bucket,
             "key": key,

@@ -24,6 +24,7 @@ from runpod_callbacks.callback_records import (
 from runpod_callbacks.dynamodb_values import to_attribute
 from runpod_callbacks.errors import AwsUnavailable, InvalidRequest, SubmitError, SubmitFailed
 from runpod_callbacks.job_status import redact
+from runpod_callbacks.json_text import is_utf8
 from runpod_callbacks.runpod_api import RunPodApi
 from runpod_callbacks.task_outcome import fit_cause
 
@@ -73,7 +74,7 @@ def parse_submit_request(payload: Any) -> SubmitRequest:
         raise InvalidRequest("input must be a JSON object (RunPod's job input)")
     names = {name: payload.get(name) for name in ("exec_id", "segment_filename")}
     for name, value in names.items():
-        if not isinstance(value, str) or not 0 < len(value) <= MAX_NAME_LENGTH or _not_utf8(value):
+        if not (isinstance(value, str) and 0 < len(value) <= MAX_NAME_LENGTH and is_utf8(value)):
             raise InvalidRequest(f"{name} must be a string of 1 to {MAX_NAME_LENGTH} characters")
     policy = payload.get("policy")
     if policy is not None and (not isinstance(policy, dict) or not set(policy) <= POLICY_KEYS):
@@ -98,14 +99,6 @@ def parse_submit_request(payload: Any) -> SubmitRequest:
 
 def _is_task_token(value: str) -> bool:
     return 0 < len(value) <= MAX_TASK_TOKEN_LENGTH and value.isascii() and value.isprintable()
-
-
-def _not_utf8(text: str) -> bool:
-    try:
-        text.encode("utf-8")
-    except UnicodeEncodeError:
-        return True
-    return False
 
 
 def callback_token_for(task_token: str, key: str) -> str:
