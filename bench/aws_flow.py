@@ -36,7 +36,7 @@ from localdev.demo import (
 )
 from localdev.fake_runpod import FakeRunPod, serve_fake_runpod
 from localdev.lambda_context import LocalLambdaContext
-from localdev.local_aws import EXECUTE_STATE_MACHINES
+from localdev.local_aws import in_process_aws
 from localdev.loopback import post_json
 from localdev.runtime import load_function
 from localdev.webhook_server import serve_webhook
@@ -269,9 +269,8 @@ class _Recorder:
 def measure_flow() -> Flow:
     """Submit a job and resume it by its webhook; RunPod retries the webhook; the watchdog runs
     with nothing to do; a second job's webhooks are all lost and the watchdog recovers it."""
-    import moto  # before the functions: their clients must be created with moto's hooks in place
 
-    with moto.mock_aws(config=EXECUTE_STATE_MACHINES):
+    with in_process_aws():
         handler = load_function("handler", None, CALLBACK_TABLE_NAME=TABLE)
         runpod = FakeRunPod(job_delay_s=JOB_SECONDS)
         with serve_fake_runpod(runpod) as runpod_api, serve_webhook(handler.lambda_handler) as url:

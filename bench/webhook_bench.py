@@ -24,6 +24,7 @@ from localdev import aws_setup
 from localdev.demo import ENDPOINT_ID
 from localdev.fake_runpod import FakeRunPod, finish_job, serve_fake_runpod
 from localdev.lambda_context import LocalLambdaContext
+from localdev.local_aws import in_process_aws
 from localdev.local_webhook import LocalWebhook, webhook_event
 from localdev.runtime import SERVICE_NAMES, load_function
 
@@ -122,7 +123,6 @@ def warm_overhead_us() -> float:
 
 def calls_per_webhook() -> dict[str, int]:
     """AWS calls the handler makes per webhook, counted against moto."""
-    import moto  # before the handler: its clients must be created with moto's hooks in place
 
     handler = load_function("handler", None, **ENVIRONMENT)
 
@@ -135,7 +135,7 @@ def calls_per_webhook() -> dict[str, int]:
         client.meta.events.register("before-call", count)
     counts = {}
     with (
-        moto.mock_aws(config={"stepfunctions": {"execute_state_machine": True}}),
+        in_process_aws(),
         open(os.devnull, "w") as devnull,
         output_to(handler, devnull),
     ):

@@ -142,6 +142,17 @@ def wait_for_record(
     raise TimeoutError(f"no callback record appeared within {timeout_s} s")
 
 
+def stop_waiting_execution(
+    stepfunctions: Any, execution_arn: str, task_token: str
+) -> dict[str, Any]:
+    """Stop an execution whose task waits, as a user would; returns it once stopped. moto, unlike
+    AWS, settles the stop only at the task's next heartbeat: give it one, as the watchdog's
+    would."""
+    stepfunctions.stop_execution(executionArn=execution_arn)
+    stepfunctions.send_task_heartbeat(taskToken=task_token)
+    return wait_for_execution(stepfunctions, execution_arn)
+
+
 def wait_for_execution(
     stepfunctions: Any, execution_arn: str, timeout_s: float = 10
 ) -> dict[str, Any]:

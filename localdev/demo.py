@@ -175,13 +175,11 @@ def _watchdog(report: Report, system: LocalSystem, expected: str) -> None:
 
 
 def _stop(report: Report, system: LocalSystem, execution_arn: str, segment: str) -> None:
-    """A user stops the execution while its job runs. moto, unlike AWS, settles a stop at the
-    task's next heartbeat: give it one, as the watchdog's would."""
-    system.stepfunctions.stop_execution(executionArn=execution_arn)
+    """A user stops the execution while its job runs."""
     token = str(system.runpod.runs[-1].body["webhook"]).rsplit("/", 1)[-1]
     record = system.dynamodb.get_item(TableName=TABLE, Key={"callback_token": {"S": token}})
-    system.stepfunctions.send_task_heartbeat(taskToken=record["Item"]["task_token"]["S"])
-    final = aws_setup.wait_for_execution(system.stepfunctions, execution_arn)
+    task_token = record["Item"]["task_token"]["S"]
+    final = aws_setup.stop_waiting_execution(system.stepfunctions, execution_arn, task_token)
     report.line("stop execution", segment, f"RUNNING → {final['status']}", "the job runs on")
 
 

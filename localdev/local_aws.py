@@ -1,12 +1,14 @@
-"""AWS on loopback: a moto server in a thread that really runs state machine executions."""
+"""moto as AWS, in this process under botocore or as a server on loopback; state machines run."""
 
 import json
 import logging
 import os
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from contextlib import contextmanager
 from typing import Any
 
+import moto
+from moto.core.config import DefaultConfig
 from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, HeartbeatEndpoint
 
@@ -14,7 +16,7 @@ from localdev.loopback import post_json
 
 # Run state machines for real; Lambda invocations from them return at once (no Docker here):
 # the callers run the invoked handler themselves with the scheduled payload.
-EXECUTE_STATE_MACHINES = {
+EXECUTE_STATE_MACHINES: DefaultConfig = {
     "stepfunctions": {"execute_state_machine": True},
     "lambda": {"use_docker": False},
 }
@@ -51,6 +53,13 @@ def heartbeat_race_closed() -> Iterator[None]:
 
 
 @contextmanager
+def in_process_aws() -> Iterator[None]:
+    """moto in this process, under botocore: state machines run, the heartbeat race closed."""
+    with moto.mock_aws(config=EXECUTE_STATE_MACHINES), heartbeat_race_closed():
+        yield
+
+
+@contextmanager
 def local_aws(port: int = 0) -> Iterator[str]:
     """Serve moto on 127.0.0.1 (any free port by default); yields its endpoint URL.
 
@@ -76,7 +85,7 @@ def local_aws(port: int = 0) -> Iterator[str]:
             os.environ["MOTO_PORT"] = previous_moto_port
 
 
-def _moto_api(endpoint: str, action: str, payload: dict[str, Any]) -> None:
+def _moto_api(endpoint: str, action: str, payload: Mapping[str, Any]) -> None:
     status, answer = post_json(f"{endpoint}/moto-api/{action}", json.dumps(payload), timeout_s=10)
     if status >= 400:
         raise RuntimeError(f"moto-api/{action} answered {status}: {answer[:200]!r}")

@@ -1,7 +1,9 @@
 """End-to-end fixtures: moto as AWS (state machines really run), the real handler invoked on it."""
 
+import contextlib
 import json
 import sys
+import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from decimal import Decimal
@@ -9,15 +11,16 @@ from pathlib import Path
 from typing import Any
 
 import boto3
-import moto
 import pytest
 
 from localdev import aws_setup
 from localdev.fake_runpod import FakeRunPod, serve_fake_runpod
 from localdev.lambda_context import LocalLambdaContext
-from localdev.local_aws import EXECUTE_STATE_MACHINES, heartbeat_race_closed
+from localdev.local_aws import in_process_aws
 from localdev.local_webhook import Job, LocalWebhook
 from localdev.webhook_server import serve_webhook
+from runpod_callbacks import callback_records
+from tests.e2e.aws_faults import AwsFaults
 
 EVENTS = Path(__file__).parent.parent / "events"
 
@@ -46,7 +49,7 @@ def handler() -> Any:
 
 @pytest.fixture
 def local_webhook(handler: Any) -> Iterator[LocalWebhook]:
-    with moto.mock_aws(config=EXECUTE_STATE_MACHINES), heartbeat_race_closed():
+    with in_process_aws():
         yield LocalWebhook(handler)
 
 
@@ -79,16 +82,38 @@ class SentTasks(list[str]):
         ][-1]
 
 
-@pytest.fixture
-def sent_tasks(handler: Any) -> Iterator[SentTasks]:
-    """The SendTask* calls the handler makes, in order, seen at its client (once per call)."""
+@contextlib.contextmanager
+def sends_of(stepfunctions: Any) -> Iterator[SentTasks]:
+    """The SendTask* calls made through this client, in order, seen at it (once per call)."""
     sent = SentTasks()
-    events = handler.stepfunctions.meta.events
+    events = stepfunctions.meta.events
     for operation in ("SendTaskSuccess", "SendTaskFailure"):
         events.register(f"before-parameter-build.sfn.{operation}", sent.record)
-    yield sent
-    for operation in ("SendTaskSuccess", "SendTaskFailure"):
-        events.unregister(f"before-parameter-build.sfn.{operation}", sent.record)
+    try:
+        yield sent
+    finally:
+        for operation in ("SendTaskSuccess", "SendTaskFailure"):
+            events.unregister(f"before-parameter-build.sfn.{operation}", sent.record)
+
+
+@pytest.fixture
+def sent_tasks(handler: Any) -> Iterator[SentTasks]:
+    """The SendTask* calls the handler makes."""
+    with sends_of(handler.stepfunctions) as sent:
+        yield sent
+
+
+@pytest.fixture
+def faults(handler: Any) -> Iterator[AwsFaults]:
+    """Faults injected on the handler's HTTP tries to DynamoDB and Step Functions."""
+    injected = AwsFaults(handler.dynamodb, handler.stepfunctions)
+    yield injected
+    injected.clear()
+
+
+def let_leases_run_out(monkeypatch: pytest.MonkeyPatch) -> None:
+    later = callback_records.epoch_ms() + callback_records.LEASE_MS + 1_000
+    monkeypatch.setattr(callback_records, "epoch_ms", lambda: later)
 
 
 def body(name: str, **overrides: Any) -> dict[str, Any]:
@@ -174,3 +199,30 @@ def world(local_webhook: LocalWebhook, monkeypatch: pytest.MonkeyPatch) -> Itera
         monkeypatch.setenv("RUNPOD_API_BASE_URL", api)
         monkeypatch.setenv("RUNPOD_API_KEY_SECRET_ARN", secret["ARN"])
         yield RunPodWorld(local, submit, watchdog, runpod, machine)
+
+
+@pytest.fixture
+def world_with_stale_records(world: RunPodWorld, monkeypatch: pytest.MonkeyPatch) -> RunPodWorld:
+    """Records count as stale one second after they were written (60 s by default)."""
+    monkeypatch.setenv("STALE_AFTER_SECONDS", "1")
+    return world
+
+
+def let_records_go_stale() -> None:
+    """Past the 1 s threshold even for a created_at written in whole seconds (which compares as
+    text after every time within its second)."""
+    time.sleep(2.1)
+
+
+@pytest.fixture
+def watchdog_sends(world: RunPodWorld) -> Iterator[SentTasks]:
+    """The SendTask* calls the watchdog makes, with their parameters."""
+    with sends_of(world.watchdog.stepfunctions) as sent:
+        yield sent
+
+
+def stop(local: LocalWebhook, job: Job) -> None:
+    """Stop the execution as a user would, while its job runs."""
+    record = local.record(job.callback_token)
+    assert record is not None
+    aws_setup.stop_waiting_execution(local.stepfunctions, job.execution_arn, record["task_token"])

@@ -69,10 +69,11 @@ def _waiting_job(endpoint: str) -> tuple[Any, Any, str, str]:
 
 
 @pytest.mark.parametrize(
-    ("webhook", "final_status"), [("completed.json", "SUCCEEDED"), ("failed.json", "FAILED")]
+    ("webhook", "final_status", "record_status"),
+    [("completed.json", "SUCCEEDED", "COMPLETED"), ("failed.json", "FAILED", "FAILED")],
 )
 def test_concurrent_duplicates_resume_the_task_exactly_once(
-    moto_server: tuple[str, Counter[str]], webhook: str, final_status: str
+    moto_server: tuple[str, Counter[str]], webhook: str, final_status: str, record_status: str
 ) -> None:
     endpoint, received = moto_server
     dynamodb, stepfunctions, execution_arn, token = _waiting_job(endpoint)
@@ -96,7 +97,7 @@ def test_concurrent_duplicates_resume_the_task_exactly_once(
     execution = aws_setup.wait_for_execution(stepfunctions, execution_arn)
     assert execution["status"] == final_status
     record = dynamodb.get_item(TableName=TABLE, Key={"callback_token": {"S": token}})["Item"]
-    assert record["status"]["S"] in ("COMPLETED", "FAILED")
+    assert record["status"]["S"] == record_status
 
 
 def test_webhook_and_watchdog_racing_resume_the_task_exactly_once(

@@ -1,12 +1,11 @@
 """A failure of any single AWS call leaves a state from which RunPod's next delivery completes.
 
-Faults are injected on HTTP tries, below botocore's retries (tests/unit/aws_faults.py), so the
+Faults are injected on HTTP tries, below botocore's retries (tests/e2e/aws_faults.py), so the
 handler sees what it would see in Lambda: a call throttled on every try, a call that AWS carried
 out but whose answer was lost, a deterministic refusal.
 """
 
 import random
-from collections.abc import Iterator
 from typing import Any
 
 import pytest
@@ -22,16 +21,9 @@ from tests.e2e.aws_faults import (
     never_connected,
     refused,
 )
-from tests.e2e.conftest import SentTasks, body, response_json
+from tests.e2e.conftest import SentTasks, body, let_leases_run_out, response_json
 
 UNAVAILABLE = refused("ServiceUnavailable", status=503)
-
-
-@pytest.fixture
-def faults(handler: Any) -> Iterator[AwsFaults]:
-    injected = AwsFaults(handler.dynamodb, handler.stepfunctions)
-    yield injected
-    injected.clear()
 
 
 # The handler's tries on the happy path: UpdateItem 1 (claim), SendTask*, UpdateItem 2 (finalize).
@@ -67,7 +59,7 @@ def test_next_delivery_completes_the_job_after_a_fault(
 
     faulty = local_webhook.deliver(job.callback_token, body("completed.json"))
     faults.clear()
-    _let_leases_run_out(monkeypatch)  # RunPod retries 10 s later
+    let_leases_run_out(monkeypatch)  # RunPod retries 10 s later
     retried = local_webhook.deliver(job.callback_token, body("completed.json"))
 
     assert faulty["statusCode"] == first_answer, response_json(faulty)
@@ -260,16 +252,11 @@ def test_lease_held_by_a_crashed_delivery_blocks_until_it_runs_out(
     faults.clear()
 
     during_lease = local_webhook.deliver(job.callback_token, body("completed.json"))
-    _let_leases_run_out(monkeypatch)
+    let_leases_run_out(monkeypatch)
     after_lease = local_webhook.deliver(job.callback_token, body("completed.json"))
 
     assert during_lease["statusCode"] == 409
     assert after_lease["statusCode"] == 200
-
-
-def _let_leases_run_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    later = callback_records.epoch_ms() + callback_records.LEASE_MS + 1_000
-    monkeypatch.setattr(callback_records, "epoch_ms", lambda: later)
 
 
 def test_under_random_faults_a_delivery_never_refuses_itself(

@@ -4,7 +4,6 @@ import base64
 import hashlib
 import json
 import os
-import time
 from collections.abc import Iterator
 from decimal import Decimal
 from typing import Any
@@ -15,7 +14,7 @@ import pytest
 from localdev.local_webhook import LocalWebhook
 from runpod_callbacks import large_outputs
 from tests.e2e.aws_faults import AwsFaults, refused
-from tests.e2e.conftest import RunPodWorld, SentTasks, body, response_json
+from tests.e2e.conftest import RunPodWorld, SentTasks, body, let_records_go_stale, response_json
 
 BUCKET = "runpod-results-test"
 MEGABYTE_OF_BASE64 = base64.b64encode(os.urandom(768 * 1024)).decode()  # 1 MiB of text
@@ -141,13 +140,13 @@ def test_result_that_fits_stays_inline_with_the_switch_on(
 
 
 def test_watchdog_recovers_a_large_result_through_s3(
-    world: RunPodWorld, bucket: Any, monkeypatch: pytest.MonkeyPatch
+    world_with_stale_records: RunPodWorld, bucket: Any
 ) -> None:
-    monkeypatch.setenv("STALE_AFTER_SECONDS", "1")
+    world = world_with_stale_records
     world.runpod.webhooks_lost = True
     job, _ = world.run_job({"frames": [MEGABYTE_OF_BASE64]})
     world.runpod.wait_for_webhooks()
-    time.sleep(2.1)  # older than STALE_AFTER_SECONDS
+    let_records_go_stale()
 
     summary = world.run_watchdog()
 

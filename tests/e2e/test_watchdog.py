@@ -2,34 +2,21 @@
 nobody waits for are cancelled once; through real (moto) executions and the fake RunPod."""
 
 import json
-import time
 from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
-from localdev.local_webhook import Job, LocalWebhook
-from tests.e2e.conftest import API_KEY, ENDPOINT_ID, RunPodWorld, SentTasks
-
-
-@pytest.fixture
-def world_with_stale_records(world: RunPodWorld, monkeypatch: pytest.MonkeyPatch) -> RunPodWorld:
-    """Records count as stale one second after they were written (60 s by default)."""
-    monkeypatch.setenv("STALE_AFTER_SECONDS", "1")
-    return world
-
-
-@pytest.fixture
-def watchdog_sends(world: RunPodWorld) -> Iterator[SentTasks]:
-    """The SendTask* calls the watchdog makes, with their parameters."""
-    sent = SentTasks()
-    events = world.watchdog.stepfunctions.meta.events
-    for operation in ("SendTaskSuccess", "SendTaskFailure"):
-        events.register(f"before-parameter-build.sfn.{operation}", sent.record)
-    yield sent
-    for operation in ("SendTaskSuccess", "SendTaskFailure"):
-        events.unregister(f"before-parameter-build.sfn.{operation}", sent.record)
+from localdev.local_webhook import LocalWebhook
+from tests.e2e.conftest import (
+    API_KEY,
+    ENDPOINT_ID,
+    RunPodWorld,
+    SentTasks,
+    let_records_go_stale,
+    stop,
+)
 
 
 @pytest.fixture
@@ -44,22 +31,6 @@ def watchdog_secret_reads(world: RunPodWorld) -> Iterator[list[str]]:
     events.register("before-parameter-build.secrets-manager.GetSecretValue", record)
     yield reads
     events.unregister("before-parameter-build.secrets-manager.GetSecretValue", record)
-
-
-def stop(local: LocalWebhook, job: Job) -> None:
-    """Stop the execution as a user would. moto, unlike AWS, still takes the first heartbeat
-    after a stop and only then settles it: heartbeat once, and wait until it has."""
-    local.stepfunctions.stop_execution(executionArn=job.execution_arn)
-    record = local.record(job.callback_token)
-    assert record is not None
-    local.stepfunctions.send_task_heartbeat(taskToken=record["task_token"])
-    local.execution(job)
-
-
-def let_records_go_stale() -> None:
-    """Past the 1 s threshold even for a created_at written in whole seconds (which compares as
-    text after every time within its second)."""
-    time.sleep(2.1)
 
 
 def test_result_whose_webhooks_were_all_lost_is_recovered_by_one_run(

@@ -4,38 +4,25 @@ Each test once showed an invariant of the design broken: a 5xx on a problem that
 repeated after it succeeded, an expiry hidden or a job never cancelled because a claim that sent
 nothing counted as a delivery, a record out of the watchdog's reach, a secret in a log line."""
 
-from collections.abc import Iterator
 from typing import Any
 
 import boto3
 import pytest
 
 from localdev.local_webhook import Job, LocalWebhook
-from runpod_callbacks import callback_records
 from runpod_callbacks.errors import SubmitError
 from runpod_callbacks.submission import callback_token_for
 from tests.e2e.aws_faults import PROCESSED_THEN_TIMED_OUT, THROTTLED, AwsFaults, refused
-from tests.e2e.conftest import API_KEY, RunPodWorld, SentTasks, body, response_json
-from tests.e2e.test_watchdog import (
+from tests.e2e.conftest import (
+    API_KEY,
+    RunPodWorld,
+    SentTasks,
+    body,
+    let_leases_run_out,
     let_records_go_stale,
+    response_json,
     stop,
-    watchdog_sends,
-    world_with_stale_records,
 )
-
-__all__ = ["watchdog_sends", "world_with_stale_records"]  # a fixture, imported to be used here
-
-
-@pytest.fixture
-def faults(handler: Any) -> Iterator[AwsFaults]:
-    injected = AwsFaults(handler.dynamodb, handler.stepfunctions)
-    yield injected
-    injected.clear()
-
-
-def _let_leases_run_out(monkeypatch: pytest.MonkeyPatch) -> None:
-    later = callback_records.epoch_ms() + callback_records.LEASE_MS + 1_000
-    monkeypatch.setattr(callback_records, "epoch_ms", lambda: later)
 
 
 def test_claim_that_took_effect_but_failed_does_not_hide_a_later_expiry(
@@ -55,7 +42,7 @@ def test_claim_that_took_effect_but_failed_does_not_hide_a_later_expiry(
     faults.clear()
     assert sent_tasks == []
     local_webhook.execution(job)  # the task times out meanwhile
-    _let_leases_run_out(monkeypatch)  # RunPod retries 10 s later
+    let_leases_run_out(monkeypatch)  # RunPod retries 10 s later
     retried = local_webhook.deliver(job.callback_token, body("completed.json"))
 
     assert faulty["statusCode"] == 503
@@ -84,7 +71,7 @@ def test_expire_whose_claim_took_effect_but_failed_still_cancels_the_orphan_next
         first = world.run_watchdog()
     finally:
         faults.clear()
-    _let_leases_run_out(monkeypatch)  # the next scheduled run comes minutes later
+    let_leases_run_out(monkeypatch)  # the next scheduled run comes minutes later
 
     later = [world.run_watchdog() for _ in range(2)]
 
@@ -230,7 +217,7 @@ def test_watchdog_dying_between_cancel_and_finalize_still_leaves_the_record_expi
     finally:
         faults.clear()
     assert world.runpod.cancel_requests == [job_id]
-    _let_leases_run_out(monkeypatch)  # the next run comes minutes later
+    let_leases_run_out(monkeypatch)  # the next run comes minutes later
     # AWS answers TaskTimedOut for the stopped execution's token (moto would accept the call).
     faults.fail("SendTaskFailure", refused("TaskTimedOut"))
     try:

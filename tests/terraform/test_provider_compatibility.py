@@ -121,7 +121,7 @@ DEPRECATED: list[Reference | Argument] = [
 
 def terraform_files() -> list[Path]:
     """The module, the examples and everything the Terraform tests plan or apply."""
-    patterns = ["*.tf", "examples/**/*.tf", "tests/terraform/**/*.tf", "tests/terraform/*.hcl"]
+    patterns = ["*.tf", "examples/**/*.tf", "tests/terraform/**/*.tf", "tests/*.tftest.hcl"]
     found = {path for pattern in patterns for path in REPO.glob(pattern)}
     return sorted(path for path in found if ".terraform" not in path.parts)
 
@@ -219,6 +219,7 @@ def test_no_file_uses_what_provider_6_deprecates_or_removes() -> None:
     files = terraform_files()
     assert REPO / "main.tf" in files
     assert REPO / "examples" / "complete" / "main.tf" in files
+    assert REPO / "tests" / "module.tftest.hcl" in files
 
     used = [
         f"{path.relative_to(REPO)}:{line}: {what} ({source})"
