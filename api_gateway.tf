@@ -120,8 +120,6 @@ resource "aws_api_gateway_method_settings" "all" {
   stage_name  = aws_api_gateway_stage.this.stage_name
   method_path = "*/*"
 
-  depends_on = [aws_api_gateway_account.this]
-
   settings {
     metrics_enabled        = true
     logging_level          = var.api_logging_level

@@ -38,6 +38,35 @@ data "aws_iam_policy_document" "tracing" {
   }
 }
 
+# The RunPod API key, read by the submit function and the watchdog.
+data "aws_iam_policy_document" "runpod_api_key" {
+  count = local.create_submit || local.create_watchdog ? 1 : 0
+
+  statement {
+    sid       = "ReadRunPodApiKey"
+    actions   = ["secretsmanager:GetSecretValue"]
+    resources = [var.runpod_api_key_secret_arn]
+  }
+
+  dynamic "statement" {
+    for_each = var.runpod_api_key_kms_key_arn == null ? [] : [var.runpod_api_key_kms_key_arn]
+
+    content {
+      sid       = "DecryptRunPodApiKey"
+      actions   = ["kms:Decrypt"]
+      resources = [statement.value]
+    }
+  }
+
+  # Checked here, the first place the ARN is used: a null would fail on this document less clearly.
+  lifecycle {
+    precondition {
+      condition     = var.runpod_api_key_secret_arn != null
+      error_message = "The submit function and the watchdog ask RunPod with the key in runpod_api_key_secret_arn: set it, or set create_submit_function = false and watchdog.enabled = false."
+    }
+  }
+}
+
 # Large outputs (var.large_outputs): the webhook and the watchdog write results that do not fit a
 # task output under the key prefix, and nowhere else.
 data "aws_iam_policy_document" "large_outputs_write" {
@@ -52,7 +81,7 @@ data "aws_iam_policy_document" "large_outputs_write" {
       # The module's bucket has a predictable name: never write to one of that name in another
       # account (should it ever be deleted and taken).
       dynamic "condition" {
-        for_each = local.create_large_outputs_bucket ? [local.large_outputs_account_id] : []
+        for_each = local.create_large_outputs_bucket ? [local.account_id] : []
 
         content {
           test     = "StringEquals"
@@ -64,7 +93,7 @@ data "aws_iam_policy_document" "large_outputs_write" {
   }
 
   dynamic "statement" {
-    for_each = var.large_outputs.enabled && var.large_outputs.kms_key_arn != null ? [var.large_outputs.kms_key_arn] : []
+    for_each = local.large_outputs_kms_key_arns
 
     content {
       sid = "EncryptLargeOutputs"
@@ -131,18 +160,13 @@ data "aws_iam_policy_document" "submit" {
   source_policy_documents = [
     data.aws_iam_policy_document.table_key.json,
     data.aws_iam_policy_document.tracing.json,
+    data.aws_iam_policy_document.runpod_api_key[0].json,
   ]
 
   statement {
     sid       = "WriteCallbackRecords"
     actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
     resources = [aws_dynamodb_table.this.arn]
-  }
-
-  statement {
-    sid       = "ReadRunPodApiKey"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.runpod_api_key_secret_arn]
   }
 
   statement {
@@ -156,16 +180,6 @@ data "aws_iam_policy_document" "submit" {
     sid       = "OwnLogGroup"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.submit[0].arn}:*"]
-  }
-
-  dynamic "statement" {
-    for_each = var.runpod_api_key_kms_key_arn == null ? [] : [var.runpod_api_key_kms_key_arn]
-
-    content {
-      sid       = "DecryptRunPodApiKey"
-      actions   = ["kms:Decrypt"]
-      resources = [statement.value]
-    }
   }
 }
 
@@ -198,6 +212,7 @@ data "aws_iam_policy_document" "watchdog" {
     data.aws_iam_policy_document.table_key.json,
     data.aws_iam_policy_document.tracing.json,
     data.aws_iam_policy_document.large_outputs_write.json,
+    data.aws_iam_policy_document.runpod_api_key[0].json,
   ]
 
   statement {
@@ -221,33 +236,9 @@ data "aws_iam_policy_document" "watchdog" {
   }
 
   statement {
-    sid       = "ReadRunPodApiKey"
-    actions   = ["secretsmanager:GetSecretValue"]
-    resources = [var.runpod_api_key_secret_arn]
-  }
-
-  statement {
     sid       = "OwnLogGroup"
     actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
     resources = ["${aws_cloudwatch_log_group.watchdog[0].arn}:*"]
-  }
-
-  dynamic "statement" {
-    for_each = var.runpod_api_key_kms_key_arn == null ? [] : [var.runpod_api_key_kms_key_arn]
-
-    content {
-      sid       = "DecryptRunPodApiKey"
-      actions   = ["kms:Decrypt"]
-      resources = [statement.value]
-    }
-  }
-
-  # Checked here, the first place the ARN is used: a null would fail on this document less clearly.
-  lifecycle {
-    precondition {
-      condition     = var.runpod_api_key_secret_arn != null
-      error_message = "The watchdog needs runpod_api_key_secret_arn to ask RunPod about jobs; set it, or set watchdog.enabled = false."
-    }
   }
 }
 
@@ -285,7 +276,7 @@ data "aws_iam_policy_document" "watchdog_schedule_assume_role" {
     condition {
       test     = "StringEquals"
       variable = "aws:SourceAccount"
-      values   = [split(":", aws_lambda_function.watchdog[0].arn)[4]]
+      values   = [local.account_id]
     }
   }
 }
@@ -333,7 +324,7 @@ data "aws_iam_policy_document" "large_outputs_read" {
       resources = [statement.value]
 
       dynamic "condition" {
-        for_each = local.create_large_outputs_bucket ? [local.large_outputs_account_id] : []
+        for_each = local.create_large_outputs_bucket ? [local.account_id] : []
 
         content {
           test     = "StringEquals"
@@ -345,7 +336,7 @@ data "aws_iam_policy_document" "large_outputs_read" {
   }
 
   dynamic "statement" {
-    for_each = var.large_outputs.enabled && var.large_outputs.kms_key_arn != null ? [var.large_outputs.kms_key_arn] : []
+    for_each = local.large_outputs_kms_key_arns
 
     content {
       sid       = "DecryptLargeOutputs"

@@ -13,9 +13,8 @@ locals {
   # always names the same bucket, so a policy or a console search can name it before it exists.
   # The account id is read from the table's ARN (no STS call while planning, so plans stay
   # offline-capable); the name is therefore known once the table exists.
-  large_outputs_account_id = split(":", aws_dynamodb_table.this.arn)[4]
   large_outputs_module_bucket_name = join("-", [
-    "${var.prefix}-runpod-results", local.large_outputs_account_id, data.aws_region.current.id,
+    "${var.prefix}-runpod-results", local.account_id, data.aws_region.current.id,
   ])
   # Every account id has 12 digits: the length is known before the account id is.
   large_outputs_module_bucket_name_length = length("${var.prefix}-runpod-results--${data.aws_region.current.id}") + 12
@@ -29,6 +28,8 @@ locals {
   large_outputs_bucket_arn = one([for bucket in local.large_outputs_buckets : "arn:${data.aws_partition.current.partition}:s3:::${bucket}"])
   # What the roles may write and a state machine read: the objects under the prefix, no others.
   large_outputs_objects_arns = [for bucket in local.large_outputs_buckets : "arn:${data.aws_partition.current.partition}:s3:::${bucket}/${var.large_outputs.key_prefix}*"]
+  # The key the writers encrypt with and the readers decrypt with: one or none.
+  large_outputs_kms_key_arns = var.large_outputs.enabled ? compact([var.large_outputs.kms_key_arn]) : []
 
   # Added to the webhook's and the watchdog's environment; empty when off, so their environment
   # (and an existing state's plan) stays as it was.

@@ -48,5 +48,8 @@ locals {
   }
   tracing_mode = var.tracing_enabled ? "Active" : "PassThrough"
 
+  # The account id, read from the table's ARN (no STS call while planning).
+  account_id = split(":", aws_dynamodb_table.this.arn)[4]
+
   tags = merge(var.tags, { "terraform-module" = "runpod-webhook" })
 }

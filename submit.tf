@@ -50,11 +50,4 @@ resource "aws_lambda_function" "submit" {
   tags = local.tags
 
   depends_on = [aws_iam_role_policy.submit, aws_cloudwatch_log_group.submit]
-
-  lifecycle {
-    precondition {
-      condition     = var.runpod_api_key_secret_arn != null
-      error_message = "The submit function needs runpod_api_key_secret_arn."
-    }
-  }
 }

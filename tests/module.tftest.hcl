@@ -678,7 +678,7 @@ run "submit_function_with_least_privilege_when_a_secret_is_given" {
   }
 
   assert {
-    condition = toset(flatten([for statement in data.aws_iam_policy_document.submit[0].statement : statement.actions])) == toset([
+    condition = toset(flatten([for statement in concat(data.aws_iam_policy_document.submit[0].statement, data.aws_iam_policy_document.runpod_api_key[0].statement) : statement.actions])) == toset([
       "dynamodb:PutItem", "dynamodb:UpdateItem", "secretsmanager:GetSecretValue", "states:SendTaskFailure",
       "logs:CreateLogStream", "logs:PutLogEvents", "kms:Decrypt",
     ])
@@ -687,7 +687,7 @@ run "submit_function_with_least_privilege_when_a_secret_is_given" {
 
   assert {
     condition = alltrue([
-      for statement in data.aws_iam_policy_document.submit[0].statement :
+      for statement in data.aws_iam_policy_document.runpod_api_key[0].statement :
       statement.resources == toset([var.runpod_api_key_secret_arn]) if contains(statement.actions, "secretsmanager:GetSecretValue")
     ])
     error_message = "the secret may be read, no other"
@@ -802,7 +802,7 @@ run "watchdog_with_least_privilege_when_a_secret_is_given" {
 
   assert {
     condition = tomap({
-      for statement in data.aws_iam_policy_document.watchdog[0].statement :
+      for statement in concat(data.aws_iam_policy_document.watchdog[0].statement, data.aws_iam_policy_document.runpod_api_key[0].statement) :
       join(" ", sort(statement.actions)) => statement.resources
       }) == tomap({
       "dynamodb:Query"                                                         = toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/dev-runpod-callbacks/index/status-created_at"])
@@ -956,7 +956,7 @@ run "watchdog_enabled_without_a_secret_is_rejected" {
     watchdog = { enabled = true }
   }
 
-  expect_failures = [data.aws_iam_policy_document.watchdog]
+  expect_failures = [data.aws_iam_policy_document.runpod_api_key]
 }
 
 run "schedule_slower_than_ten_minutes_is_rejected" {
@@ -1405,4 +1405,14 @@ run "large_outputs_key_must_be_a_key_arn" {
   }
 
   expect_failures = [var.large_outputs]
+}
+
+run "submit_function_without_a_secret_is_rejected" {
+  command = plan
+
+  variables {
+    create_submit_function = true
+  }
+
+  expect_failures = [data.aws_iam_policy_document.runpod_api_key]
 }
