@@ -35,7 +35,7 @@ from localdev.demo import (
     set_up_local_system,
 )
 from localdev.fake_runpod import FakeRunPod, serve_fake_runpod
-from localdev.lambda_context import LocalLambdaContext
+from localdev.lambda_context import SUBMIT_TIMEOUT_MS, WATCHDOG_TIMEOUT_MS, LocalLambdaContext
 from localdev.local_aws import in_process_aws
 from localdev.loopback import post_json
 from localdev.runtime import load_function
@@ -44,8 +44,7 @@ from localdev.webhook_server import serve_webhook
 JOB_INPUT = {"video": "s3://videos/seg_0001.mp4", "scale": 2}
 # RunPod ends the job after this long: the submit function has recorded the job id by then.
 JOB_SECONDS = 0.5
-WATCHDOG_CONTEXT_MS = 120_000
-INDEX_NAME = "status-created_at"
+INDEX_NAME = "pending_shard-created_at"
 # The reads the functions make, and whether they read strongly consistently: the index Query
 # (eventually; a GSI has no other kind) and the watchdog's GetItem of its cursor (strongly).
 READS = {"Query": False, "GetItem": True}
@@ -327,13 +326,15 @@ def _submit(system: LocalSystem) -> str:
         segment_filename="seg_0001.mp4",
     )
     payload = aws_setup.scheduled_lambda_payload(system.stepfunctions, execution)
-    submitted = system.submit.lambda_handler(payload, LocalLambdaContext())
+    submitted = system.submit.lambda_handler(
+        payload, LocalLambdaContext(remaining_time_ms=SUBMIT_TIMEOUT_MS)
+    )
     _expect(submitted["status"] == "SUBMITTED", f"the submit function returned {submitted}")
     return execution
 
 
 def _watchdog(system: LocalSystem) -> dict[str, int]:
-    context = LocalLambdaContext(remaining_time_ms=WATCHDOG_CONTEXT_MS)
+    context = LocalLambdaContext(remaining_time_ms=WATCHDOG_TIMEOUT_MS)
     summary: dict[str, int] = system.watchdog.lambda_handler({}, context)
     return summary
 

@@ -42,10 +42,10 @@ def main(module: str) -> None:
     report: dict[str, float] = {"import_kib": peak_kib()}
 
     from bench.in_process_aws import answered_in_process, output_to
-    from localdev.lambda_context import LocalLambdaContext
+    from localdev.lambda_context import WATCHDOG_TIMEOUT_MS, LocalLambdaContext
 
     spec = json.load(sys.stdin)
-    context = LocalLambdaContext(remaining_time_ms=120_000)
+    context = LocalLambdaContext(remaining_time_ms=WATCHDOG_TIMEOUT_MS)
     durations_ns = []
     with (
         answered_in_process(function, spec["aws"]),

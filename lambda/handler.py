@@ -12,10 +12,12 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runpod_callbacks import aws
-from runpod_callbacks.callback_records import CallbackStore
+from runpod_callbacks.callback_records import CallbackRecords
 from runpod_callbacks.errors import WebhookError
 from runpod_callbacks.job_status import body_text, parse_callback_token, parse_finished_job
 from runpod_callbacks.large_outputs import large_output_store
+from runpod_callbacks.metric_names import Metric
+from runpod_callbacks.record_table import RecordTable
 from runpod_callbacks.result_delivery import ResultDelivery
 from runpod_callbacks.tracing import capture_lambda_handler
 
@@ -26,7 +28,7 @@ metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RunP
 app = APIGatewayRestResolver()
 
 dynamodb = aws.client("dynamodb")
-stepfunctions = aws.client("stepfunctions")
+stepfunctions = aws.client("stepfunctions", tries=1)  # step_functions.resume_task tries itself
 
 
 def callback_table_name() -> str:
@@ -41,11 +43,11 @@ def receive_webhook(callback_token: str) -> dict[str, str]:
     event = app.current_event
     token = parse_callback_token(callback_token)
     job = parse_finished_job(body_text(event.body, base64_encoded=bool(event.is_base64_encoded)))
-    store = CallbackStore(dynamodb, app.context["table_name"])
-    delivered = ResultDelivery(store, stepfunctions, large_output_store()).deliver(token, job)
-    metrics.add_metric(name=delivered.metric_name, unit=MetricUnit.Count, value=1)
-    for name, milliseconds in delivered.runpod_timings_ms.items():
-        metrics.add_metric(name=name, unit=MetricUnit.Milliseconds, value=milliseconds)
+    records = CallbackRecords(RecordTable(dynamodb, app.context["table_name"]))
+    delivered = ResultDelivery(records, stepfunctions, large_output_store()).deliver(token, job)
+    metrics.add_metric(name=delivered.metric, unit=MetricUnit.Count, value=1)
+    for metric, milliseconds in delivered.runpod_timings_ms.items():
+        metrics.add_metric(name=metric, unit=MetricUnit.Milliseconds, value=milliseconds)
     return {"status": delivered.record_status, "message": delivered.message}
 
 
@@ -60,22 +62,22 @@ def refuse_webhook(error: WebhookError) -> Response[str]:
 
 @app.not_found
 def no_such_route(error: NotFoundError) -> Response[str]:
-    return _answer(404, "UnknownRoute", "no such route")
+    return _answer(404, Metric.UNKNOWN_ROUTE, "no such route")
 
 
 @app.exception_handler(ServiceError)  # type: ignore[untyped-decorator]
 def powertools_error(error: ServiceError) -> Response[str]:
-    return _answer(error.status_code, "InvalidWebhook", str(error.msg))
+    return _answer(error.status_code, Metric.INVALID_WEBHOOK, str(error.msg))
 
 
 @app.exception_handler(Exception)  # type: ignore[untyped-decorator]
 def unexpected_error(error: Exception) -> Response[str]:
     logger.exception("Unexpected error while processing the webhook")
-    return _answer(500, "UnexpectedError", "internal error")
+    return _answer(500, Metric.UNEXPECTED_ERROR, "internal error")
 
 
-def _answer(status_code: int, metric_name: str, message: str) -> Response[str]:
-    metrics.add_metric(name=metric_name, unit=MetricUnit.Count, value=1)
+def _answer(status_code: int, metric: Metric, message: str) -> Response[str]:
+    metrics.add_metric(name=metric, unit=MetricUnit.Count, value=1)
     return Response(
         status_code=status_code,
         content_type=content_types.APPLICATION_JSON,

@@ -14,8 +14,11 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from runpod_callbacks import aws
 from runpod_callbacks.api_key import ApiKeyCache, ApiKeyUnavailable
 from runpod_callbacks.errors import SubmitError, SubmitFailed
+from runpod_callbacks.metric_names import Metric
+from runpod_callbacks.record_table import RecordTable
 from runpod_callbacks.runpod_api import DEFAULT_BASE_URL, RunPodApi
 from runpod_callbacks.submission import (
+    AFTER_RUNPOD_MS,
     JobSubmission,
     SubmissionRecords,
     callback_token_for,
@@ -30,26 +33,33 @@ logger = Logger()  # service from POWERTOOLS_SERVICE_NAME, as the domain modules
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RunPodWebhook"))
 
 dynamodb = aws.client("dynamodb")
-stepfunctions = aws.client("stepfunctions")
+stepfunctions = aws.client("stepfunctions", tries=1)  # step_functions.resume_task tries itself
 api_keys = ApiKeyCache(aws.client("secretsmanager"))
 
 aws.required_settings(REQUIRED_SETTINGS)  # fail the cold start, not the first job
 
 
-def submit_job(payload: Any) -> dict[str, Any]:
+def submit_job(payload: Any, context: LambdaContext) -> dict[str, Any]:
     table, webhook_base_url, secret_arn = aws.required_settings(REQUIRED_SETTINGS)
     request = parse_submit_request(payload)
     api_key = api_keys.source(secret_arn)
-    runpod = RunPodApi(os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_BASE_URL, api_key)
-    submission = JobSubmission(SubmissionRecords(dynamodb, table), runpod, webhook_base_url)
+    runpod = RunPodApi(
+        os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_BASE_URL,
+        api_key,
+        # RunPod's retries stop while the job id's writes still fit in the function's time.
+        time_left_s=lambda: (context.get_remaining_time_in_millis() - AFTER_RUNPOD_MS) / 1000,
+    )
+    submission = JobSubmission(
+        SubmissionRecords(RecordTable(dynamodb, table)), runpod, webhook_base_url
+    )
     try:
-        callback_token = callback_token_for(request.task_token, api_key(False))
+        api_key(False)  # a key that cannot be read fails here, before anything is written
     except ApiKeyUnavailable as unavailable:
         raise SubmitFailed(str(unavailable)) from None
-    submitted = submission.submit(request, callback_token)
-    metrics.add_metric(name="SubmitAccepted", unit=MetricUnit.Count, value=1)
+    submitted = submission.submit(request, callback_token_for(request.task_token))
+    metrics.add_metric(name=Metric.SUBMIT_ACCEPTED, unit=MetricUnit.Count, value=1)
     if not submitted.job_id_recorded:
-        metrics.add_metric(name="JobIdNotRecorded", unit=MetricUnit.Count, value=1)
+        metrics.add_metric(name=Metric.JOB_ID_NOT_RECORDED, unit=MetricUnit.Count, value=1)
     return {"job_id": submitted.job_id, "status": submitted.status}
 
 
@@ -58,7 +68,7 @@ def submit_job(payload: Any) -> dict[str, Any]:
 @capture_lambda_handler
 def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
     try:
-        return submit_job(event)
+        return submit_job(event, context)
     except SubmitError as error:
         metrics.add_metric(name=error.metric_name, unit=MetricUnit.Count, value=1)
         logger.warning(f"Submission failed: {error}")

@@ -10,7 +10,10 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runpod_callbacks import aws
 from runpod_callbacks.api_key import ApiKeyCache
+from runpod_callbacks.callback_records import CallbackRecords
 from runpod_callbacks.large_outputs import large_output_store
+from runpod_callbacks.metric_names import Metric
+from runpod_callbacks.record_table import RecordTable
 from runpod_callbacks.result_delivery import ResultDelivery
 from runpod_callbacks.runpod_api import DEFAULT_BASE_URL, RunPodApi
 from runpod_callbacks.stale_records import StaleRecords
@@ -25,9 +28,9 @@ logger = Logger()  # service from POWERTOOLS_SERVICE_NAME, as the domain modules
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RunPodWebhook"))
 
 dynamodb = aws.client("dynamodb")
-stepfunctions = aws.client("stepfunctions")
+stepfunctions = aws.client("stepfunctions", tries=1)  # step_functions.resume_task tries itself
 secretsmanager = aws.client("secretsmanager")
-api_keys = ApiKeyCache(secretsmanager)  # read when a record needs RunPod: idle runs read no secret
+api_keys = ApiKeyCache(secretsmanager)
 
 aws.required_settings(REQUIRED_SETTINGS)  # fail the cold start, not the first run
 
@@ -40,13 +43,20 @@ def settings() -> WatchdogSettings:
 
 
 def watch(context: LambdaContext) -> Summary:
-    table, secret_arn = aws.required_settings(REQUIRED_SETTINGS)
+    table_name, secret_arn = aws.required_settings(REQUIRED_SETTINGS)
     api_key = api_keys.source(secret_arn)
     base_url = os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_BASE_URL
     runpod = RunPodApi(base_url, api_key, attempts=1, timeout_s=RUNPOD_TIMEOUT_S)
-    store = StaleRecords(dynamodb, table)
-    delivery = ResultDelivery(store, stepfunctions, large_output_store())
-    run = WatchdogRun(store, delivery, runpod, settings(), context.get_remaining_time_in_millis)
+    table = RecordTable(dynamodb, table_name)
+    delivery = ResultDelivery(CallbackRecords(table), stepfunctions, large_output_store())
+    run = WatchdogRun(
+        StaleRecords(table),
+        delivery,
+        runpod,
+        read_api_key=lambda: api_key(False),  # when a record needs RunPod: idle runs read none
+        settings=settings(),
+        time_left_ms=context.get_remaining_time_in_millis,
+    )
     return run.run()
 
 
@@ -57,16 +67,14 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, int]:
     """The schedule's event carries nothing the run needs."""
     summary = watch(context)
     # Only what happened: a custom metric is billed for every hour it is published, zeros too.
-    if summary.recovered:
-        metrics.add_metric(
-            name="RecoveredByWatchdog", unit=MetricUnit.Count, value=summary.recovered
-        )
-    if summary.lost:
-        metrics.add_metric(name="JobLost", unit=MetricUnit.Count, value=summary.lost)
-    if summary.cancelled:
-        metrics.add_metric(
-            name="OrphanJobCancelled", unit=MetricUnit.Count, value=summary.cancelled
-        )
+    for metric, count in (
+        (Metric.RECOVERED_BY_WATCHDOG, summary.recovered),
+        (Metric.JOB_LOST, summary.lost),
+        (Metric.ORPHAN_JOB_CANCELLED, summary.cancelled),
+        (Metric.WATCHDOG_BEHIND, summary.behind),
+    ):
+        if count:
+            metrics.add_metric(name=metric, unit=MetricUnit.Count, value=count)
     logger.info(f"Watchdog run: {summary.line()}", extra={"summary": summary.counts()})
     return summary.counts()
 

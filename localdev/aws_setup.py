@@ -25,18 +25,23 @@ def create_callback_table(dynamodb: Any, table_name: str) -> None:
         KeySchema=[{"AttributeName": "callback_token", "KeyType": "HASH"}],
         AttributeDefinitions=[
             {"AttributeName": name, "AttributeType": "S"}
-            for name in ("callback_token", "status", "created_at")
+            for name in ("callback_token", "pending_shard", "created_at")
         ],
         GlobalSecondaryIndexes=[
             {
-                "IndexName": "status-created_at",
+                "IndexName": "pending_shard-created_at",
                 "KeySchema": [
-                    {"AttributeName": "status", "KeyType": "HASH"},
+                    {"AttributeName": "pending_shard", "KeyType": "HASH"},
                     {"AttributeName": "created_at", "KeyType": "RANGE"},
                 ],
                 "Projection": {
                     "ProjectionType": "INCLUDE",
-                    "NonKeyAttributes": ["job_id", "endpoint_id", "task_token"],
+                    "NonKeyAttributes": [
+                        "job_id",
+                        "endpoint_id",
+                        "task_token",
+                        "runpod_forgets_at",
+                    ],
                 },
             }
         ],
@@ -73,6 +78,8 @@ def waiting_task_definition(
                         "segment_filename": {"S.$": "$.segment_filename"},
                         "status": {"S": "PENDING"},
                         "created_at": {"S.$": "$.created_at"},
+                        # The watchdog's index spreads PENDING records over shards "0" to "15".
+                        "pending_shard": {"S.$": "States.Format('{}', States.MathRandom(0, 15))"},
                         "ttl": {"N.$": "$.ttl"},
                     },
                 },

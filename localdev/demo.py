@@ -20,7 +20,7 @@ import boto3
 
 from localdev import aws_setup
 from localdev.fake_runpod import FakeRunPod, serve_fake_runpod
-from localdev.lambda_context import LocalLambdaContext
+from localdev.lambda_context import SUBMIT_TIMEOUT_MS, WATCHDOG_TIMEOUT_MS, LocalLambdaContext
 from localdev.local_aws import local_aws
 from localdev.loopback import post_json
 from localdev.runtime import load_function
@@ -163,7 +163,9 @@ def _play(report: Report, system: LocalSystem) -> None:
 def _watchdog(report: Report, system: LocalSystem, expected: str) -> None:
     """One scheduled run, once the record is older than STALE_AFTER_SECONDS."""
     time.sleep(STALE_AFTER_SECONDS + 1)
-    summary = system.watchdog.lambda_handler({}, LocalLambdaContext(remaining_time_ms=120_000))
+    summary = system.watchdog.lambda_handler(
+        {}, LocalLambdaContext(remaining_time_ms=WATCHDOG_TIMEOUT_MS)
+    )
     done = {name: count for name, count in summary.items() if count}
     report.line(
         "watchdog run",
@@ -196,7 +198,9 @@ def _run_job(
     )
     report.line("start execution", segment, "RUNNING", "Task: lambda:invoke.waitForTaskToken")
     payload = aws_setup.scheduled_lambda_payload(system.stepfunctions, execution)
-    submitted = system.submit.lambda_handler(payload, LocalLambdaContext())
+    submitted = system.submit.lambda_handler(
+        payload, LocalLambdaContext(remaining_time_ms=SUBMIT_TIMEOUT_MS)
+    )
     token = str(system.runpod.runs[-1].body["webhook"]).rsplit("/", 1)[-1]
     report.line(
         "submit",

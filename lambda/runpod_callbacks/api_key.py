@@ -2,6 +2,7 @@
 
 import json
 import re
+import threading
 import time
 from collections.abc import Callable
 from typing import Any
@@ -27,11 +28,16 @@ class ApiKeyCache:
     def __init__(self, secretsmanager: Any) -> None:
         self._secretsmanager = secretsmanager
         self._cached: dict[str, tuple[str, float]] = {}
+        self._lock = threading.Lock()  # the watchdog's workers share one cache
 
     def source(self, secret_arn: str) -> KeySource:
         return lambda renew: self.get(secret_arn, renew=renew)
 
     def get(self, secret_arn: str, *, renew: bool = False) -> str:
+        with self._lock:
+            return self._get(secret_arn, renew=renew)
+
+    def _get(self, secret_arn: str, *, renew: bool) -> str:
         cached = self._cached.get(secret_arn)
         if cached and not renew and time.monotonic() - cached[1] < CACHE_SECONDS:
             return cached[0]

@@ -1,70 +1,93 @@
-"""Errors: why a webhook was not (or not yet) turned into a Step Functions callback, and the
-typed failures of the submit function.
+"""Errors: the names a state machine can Catch (TaskError), why a webhook was not (or not yet)
+turned into a Step Functions callback (WebhookError, an HTTP answer), and the typed failures of
+the submit function (SubmitError).
 
-The error names a state machine can Catch, and where each one comes from:
-
-| error name                     | sent by                 | decided in                          |
-|--------------------------------|-------------------------|-------------------------------------|
+| error name                              | sent by           | decided in                        |
+|-----------------------------------------|-------------------|-----------------------------------|
 | RunPod.FAILED / .CANCELLED / .TIMED_OUT | webhook, watchdog | task_outcome.decide_outcome       |
-| RunPod.OutputTooLarge          | webhook, watchdog       | task_outcome.decide_outcome         |
-| RunPod.InvalidOutput           | webhook, watchdog       | result_delivery.ResultDelivery._send |
-| RunPod.JobLost                 | watchdog                | task_outcome.lost_job_outcome       |
-| RunPod.InvalidRequest          | submit function         | InvalidRequest below                |
-| RunPod.SubmitRejected          | submit function         | SubmitRejected below                |
-| RunPod.SubmitFailed            | submit function         | SubmitFailed below                  |
+| RunPod.OutputTooLarge                   | webhook, watchdog | task_outcome.decide_outcome;      |
+|                                         |                   | watchdog_run (answer over 32 MiB) |
+| RunPod.OutputNotStored                  | webhook, watchdog | task_outcome.decide_outcome       |
+| RunPod.InvalidOutput                    | webhook, watchdog | result_delivery (Step Functions   |
+|                                         |                   | refused it); watchdog_run         |
+|                                         |                   | (RunPod's answer unreadable)      |
+| RunPod.JobLost                          | watchdog          | watchdog_run                      |
+| RunPod.InvalidRequest                   | submit function   | InvalidRequest below              |
+| RunPod.SubmitRejected                   | submit function   | SubmitRejected below              |
+| RunPod.SubmitThrottled                  | submit function   | SubmitThrottled below             |
+| RunPod.SubmitFailed                     | submit function   | SubmitFailed below                |
 """
 
+from enum import StrEnum
 from http import HTTPStatus
+
+from runpod_callbacks.metric_names import Metric
+
+
+class TaskError(StrEnum):
+    """Every error a waiting task can fail with from this module."""
+
+    FAILED = "RunPod.FAILED"
+    CANCELLED = "RunPod.CANCELLED"
+    TIMED_OUT = "RunPod.TIMED_OUT"
+    OUTPUT_TOO_LARGE = "RunPod.OutputTooLarge"
+    OUTPUT_NOT_STORED = "RunPod.OutputNotStored"
+    INVALID_OUTPUT = "RunPod.InvalidOutput"
+    JOB_LOST = "RunPod.JobLost"
+    INVALID_REQUEST = "RunPod.InvalidRequest"
+    SUBMIT_REJECTED = "RunPod.SubmitRejected"
+    SUBMIT_THROTTLED = "RunPod.SubmitThrottled"
+    SUBMIT_FAILED = "RunPod.SubmitFailed"
 
 
 class WebhookError(Exception):
     status_code: HTTPStatus = HTTPStatus.INTERNAL_SERVER_ERROR
-    metric_name: str = "WebhookError"
+    metric_name: Metric = Metric.UNEXPECTED_ERROR
 
 
 class InvalidWebhook(WebhookError):
     """The request itself is wrong: malformed token or a body that is not a terminal job status."""
 
     status_code = HTTPStatus.BAD_REQUEST
-    metric_name = "InvalidWebhook"
+    metric_name = Metric.INVALID_WEBHOOK
 
 
 class UnknownCallback(WebhookError):
     status_code = HTTPStatus.NOT_FOUND
-    metric_name = "UnknownCallback"
+    metric_name = Metric.UNKNOWN_CALLBACK
 
 
 class JobIdMismatch(WebhookError):
     status_code = HTTPStatus.CONFLICT
-    metric_name = "JobIdMismatch"
+    metric_name = Metric.JOB_ID_MISMATCH
 
 
 class DeliveryInFlight(WebhookError):
     """Another delivery for the same callback holds the record's lease; retrying gets the answer."""
 
     status_code = HTTPStatus.CONFLICT
-    metric_name = "DeliveryInFlight"
+    metric_name = Metric.DELIVERY_IN_FLIGHT
 
 
 class RecordNotPending(WebhookError):
     """The record is in a state this handler does not resume from (written by someone else)."""
 
     status_code = HTTPStatus.CONFLICT
-    metric_name = "RecordNotPending"
+    metric_name = Metric.RECORD_NOT_PENDING
 
 
 class TaskExpired(WebhookError):
     """Step Functions no longer waits for the task token (timed out, stopped, or never existed)."""
 
     status_code = HTTPStatus.GONE
-    metric_name = "TaskExpired"
+    metric_name = Metric.TASK_EXPIRED
 
 
 class AwsUnavailable(WebhookError):
     """An AWS call failed after bounded retries; nothing is lost: RunPod retries the delivery."""
 
     status_code = HTTPStatus.SERVICE_UNAVAILABLE
-    metric_name = "AwsUnavailable"
+    metric_name = Metric.AWS_UNAVAILABLE
 
 
 class CorruptRecord(WebhookError):
@@ -74,7 +97,7 @@ class CorruptRecord(WebhookError):
     """
 
     status_code = HTTPStatus.CONFLICT
-    metric_name = "CorruptRecord"
+    metric_name = Metric.CORRUPT_RECORD
 
 
 class SubmitError(Exception):
@@ -84,8 +107,8 @@ class SubmitError(Exception):
     class name: a traceback's ``RunPod.SubmitFailed`` is the class ``SubmitFailed`` in this file.
     """
 
-    error_name: str
-    metric_name: str
+    error_name: TaskError
+    metric_name: Metric
 
     def __init_subclass__(cls) -> None:
         super().__init_subclass__()
@@ -98,19 +121,26 @@ class SubmitError(Exception):
 class InvalidRequest(SubmitError):
     """The state machine's payload is wrong (missing task token, bad endpoint id, ...)."""
 
-    error_name = "RunPod.InvalidRequest"
-    metric_name = "InvalidRequest"
+    error_name = TaskError.INVALID_REQUEST
+    metric_name = Metric.INVALID_REQUEST
 
 
 class SubmitRejected(SubmitError):
     """RunPod refused the job (4xx): retrying the same request will not help."""
 
-    error_name = "RunPod.SubmitRejected"
-    metric_name = "SubmitRejected"
+    error_name = TaskError.SUBMIT_REJECTED
+    metric_name = Metric.SUBMIT_REJECTED
 
 
 class SubmitFailed(SubmitError):
     """RunPod or AWS failed (5xx, network, throttling) after bounded retries."""
 
-    error_name = "RunPod.SubmitFailed"
-    metric_name = "SubmitFailed"
+    error_name = TaskError.SUBMIT_FAILED
+    metric_name = Metric.SUBMIT_FAILED
+
+
+class SubmitThrottled(SubmitError):
+    """RunPod answered 429 (its per-endpoint /run limit): retry after a while, with jitter."""
+
+    error_name = TaskError.SUBMIT_THROTTLED
+    metric_name = Metric.SUBMIT_THROTTLED

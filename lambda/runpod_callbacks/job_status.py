@@ -70,11 +70,6 @@ def parse_callback_token(token: str) -> str:
     return token
 
 
-def redact(callback_token: str) -> str:
-    """A short prefix: enough to correlate log lines, never enough to call the webhook."""
-    return callback_token[: min(4, len(callback_token) // 4)] + "…"
-
-
 def body_text(body: str | None, *, base64_encoded: bool) -> str:
     """The request body as text; API Gateway base64-encodes bodies it does not take for text."""
     try:
@@ -101,7 +96,9 @@ def parse_finished_job(body: str) -> JobStatus:
     return job
 
 
-def parse_job_status(text: str) -> JobStatus:
+def parse_job_status(text: str, *, job_id: str | None = None) -> JobStatus:
+    """A job-status object; with ``job_id`` (the job asked about), its ``id`` is not needed:
+    the job asked about is the job reported on."""
     try:
         members = parse_object(text)
     except NotAnObject as error:
@@ -113,9 +110,10 @@ def parse_job_status(text: str) -> JobStatus:
     status = members["status"].value if "status" in members else None
     if not isinstance(status, str) or not status:
         raise InvalidWebhook(f"status must be one of {', '.join(sorted(TERMINAL_STATUSES))}")
-    job_id = members["id"].value if "id" in members else None
-    if not isinstance(job_id, str) or not _is_job_id(job_id):
-        raise InvalidWebhook(f"id must be 1 to {MAX_JOB_ID_LENGTH} printable characters")
+    if job_id is None:
+        job_id = members["id"].value if "id" in members else None
+        if not isinstance(job_id, str) or not _is_job_id(job_id):
+            raise InvalidWebhook(f"id must be 1 to {MAX_JOB_ID_LENGTH} printable characters")
     output = members.get("output")
     return JobStatus(
         job_id=job_id,

@@ -3,6 +3,9 @@
 Python's ``json`` turns ``12345678901234567.89`` into a rounded float and ``1e309`` into infinity.
 Here non-integer numbers parse as ``Decimal``, and each member of the top-level object keeps the
 text it was written with, so RunPod's ``output`` reaches the task exactly as RunPod wrote it.
+
+A member too large for the record (a result of megabytes) is checked to be JSON, but not turned
+into Python values: millions of numbers as Decimals would take gigabytes.
 """
 
 import json
@@ -12,6 +15,8 @@ from typing import Any, NamedTuple
 
 # int() refuses longer digit strings (Python's int/str conversion limit is 4,300 digits).
 MAX_INT_DIGITS = 4000
+# Containers longer than this are only checked, not parsed (the record keeps none so large).
+MAX_PARSED_CHARACTERS = 64 * 1024
 _WHITESPACE = re.compile(r"[ \t\n\r]*")
 _SURROGATE = re.compile("[\ud800-\udfff]")
 
@@ -39,9 +44,27 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
+def _discard(_: Any) -> None:
+    return None
+
+
 _decoder = json.JSONDecoder(
     parse_float=_number, parse_int=_integer, parse_constant=_reject_constant
 )
+# Checks JSON as _decoder does, keeping nothing of objects and numbers: only where a value ends.
+_checker = json.JSONDecoder(
+    parse_float=_discard,
+    parse_int=_discard,
+    parse_constant=_reject_constant,
+    object_pairs_hook=_discard,
+)
+
+
+class Unparsed:
+    """Stands for a member's value that was checked but not parsed (see MAX_PARSED_CHARACTERS)."""
+
+
+UNPARSED = Unparsed()
 
 
 class NotAnObject(ValueError):
@@ -49,7 +72,8 @@ class NotAnObject(ValueError):
 
 
 class Member(NamedTuple):
-    """One member of a JSON object: its value (numbers exact) and its text as written."""
+    """One member of a JSON object: its value (numbers exact; UNPARSED when it is a container
+    over MAX_PARSED_CHARACTERS) and its text as written."""
 
     value: Any
     text: str
@@ -73,7 +97,7 @@ def parse_object(text: str) -> dict[str, Member]:
             raise json.JSONDecodeError("member names must be strings", text, index)
         index = _expect(text, index, ":")
         start = _skip_whitespace(text, index)
-        value, index = _decoder.raw_decode(text, start)
+        value, index = _member_value(text, start)
         members[name] = Member(value, text[start:index])
         index = _skip_whitespace(text, index)
         closed = text[index : index + 1] == "}"
@@ -83,6 +107,20 @@ def parse_object(text: str) -> dict[str, Member]:
     if end != len(text):
         raise json.JSONDecodeError("extra data after the object", text, end)
     return members
+
+
+def _member_value(text: str, start: int) -> tuple[Any, int]:
+    if text[start : start + 1] not in ("[", "{"):
+        return _decoder.raw_decode(text, start)
+    _, end = _checker.raw_decode(text, start)
+    if end - start > MAX_PARSED_CHARACTERS:
+        return UNPARSED, end
+    return _decoder.raw_decode(text, start)
+
+
+def utf8_length(text: str) -> int:
+    """Bytes of the text as UTF-8, without a copy when it is ASCII (most JSON is)."""
+    return len(text) if text.isascii() else len(text.encode("utf-8", "surrogatepass"))
 
 
 def _skip_whitespace(text: str, index: int) -> int:

@@ -1,41 +1,56 @@
-"""One delivery of a finished job, by the webhook or the watchdog: claim the record, resume the
-task once, record the outcome."""
+"""Exactly one SendTask* per callback token: one delivery of a finished job, by the webhook or
+the watchdog, from the claim to the finished record.
+
+| step          | the record                              | how it can end                         |
+|---------------|-----------------------------------------|----------------------------------------|
+| claim         | PENDING, no live lease: leased here     | unknown 404; other job 409; in flight  |
+|               |                                         | 409; EXPIRED 410; finished: duplicate  |
+| earlier send  | an earlier send was surely taken        | record it, send nothing again (200)    |
+| decide        | (an output too large is written to S3)  | S3 unavailable: release, 503           |
+| mark the send | lease renewed; in ``maybe_delivered_by``| lease taken over meanwhile: 409        |
+| send          |                                         | taken: finalize (200)                  |
+|               |                                         | refused as it is: RunPod.InvalidOutput |
+|               |                                         | transient: release, keeping what may   |
+|               |                                         | have been sent, 503                    |
+|               |                                         | token gone: delivered before? finalize |
+|               |                                         | that (200); else EXPIRED (410)         |
+| finalize      | COMPLETED / FAILED / EXPIRED            | lease lost: its new holder finalizes   |
+
+A send that may have reached Step Functions is never repeated by a later delivery that finds the
+token gone: it records the job as delivered. A delivery that dies before its send leaves no mark,
+so a later one that finds the token gone reports it expired.
+"""
 
 from collections.abc import Callable
 from decimal import Decimal
+from enum import Enum
 from typing import Any, NamedTuple
 
 from aws_lambda_powertools import Logger
 
 from runpod_callbacks.aws import WORST_CALL_MS
 from runpod_callbacks.callback_records import (
-    AlreadyFinished,
-    CallbackStore,
+    CallbackRecords,
     Claim,
-    RecordRefused,
-    RecordStatus,
+    Finished,
     SentOutcome,
-    iso_now,
 )
 from runpod_callbacks.errors import (
     AwsUnavailable,
     CorruptRecord,
     DeliveryInFlight,
+    TaskError,
     TaskExpired,
     UnknownCallback,
 )
-from runpod_callbacks.job_status import JobStatus, Milliseconds, redact
+from runpod_callbacks.job_status import JobStatus, Milliseconds
 from runpod_callbacks.json_text import carried_text
 from runpod_callbacks.large_outputs import LargeOutputStore
-from runpod_callbacks.step_functions import (
-    SendFailed,
-    SendRefused,
-    TokenGone,
-    send_outcome,
-    task_waits,
-)
+from runpod_callbacks.metric_names import Metric
+from runpod_callbacks.record_table import RecordRefused, RecordStatus, iso_now
+from runpod_callbacks.redaction import redact
+from runpod_callbacks.step_functions import Heartbeat, SendAnswer, Sent, heartbeat, resume_task
 from runpod_callbacks.task_outcome import (
-    INVALID_OUTPUT,
     Decide,
     TaskContext,
     TaskOutcome,
@@ -52,22 +67,39 @@ CancelJob = Callable[[], None]
 METRIC_MILLISECONDS = (Decimal("0.001"), Decimal(10**12))
 
 
+class Resumed(Enum):
+    HERE = "here"
+    """This delivery resumed the task."""
+    EARLIER = "earlier"
+    """An earlier attempt resumed it and could not record it; this one recorded it."""
+    ALREADY = "already"
+    """The record was finished already: a duplicate delivery, nothing sent."""
+
+
 class Delivered(NamedTuple):
-    metric_name: str
+    resumed: Resumed
     record_status: str
     message: str
-    runpod_timings_ms: dict[str, float]
+    runpod_timings_ms: dict[Metric, float]
     """RunPod's delay and execution times, reported once: by the delivery that resumed the task."""
+
+    @property
+    def metric(self) -> Metric:
+        if self.resumed is Resumed.ALREADY:
+            return Metric.DUPLICATE_DELIVERY
+        if self.record_status == RecordStatus.COMPLETED:
+            return Metric.TASK_SUCCEEDED
+        return Metric.TASK_FAILED
 
 
 class ResultDelivery:
     def __init__(
         self,
-        store: CallbackStore,
+        records: CallbackRecords,
         stepfunctions: Any,
         large_outputs: LargeOutputStore | None = None,
     ) -> None:
-        self._store = store
+        self._records = records
         self._stepfunctions = stepfunctions
         self._large_outputs = large_outputs
 
@@ -83,16 +115,16 @@ class ResultDelivery:
             f"Processing RunPod job {job.job_id} with status {job.status} "
             f"for callback {redact(callback_token)}"
         )
-        try:
-            claim = self._claim(callback_token, job.job_id)
-        except AlreadyFinished as finished:
-            logger.info(f"Callback {redact(callback_token)} already completed, returning success")
-            return Delivered("DuplicateDelivery", finished.record_status, "already completed", {})
+        claim = self._claim(callback_token, job.job_id)
+        if isinstance(claim, Finished):
+            status = claim.record_status.lower()
+            logger.info(f"Callback {redact(callback_token)} already {status}, returning success")
+            return Delivered(Resumed.ALREADY, claim.record_status, f"already {status}", {})
         if claim.sent is not None and claim.sent.for_sure:
             # An earlier delivery resumed the task and only failed to record it: record what it
             # sent, deciding (and writing to S3) nothing again.
             logger.info(f"Callback {redact(callback_token)} resumed by an earlier attempt")
-            return self._finish(claim, job, _as_outcome(claim.sent))
+            return self._finish(claim, job, _outcome_of(claim.sent), Resumed.EARLIER)
         context = TaskContext(callback_token, claim.exec_id, claim.segment_filename)
         try:
             outcome = (decide or self._decide_outcome)(job, context)
@@ -100,9 +132,6 @@ class ResultDelivery:
             self._release(claim)
             raise
         return self._resume(claim, job, context, outcome)
-
-    def _decide_outcome(self, job: JobStatus, context: TaskContext) -> TaskOutcome:
-        return decide_outcome(job, context, self._large_outputs)
 
     def expire(
         self, callback_token: str, job_id: str, reason: str, cancel_job: CancelJob | None = None
@@ -114,8 +143,10 @@ class ResultDelivery:
         expire). Raises what ``cancel_job`` raises, the record left as it was.
         """
         try:
-            claim = self._claim(callback_token, job_id, to_send=False)
-        except (AlreadyFinished, DeliveryInFlight, TaskExpired):
+            claim = self._claim(callback_token, job_id)
+        except (DeliveryInFlight, TaskExpired):
+            return False
+        if isinstance(claim, Finished):
             return False
         if claim.maybe_delivered_before:
             self._release(claim)
@@ -132,16 +163,16 @@ class ResultDelivery:
         self._finalize(claim, RecordStatus.EXPIRED, result, sent=None)
         return True
 
-    def task_waits(self, task_token: str) -> bool:
+    def heartbeat(self, task_token: str) -> Heartbeat:
         """Heartbeat the task (its HeartbeatSeconds then works as a liveness check)."""
-        try:
-            return task_waits(self._stepfunctions, task_token)
-        except SendFailed as failure:
-            raise AwsUnavailable(f"Step Functions heartbeat failed: {failure}") from failure
+        return heartbeat(self._stepfunctions, task_token)
 
-    def _claim(self, callback_token: str, job_id: str, *, to_send: bool = True) -> Claim:
+    def _decide_outcome(self, job: JobStatus, context: TaskContext) -> TaskOutcome:
+        return decide_outcome(job, context, self._large_outputs)
+
+    def _claim(self, callback_token: str, job_id: str) -> Claim | Finished:
         try:
-            return self._store.claim(callback_token, job_id, to_send=to_send)
+            return self._records.claim(callback_token, job_id)
         except UnknownCallback:
             logger.warning(f"Callback token {redact(callback_token)} not found in DynamoDB")
             raise
@@ -151,54 +182,53 @@ class ResultDelivery:
     def _resume(
         self, claim: Claim, job: JobStatus, context: TaskContext, outcome: TaskOutcome
     ) -> Delivered:
-        try:
-            outcome = self._send(claim, job, context, outcome)
-        except TokenGone as gone:
-            if not (gone.maybe_delivered or claim.maybe_delivered_before):
-                logger.warning(f"Task token expired for callback {redact(claim.callback_token)}")
-                result = record_result(job, outcome)
-                self._finalize(claim, RecordStatus.EXPIRED, result, sent=None)
-                raise TaskExpired("the task no longer waits for this callback") from gone
+        claim, answer = self._send(claim, outcome)
+        if answer.sent is Sent.REFUSED and outcome.succeeded:
+            reason = f"Step Functions refused the task output: {answer.reason}"
+            logger.warning(f"{reason}; failing the task with {TaskError.INVALID_OUTPUT}")
+            outcome = failed_task(TaskError.INVALID_OUTPUT, job, context, reason)
+            claim, answer = self._send(claim, outcome)
+        if answer.sent is Sent.TAKEN:
+            return self._finish(claim, job, outcome, Resumed.HERE)
+        if answer.sent is Sent.FAILED:
+            self._release(claim, _sent(outcome, for_sure=False) if answer.maybe_taken else None)
+            raise AwsUnavailable(f"Step Functions call failed: {answer.reason}")
+        # The token is gone (or refused even a failure: it is unusable).
+        if answer.maybe_taken or claim.maybe_delivered_before:
             logger.info(f"Callback {redact(claim.callback_token)} resumed by an earlier attempt")
             if claim.sent is not None:  # record what the task most likely got
-                outcome = _as_outcome(claim.sent)
-        return self._finish(claim, job, outcome)
+                outcome = _outcome_of(claim.sent)
+            return self._finish(claim, job, outcome, Resumed.EARLIER)
+        logger.warning(f"Task token expired for callback {redact(claim.callback_token)}")
+        self._finalize(claim, RecordStatus.EXPIRED, record_result(job, outcome), sent=None)
+        raise TaskExpired("the task no longer waits for this callback")
 
-    def _finish(self, claim: Claim, job: JobStatus, outcome: TaskOutcome) -> Delivered:
+    def _send(self, claim: Claim, outcome: TaskOutcome) -> tuple[Claim, SendAnswer]:
+        """Mark the send on the record (renewing the lease), then send; the claim as renewed."""
+        try:
+            claim = self._records.mark_sending(claim)
+        except AwsUnavailable:
+            self._release(claim)
+            raise
+        if self._records.lease_time_left_ms(claim) < WORST_CALL_MS:
+            self._release(claim)
+            raise AwsUnavailable("the record was marked too slowly to send within the lease")
+        answer = resume_task(
+            self._stepfunctions,
+            claim.task_token,
+            output=outcome.output if outcome.succeeded else None,
+            error=outcome.error,
+            cause=outcome.cause,
+        )
+        return claim, answer
+
+    def _finish(
+        self, claim: Claim, job: JobStatus, outcome: TaskOutcome, resumed: Resumed
+    ) -> Delivered:
         """Record the outcome the task got (kept on the record as surely sent, should this fail)."""
         sent = _sent(outcome, for_sure=True)
         self._finalize(claim, outcome.record_status, record_result(job, outcome), sent=sent)
-        return _delivered(job, outcome, claim.callback_token)
-
-    def _send(
-        self, claim: Claim, job: JobStatus, context: TaskContext, outcome: TaskOutcome
-    ) -> TaskOutcome:
-        """Send the outcome; what Step Functions refuses as it is becomes a typed task failure."""
-        try:
-            self._send_within_lease(claim, outcome)
-            return outcome
-        except SendRefused as refused:
-            if not outcome.succeeded:  # a failure refused: the task token itself is unusable
-                raise TokenGone(str(refused), maybe_delivered=False) from refused
-            reason = f"Step Functions refused the task output: {refused}"
-            logger.warning(f"{reason}; failing the task with {INVALID_OUTPUT}")
-            fallback = failed_task(INVALID_OUTPUT, job, context, reason)
-        try:
-            self._send_within_lease(claim, fallback)
-        except SendRefused as refused:
-            raise TokenGone(str(refused), maybe_delivered=False) from refused
-        return fallback
-
-    def _send_within_lease(self, claim: Claim, outcome: TaskOutcome) -> None:
-        if self._store.lease_time_left_ms(claim) < WORST_CALL_MS:
-            self._release(claim)
-            raise AwsUnavailable("the record was claimed too slowly to send within the lease")
-        try:
-            send_outcome(self._stepfunctions, claim.task_token, outcome)
-        except SendFailed as failure:
-            maybe = _sent(outcome, for_sure=False) if failure.maybe_delivered else None
-            self._release(claim, maybe)
-            raise AwsUnavailable(f"Step Functions call failed: {failure}") from failure
+        return _delivered(job, outcome, claim.callback_token, resumed)
 
     def _finalize(
         self, claim: Claim, status: str, result: dict[str, Any], *, sent: SentOutcome | None
@@ -207,7 +237,7 @@ class ResultDelivery:
         DynamoDB refuses is stored in its minimal form."""
         for candidate in (result, _minimal_result(result)):
             try:
-                if not self._store.finalize(claim, status, candidate):
+                if not self._records.finalize(claim, status, candidate):
                     logger.warning("Lease ran out before finalizing; its new holder finalizes")
                 return
             except AwsUnavailable:
@@ -219,7 +249,7 @@ class ResultDelivery:
 
     def _release(self, claim: Claim, sent: SentOutcome | None = None) -> None:
         try:
-            self._store.release(claim, sent=sent)
+            self._records.release(claim, sent=sent)
         except (AwsUnavailable, RecordRefused):
             logger.warning("Could not release the lease; it runs out by itself", exc_info=True)
 
@@ -228,7 +258,7 @@ def _sent(outcome: TaskOutcome, *, for_sure: bool) -> SentOutcome:
     return SentOutcome(outcome.record_status, outcome.error, outcome.output_s3, for_sure)
 
 
-def _as_outcome(sent: SentOutcome) -> TaskOutcome:
+def _outcome_of(sent: SentOutcome) -> TaskOutcome:
     """What an earlier delivery sent, to record (it is not sent again)."""
     return TaskOutcome(
         record_status=sent.record_status, error=sent.step_functions_error, output_s3=sent.output_s3
@@ -240,23 +270,23 @@ def _minimal_result(result: dict[str, Any]) -> dict[str, Any]:
     return {**kept, "result_omitted": "DynamoDB refused the full result"}
 
 
-def _delivered(job: JobStatus, outcome: TaskOutcome, callback_token: str) -> Delivered:
+def _delivered(
+    job: JobStatus, outcome: TaskOutcome, callback_token: str, resumed: Resumed
+) -> Delivered:
     timings = {
         name: float(value)
         for name, value in (
-            ("RunPodDelayTime", job.delay_time_ms),
-            ("RunPodExecutionTime", job.execution_time_ms),
+            (Metric.RUNPOD_DELAY_TIME, job.delay_time_ms),
+            (Metric.RUNPOD_EXECUTION_TIME, job.execution_time_ms),
         )
         if value is not None and _plausible_metric(value)
     }
     if outcome.succeeded:
         logger.info(f"Sent TaskSuccess for job {job.job_id}")
-        return Delivered("TaskSucceeded", outcome.record_status, "task resumed", timings)
+        return Delivered(resumed, outcome.record_status, "task resumed", timings)
     message = _loggable(outcome.message or str(outcome.error), callback_token)
     logger.info(f"Sent TaskFailure for job {job.job_id}: {message} ({outcome.error})")
-    return Delivered(
-        "TaskFailed", outcome.record_status, f"task failed with {outcome.error}", timings
-    )
+    return Delivered(resumed, outcome.record_status, f"task failed with {outcome.error}", timings)
 
 
 def _plausible_metric(value: Milliseconds) -> bool:

@@ -1,21 +1,25 @@
 """RunPod's serverless API: submit a job (POST /<endpoint_id>/run), ask for a job's status
 (GET /<endpoint_id>/status/<job_id>), cancel it (POST /<endpoint_id>/cancel/<job_id>).
 
-Every way the HTTP exchange can fail becomes a typed error, and no message, log line or chained
-exception carries the API key (http.client puts a malformed header's value in its ValueError).
+Every way the HTTP exchange can fail becomes a typed error. No message, log line or chained
+exception carries the API key (http.client puts a malformed header's value in its ValueError),
+and every text of RunPod's is scrubbed of webhook URLs (RunPod echoes a job's ``webhook``, whose
+last segment is the callback token). Connections are kept open and reused per thread, except
+for /run (see _fresh_connection_for); an answer is read only up to a bound.
 """
 
+import http.client
 import json
+import ssl
+import threading
 import time
-import urllib.error
 import urllib.parse
-import urllib.request
-from dataclasses import dataclass
-from typing import Any
+from collections.abc import Callable
+from typing import Any, NamedTuple
 
 from runpod_callbacks.api_key import ApiKeyUnavailable, KeySource
-from runpod_callbacks.errors import SubmitFailed, SubmitRejected
-from runpod_callbacks.job_status import redact
+from runpod_callbacks.errors import SubmitFailed, SubmitRejected, SubmitThrottled
+from runpod_callbacks.redaction import scrub
 
 DEFAULT_BASE_URL = "https://api.runpod.ai/v2"
 TIMEOUT_S = 10
@@ -23,12 +27,21 @@ ATTEMPTS = 3
 BACKOFF_S = (0.5, 1.0)
 MAX_MESSAGE_CHARACTERS = 1000
 KEY_REFUSED = frozenset({401, 403})
+# A Retry-After this short is waited out once; a longer one is the state machine's to wait.
+RETRY_AFTER_WAIT_MAX_S = 1.0
+MAX_ANSWER_BYTES = 64 * 1024
+"""What a /run or /cancel answer may take: a job id, a status."""
+MAX_STATUS_BYTES = 32 * 1024 * 1024
+"""What a /status answer may take (RunPod's own request limits are 10 to 20 MB)."""
+
+TimeLeft = Callable[[], float]
+"""Seconds the caller can still give RunPod."""
 
 
-@dataclass(frozen=True)
-class Answer:
+class Answer(NamedTuple):
     status: int
     body: bytes
+    retry_after_s: float | None = None
 
 
 class RunPodUnavailable(Exception):
@@ -37,6 +50,10 @@ class RunPodUnavailable(Exception):
 
 class RunPodRefused(Exception):
     """A definite answer other than the one asked for (a 4xx but 404 and 429)."""
+
+
+class AnswerTooLarge(Exception):
+    """RunPod's answer is longer than this client reads."""
 
 
 class RunPodApi:
@@ -48,109 +65,178 @@ class RunPodApi:
         attempts: int = ATTEMPTS,
         timeout_s: float = TIMEOUT_S,
         backoff_s: tuple[float, ...] = BACKOFF_S,
+        time_left_s: TimeLeft | None = None,
     ) -> None:
-        self._base_url = base_url.rstrip("/")
+        parsed = urllib.parse.urlsplit(base_url.rstrip("/"))
+        self._scheme = parsed.scheme
+        self._host = parsed.netloc
+        self._base_path = parsed.path
         self._api_key = api_key
         self._attempts = attempts
         self._timeout_s = timeout_s
         self._backoff_s = backoff_s
-        self._secrets: dict[str, str] = {}
-        """Texts RunPod's messages must not carry into ours, and what stands for each."""
+        self._time_left_s = time_left_s or (lambda: float("inf"))
+        self._connections = threading.local()
+        self._known_keys: set[str] = set()
 
     def run(self, endpoint_id: str, job: dict[str, Any]) -> str:
         """Submit the job; returns RunPod's job id.
 
-        Retries 5xx, 429 and network failures (a retry after a lost answer can start a second
-        job: RunPod has no idempotency key). Raises SubmitRejected for other 4xx.
+        Retries 5xx and network failures (a retry after a lost answer can start a second job:
+        RunPod has no idempotency key). A 429 is raised at once as SubmitThrottled (after
+        waiting out a Retry-After of at most a second), for the state machine to retry with
+        backoff. Raises SubmitRejected for other 4xx.
         """
-        webhook = str(job.get("webhook", ""))
-        callback_token = webhook.rsplit("/", 1)[-1]
-        if callback_token:  # RunPod may quote the webhook URL, the callback's bearer secret
-            self._secrets[callback_token] = redact(callback_token)
         try:
-            answer = self.exchange("POST", f"{endpoint_id}/run", job)
-        except (RunPodUnavailable, ApiKeyUnavailable) as unavailable:
+            answer = self.exchange("POST", f"{_segment(endpoint_id)}/run", job, rate_limited=True)
+        except (RunPodUnavailable, ApiKeyUnavailable, AnswerTooLarge) as unavailable:
             raise SubmitFailed(str(unavailable)) from None
+        if answer.status == 429:
+            after = (
+                "" if answer.retry_after_s is None else f"; retry after {answer.retry_after_s:g} s"
+            )
+            raise SubmitThrottled(f"RunPod answered 429: {self._message(answer.body)}{after}")
         if not 200 <= answer.status < 300:
             raise SubmitRejected(f"RunPod answered {answer.status}: {self._message(answer.body)}")
         return self._job_id(answer.body)
 
-    def status(self, endpoint_id: str, job_id: str) -> str | None:
-        """The job-status object's JSON text; None when RunPod does not know the job (404).
+    def status(
+        self, endpoint_id: str, job_id: str, *, max_bytes: int = MAX_STATUS_BYTES
+    ) -> bytes | None:
+        """The job-status object as RunPod wrote it; None when RunPod does not know the job (404).
 
         A 404 counts only if the endpoint itself answers (its /health): a wrong base URL or
-        endpoint id must not pass for jobs RunPod lost.
+        endpoint id must not pass for jobs RunPod lost. Raises AnswerTooLarge past ``max_bytes``.
         """
-        answer = self.exchange("GET", _path(endpoint_id, "status", job_id), None)
+        answer = self.exchange(
+            "GET", _path(endpoint_id, "status", job_id), None, max_bytes=max_bytes
+        )
         if answer.status == 404:
             health = self.exchange("GET", f"{_segment(endpoint_id)}/health", None)
             self._definite(health)
             return None
-        return self._definite(answer).body.decode("utf-8", errors="replace")
+        return self._definite(answer).body
 
     def cancel(self, endpoint_id: str, job_id: str) -> None:
         self._definite(self.exchange("POST", _path(endpoint_id, "cancel", job_id), None))
+
+    def exchange(
+        self,
+        method: str,
+        path: str,
+        payload: dict[str, Any] | None,
+        *,
+        max_bytes: int = MAX_ANSWER_BYTES,
+        rate_limited: bool = False,
+    ) -> Answer:
+        """One request, retried while RunPod is unavailable; the final definite answer.
+
+        A 401 or 403 reads the key from the secret again and, when it changed (rotation), tries
+        once more with the new key. ``rate_limited``: a 429 is answered, not retried (once
+        after a short Retry-After).
+        """
+        api_key = self._api_key(False)
+        renewed_key = False
+        waited_out_429 = False
+        failure = "no attempt made"
+        attempt = 0
+        while attempt < self._attempts:
+            if attempt and not self._wait(self._backoff_s[min(attempt, len(self._backoff_s)) - 1]):
+                break
+            if self._time_left_s() < self._timeout_s:
+                failure = "out of time for another attempt"
+                break
+            attempt += 1
+            answer = self._try(method, path, payload, api_key, max_bytes)
+            if isinstance(answer, str):
+                failure = answer
+                continue
+            if answer.status in KEY_REFUSED and not renewed_key:
+                renewed_key = True
+                renewed = self._api_key(True)
+                if renewed != api_key:
+                    api_key, attempt = renewed, attempt - 1  # the new key's try is not a retry
+                    continue
+            if answer.status == 429 and rate_limited:
+                wait_s = answer.retry_after_s
+                if waited_out_429 or wait_s is None or wait_s > RETRY_AFTER_WAIT_MAX_S:
+                    return answer
+                waited_out_429 = True
+                if not self._wait(wait_s):
+                    return answer
+                attempt -= 1  # waiting as RunPod asked is not a retry
+                continue
+            if answer.status != 429 and answer.status < 500:
+                return answer
+            failure = f"RunPod answered {answer.status}: {self._message(answer.body)}"
+        raise RunPodUnavailable(f"{failure} (after {attempt} attempts)")
+
+    def _wait(self, seconds: float) -> bool:
+        """Sleep, if the time left allows it and one more attempt after it."""
+        if self._time_left_s() < seconds + self._timeout_s:
+            return False
+        time.sleep(seconds)
+        return True
+
+    def _try(
+        self, method: str, path: str, payload: Any, api_key: str, max_bytes: int
+    ) -> Answer | str:
+        """RunPod's answer, whatever its status, or why there was none."""
+        self._known_keys.add(api_key)
+        body = None if payload is None else json.dumps(payload).encode()
+        headers = {
+            "Authorization": f"Bearer {api_key}",
+            "Content-Type": "application/json",
+            "User-Agent": "terraform-aws-runpod-webhook",
+        }
+        fresh = _fresh_connection_for(method, path)
+        failure: Exception | None = None
+        for _ in range(2):
+            connection, reused = self._connection(fresh=fresh)
+            try:
+                connection.request(method, f"{self._base_path}/{path}", body=body, headers=headers)
+                response = connection.getresponse()
+                content = _read(response, max_bytes)
+                if fresh or response.will_close or not response.isclosed():
+                    self._drop(connection)
+                return Answer(response.status, content, _retry_after_s(response))
+            except AnswerTooLarge:
+                self._drop(connection)
+                raise
+            except Exception as error:
+                self._drop(connection)
+                failure = error
+                if not (reused and isinstance(error, _STALE_CONNECTION)):
+                    break  # else RunPod closed the kept connection while idle: a new one
+        # By type only: a ValueError here can hold the Authorization header's value.
+        return f"RunPod unreachable: {type(failure).__name__}"
+
+    def _connection(self, *, fresh: bool) -> tuple[http.client.HTTPConnection, bool]:
+        """A connection, and whether it served an earlier request (then RunPod may have closed
+        it since)."""
+        if not fresh:
+            kept: http.client.HTTPConnection | None = getattr(self._connections, "kept", None)
+            if kept is not None:
+                return kept, True
+        if self._scheme == "https":
+            connection: http.client.HTTPConnection = http.client.HTTPSConnection(
+                self._host, timeout=self._timeout_s, context=_TLS
+            )
+        else:
+            connection = http.client.HTTPConnection(self._host, timeout=self._timeout_s)
+        if not fresh:
+            self._connections.kept = connection
+        return connection, False
+
+    def _drop(self, connection: http.client.HTTPConnection) -> None:
+        connection.close()
+        if getattr(self._connections, "kept", None) is connection:
+            self._connections.kept = None
 
     def _definite(self, answer: Answer) -> Answer:
         if not 200 <= answer.status < 300:
             raise RunPodRefused(f"RunPod answered {answer.status}: {self._message(answer.body)}")
         return answer
-
-    def exchange(self, method: str, path: str, payload: dict[str, Any] | None) -> Answer:
-        """One request, retried while RunPod is unavailable; the final definite answer.
-
-        A 401 or 403 reads the key from the secret again and, when it changed (rotation), tries
-        once more with the new key before answering.
-        """
-        api_key = self._api_key(False)
-        failure = "no attempt made"
-        for attempt in range(self._attempts):
-            if attempt:
-                time.sleep(self._backoff_s[min(attempt, len(self._backoff_s)) - 1])
-            answer = self._try(method, path, payload, api_key)
-            if isinstance(answer, str):
-                failure = answer
-                continue
-            if answer.status in KEY_REFUSED:
-                renewed = self._api_key(True)
-                if renewed == api_key:
-                    return answer
-                api_key = renewed
-                answer = self._try(method, path, payload, api_key)
-                if isinstance(answer, str):
-                    failure = answer
-                    continue
-            if answer.status != 429 and answer.status < 500:
-                return answer
-            failure = f"RunPod answered {answer.status}: {self._message(answer.body)}"
-        raise RunPodUnavailable(f"{failure} (after {self._attempts} attempts)")
-
-    def _try(self, method: str, path: str, payload: Any, api_key: str) -> Answer | str:
-        """RunPod's answer, whatever its status, or why there was none."""
-        self._secrets[api_key] = "[API key]"
-        request = urllib.request.Request(  # noqa: S310 - https base URL from the module's config
-            f"{self._base_url}/{path}",
-            data=None if payload is None else json.dumps(payload).encode(),
-            headers={
-                "Authorization": f"Bearer {api_key}",
-                "Content-Type": "application/json",
-                "User-Agent": "terraform-aws-runpod-webhook",
-            },
-            method=method,
-        )
-        try:
-            with _NO_REDIRECTS.open(request, timeout=self._timeout_s) as response:
-                return Answer(int(response.status), response.read())
-        except urllib.error.HTTPError as error:
-            try:
-                return Answer(error.code, error.read())
-            except Exception as unreadable:
-                return f"RunPod answered {error.code}, then {type(unreadable).__name__}"
-        except Exception as failure:
-            # By type only: a ValueError here can hold the Authorization header's value.
-            reason = getattr(failure, "reason", None)
-            detail = f" ({type(reason).__name__})" if isinstance(reason, BaseException) else ""
-            return f"RunPod unreachable: {type(failure).__name__}{detail}"
 
     def _job_id(self, body: bytes) -> str:
         try:
@@ -162,8 +248,8 @@ class RunPodApi:
         return job_id
 
     def _message(self, body: bytes) -> str:
-        """RunPod's error message from a body, short, and never holding the key."""
-        text = body.decode("utf-8", errors="replace")
+        """RunPod's error message from a body: short, no key, no webhook URL's token."""
+        text = body[:MAX_ANSWER_BYTES].decode("utf-8", errors="replace")
         try:
             document = json.loads(text)
         except ValueError:
@@ -173,19 +259,41 @@ class RunPodApi:
                 (str(document[key]) for key in ("error", "message", "detail") if document.get(key)),
                 text,
             )
-        for secret, stand_in in self._secrets.items():
-            text = text.replace(secret, stand_in)
-        return text[:MAX_MESSAGE_CHARACTERS]
+        for key in self._known_keys:
+            text = text.replace(key, "[API key]")
+        return scrub(text)[:MAX_MESSAGE_CHARACTERS]
 
 
-class _RefuseRedirects(urllib.request.HTTPRedirectHandler):
-    """urllib would follow a redirect with the Authorization header, to any host: never."""
-
-    def redirect_request(self, *_: Any, **__: Any) -> None:
-        return None  # urllib then raises the 30x as an HTTPError: a definite, refused answer
+_TLS = ssl.create_default_context()
+# What a kept connection that RunPod closed while it was idle raises before any answer.
+_STALE_CONNECTION = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
 
 
-_NO_REDIRECTS = urllib.request.build_opener(_RefuseRedirects)
+def _fresh_connection_for(method: str, path: str) -> bool:
+    """A /run goes on a connection of its own: were a kept one found closed by RunPod after the
+    request left, the job might have started, and a retry would start another."""
+    return method == "POST" and path.endswith("/run")
+
+
+def _read(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
+    length = response.getheader("Content-Length")
+    if length is not None and length.isdigit() and int(length) > max_bytes:
+        raise AnswerTooLarge(f"RunPod's answer is {length} bytes; at most {max_bytes} are read")
+    content = response.read(max_bytes + 1)
+    if len(content) > max_bytes:
+        raise AnswerTooLarge(f"RunPod's answer is over {max_bytes} bytes")
+    if response.length:  # the connection closed before the Content-Length promised came
+        raise http.client.IncompleteRead(content, response.length)
+    return content
+
+
+def _retry_after_s(response: http.client.HTTPResponse) -> float | None:
+    value = (response.getheader("Retry-After") or "").strip()
+    try:
+        seconds = float(value)
+    except ValueError:
+        return None
+    return seconds if 0 <= seconds < 86_400 else None
 
 
 def _path(endpoint_id: str, action: str, job_id: str) -> str:

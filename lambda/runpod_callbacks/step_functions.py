@@ -1,67 +1,108 @@
-"""Resume the waiting task: one SendTaskSuccess or SendTaskFailure call, its failures classified."""
+"""Step Functions' callback calls: resume the waiting task (SendTaskSuccess / SendTaskFailure) or
+heartbeat it, each answered by what came of it.
 
-from typing import Any
+A resume is tried here, not by botocore, so that each try's fate is known: throttling and other
+refusals are a definite "not processed"; a timeout or a connection lost after sending, or a 5xx,
+may hide a try that Step Functions carried out (``maybe_taken``).
+"""
 
-from botocore.exceptions import BotoCoreError, ClientError
+import random
+import time
+from collections.abc import Callable
+from enum import Enum
+from typing import Any, NamedTuple
 
-from runpod_callbacks.aws import aws_error_code, is_deterministic_refusal, reached_aws
-from runpod_callbacks.task_outcome import TaskOutcome
+from botocore.exceptions import BotoCoreError, ClientError, ParamValidationError
+from botocore.exceptions import ConnectionError as NeverConnected
+
+from runpod_callbacks.aws import (
+    MAX_ATTEMPTS,
+    RETRY_BACKOFF_MAX_S,
+    aws_error_code,
+    is_deterministic_refusal,
+)
 
 # AWS answers TaskTimedOut for a token that was used or timed out; moto answers InvalidToken.
 TOKEN_GONE_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
 
-class TokenGone(Exception):
-    """Step Functions no longer waits for this token."""
-
-    def __init__(self, code: str, *, maybe_delivered: bool) -> None:
-        super().__init__(code)
-        self.maybe_delivered = maybe_delivered
-        """An earlier try of this same call may have resumed the task (and used the token)."""
-
-
-class SendRefused(Exception):
-    """Step Functions refuses this request as it is (e.g. InvalidOutput): a retry would too."""
+class Sent(Enum):
+    TAKEN = "taken"
+    """Step Functions took it: the task resumed."""
+    REFUSED = "refused"
+    """Refused as it is (InvalidOutput, ValidationException): a retry would be refused too."""
+    TOKEN_GONE = "token gone"  # noqa: S105 - a state's name, not a secret
+    """No task waits for this token (any more)."""
+    FAILED = "failed"
+    """Throttled, 5xx, timeouts, no connection: worth trying again later."""
 
 
-class SendFailed(Exception):
-    """A transient failure (throttling, 5xx, timeout, connection) after bounded retries."""
+class SendAnswer(NamedTuple):
+    sent: Sent
+    maybe_taken: bool
+    """A try may have resumed the task though the answer says otherwise (an earlier try of the
+    same call for TOKEN_GONE; any try for FAILED)."""
+    reason: str
+    """AWS's error code, or the kind of failure ("" when taken)."""
 
-    def __init__(self, reason: str, *, maybe_delivered: bool) -> None:
-        super().__init__(reason)
-        self.maybe_delivered = maybe_delivered
+
+class Heartbeat(Enum):
+    WAITS = "waits"
+    NOT_WAITING = "not waiting"
+    UNKNOWN = "unknown"
+    """Step Functions could not be asked (throttling, 5xx, network)."""
 
 
-def task_waits(stepfunctions: Any, task_token: str) -> bool:
-    """Heartbeat the task: True while Step Functions waits for the token, False once it does not.
+def resume_task(
+    stepfunctions: Any,
+    task_token: str,
+    *,
+    output: str | None = None,
+    error: str | None = None,
+    cause: str | None = None,
+) -> SendAnswer:
+    """SendTaskSuccess with ``output``, else SendTaskFailure with ``error`` and ``cause``; tried
+    up to MAX_ATTEMPTS times while the failure is transient."""
+    if output is not None:
+        call: Callable[[], Any] = lambda: stepfunctions.send_task_success(  # noqa: E731
+            taskToken=task_token, output=output
+        )
+    else:
+        call = lambda: stepfunctions.send_task_failure(  # noqa: E731
+            taskToken=task_token, error=error, cause=cause
+        )
+    maybe_taken = False
+    reason = ""
+    for attempt in range(MAX_ATTEMPTS):
+        if attempt:
+            time.sleep(random.uniform(0, RETRY_BACKOFF_MAX_S))  # noqa: S311 - jitter, not secrets
+        try:
+            call()
+            return SendAnswer(Sent.TAKEN, maybe_taken=False, reason="")
+        except ClientError as refusal:
+            reason = aws_error_code(refusal)
+            if reason in TOKEN_GONE_CODES:
+                return SendAnswer(Sent.TOKEN_GONE, maybe_taken, reason)
+            if is_deterministic_refusal(refusal):
+                return SendAnswer(Sent.REFUSED, maybe_taken, reason)
+            status = int(refusal.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500))
+            maybe_taken = maybe_taken or status >= 500
+        except (NeverConnected, ParamValidationError) as failure:
+            reason = type(failure).__name__  # the request never left this process
+        except BotoCoreError as failure:  # a timeout or a connection lost: maybe carried out
+            reason = type(failure).__name__
+            maybe_taken = True
+    return SendAnswer(Sent.FAILED, maybe_taken, reason)
 
-    Raises SendFailed when Step Functions could not be asked (throttling, 5xx, network).
-    """
+
+def heartbeat(stepfunctions: Any, task_token: str) -> Heartbeat:
+    """SendTaskHeartbeat: whether Step Functions still waits for the token."""
     try:
         stepfunctions.send_task_heartbeat(taskToken=task_token)
     except ClientError as error:
         if aws_error_code(error) in TOKEN_GONE_CODES or is_deterministic_refusal(error):
-            return False  # no task waits for this token, or none ever could
-        raise SendFailed(aws_error_code(error), maybe_delivered=False) from error
-    except BotoCoreError as error:
-        raise SendFailed(type(error).__name__, maybe_delivered=False) from error
-    return True
-
-
-def send_outcome(stepfunctions: Any, task_token: str, outcome: TaskOutcome) -> None:
-    try:
-        if outcome.succeeded:
-            stepfunctions.send_task_success(taskToken=task_token, output=outcome.output)
-        else:
-            stepfunctions.send_task_failure(
-                taskToken=task_token, error=outcome.error, cause=outcome.cause
-            )
-    except ClientError as error:
-        code = aws_error_code(error)
-        if code in TOKEN_GONE_CODES:
-            raise TokenGone(code, maybe_delivered=reached_aws(error)) from error
-        if is_deterministic_refusal(error):
-            raise SendRefused(code) from error
-        raise SendFailed(code, maybe_delivered=reached_aws(error)) from error
-    except BotoCoreError as error:
-        raise SendFailed(type(error).__name__, maybe_delivered=reached_aws(error)) from error
+            return Heartbeat.NOT_WAITING  # no task waits for this token, or none ever could
+        return Heartbeat.UNKNOWN
+    except BotoCoreError:
+        return Heartbeat.UNKNOWN
+    return Heartbeat.WAITS

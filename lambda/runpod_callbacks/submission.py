@@ -3,29 +3,33 @@
 import base64
 import contextlib
 import hashlib
-import hmac
+import math
 import re
 import time
 import uuid
 from collections.abc import Mapping
-from dataclasses import dataclass
-from typing import Any
+from datetime import UTC, datetime, timedelta
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools import Logger
-from botocore.exceptions import BotoCoreError, ClientError
 
-from runpod_callbacks.callback_records import (
-    CallbackStore,
+from runpod_callbacks.aws import WORST_CALL_MS
+from runpod_callbacks.dynamodb_values import to_attribute
+from runpod_callbacks.errors import AwsUnavailable, InvalidRequest, SubmitError, SubmitFailed
+from runpod_callbacks.json_text import is_utf8
+from runpod_callbacks.record_table import (
+    PENDING_SHARD,
     ConditionFailed,
     RecordRefused,
     RecordStatus,
+    RecordTable,
     iso_now,
+    iso_time,
+    pending_shard,
 )
-from runpod_callbacks.dynamodb_values import to_attribute
-from runpod_callbacks.errors import AwsUnavailable, InvalidRequest, SubmitError, SubmitFailed
-from runpod_callbacks.job_status import redact
-from runpod_callbacks.json_text import is_utf8
-from runpod_callbacks.runpod_api import RunPodApi
+from runpod_callbacks.redaction import redact
+from runpod_callbacks.runpod_api import TIMEOUT_S, RunPodApi
+from runpod_callbacks.step_functions import Sent, resume_task
 from runpod_callbacks.task_outcome import fit_cause
 
 logger = Logger(child=True)
@@ -39,9 +43,24 @@ MAX_NAME_LENGTH = 1024
 JOB_ID_WRITE_ATTEMPTS = 3
 JOB_ID_WRITE_BACKOFF_S = 0.5
 
+# RunPod's job policy (milliseconds): ttl counts from submission, queue and run included; once it
+# has passed, or 30 minutes after the job ended, /status answers 404 and no webhook can come.
+RUNPOD_DEFAULT_TTL_MS = 24 * 3600 * 1000
+RUNPOD_TTL_RANGE_MS = (10_000, 7 * 24 * 3600 * 1000)
+RUNPOD_EXECUTION_TIMEOUT_RANGE_MS = (5_000, 7 * 24 * 3600 * 1000)
+RUNPOD_RESULT_RETENTION_S = 30 * 60
 
-@dataclass(frozen=True)
-class SubmitRequest:
+# What the function may still have to do once RunPod answered: the job id's writes (or the
+# record's FAILED write and the task's failure, which take less). RunPod's retries stop in time.
+AFTER_RUNPOD_MS = JOB_ID_WRITE_ATTEMPTS * WORST_CALL_MS + int(
+    1000 * JOB_ID_WRITE_BACKOFF_S * sum(range(JOB_ID_WRITE_ATTEMPTS))
+)
+# The shortest timeout that fits the API key's read, the record's write, one RunPod attempt and
+# what comes after: variables.tf's floor for submit_timeout.
+MIN_TIMEOUT_S = math.ceil((2 * WORST_CALL_MS + 1000 * TIMEOUT_S + AFTER_RUNPOD_MS) / 1000) + 1
+
+
+class SubmitRequest(NamedTuple):
     task_token: str
     endpoint_id: str
     input: dict[str, Any]
@@ -50,9 +69,13 @@ class SubmitRequest:
     policy: dict[str, Any] | None
     record_lifetime_s: int
 
+    @property
+    def runpod_ttl_ms(self) -> int:
+        ttl = (self.policy or {}).get("ttl")
+        return ttl if isinstance(ttl, int) else RUNPOD_DEFAULT_TTL_MS
 
-@dataclass(frozen=True)
-class Submitted:
+
+class Submitted(NamedTuple):
     job_id: str | None
     status: str
     job_id_recorded: bool = True
@@ -76,39 +99,71 @@ def parse_submit_request(payload: Any) -> SubmitRequest:
     for name, value in names.items():
         if not (isinstance(value, str) and 0 < len(value) <= MAX_NAME_LENGTH and is_utf8(value)):
             raise InvalidRequest(f"{name} must be a string of 1 to {MAX_NAME_LENGTH} characters")
-    policy = payload.get("policy")
-    if policy is not None and (not isinstance(policy, dict) or not set(policy) <= POLICY_KEYS):
-        raise InvalidRequest(f"policy may hold only {', '.join(sorted(POLICY_KEYS))}")
-    lifetime = payload.get("record_lifetime_s", DEFAULT_RECORD_LIFETIME_S)
-    if (
-        isinstance(lifetime, bool)
-        or not isinstance(lifetime, int)
-        or not 60 <= lifetime <= MAX_RECORD_LIFETIME_S
-    ):
-        raise InvalidRequest("record_lifetime_s must be whole seconds, from 60 to 366 days")
-    return SubmitRequest(
+    request = SubmitRequest(
         task_token=task_token,
         endpoint_id=endpoint_id,
         input=job_input,
         exec_id=str(names["exec_id"]),
         segment_filename=str(names["segment_filename"]),
-        policy=policy,
-        record_lifetime_s=lifetime,
+        policy=_policy(payload.get("policy")),
+        record_lifetime_s=_record_lifetime_s(payload.get("record_lifetime_s")),
     )
+    shortest = request.runpod_ttl_ms // 1000 + RUNPOD_RESULT_RETENTION_S
+    if request.record_lifetime_s < shortest:
+        raise InvalidRequest(
+            f"record_lifetime_s must be at least {shortest}: the job's ttl plus the 30 minutes"
+            " RunPod keeps its result, or DynamoDB could delete the record while a webhook may"
+            " still come"
+        )
+    return request
+
+
+def _policy(policy: Any) -> dict[str, Any] | None:
+    if policy is None:
+        return None
+    if not isinstance(policy, dict) or not set(policy) <= POLICY_KEYS:
+        raise InvalidRequest(f"policy may hold only {', '.join(sorted(POLICY_KEYS))}")
+    for name, (low, high) in (
+        ("ttl", RUNPOD_TTL_RANGE_MS),
+        ("executionTimeout", RUNPOD_EXECUTION_TIMEOUT_RANGE_MS),
+    ):
+        value = policy.get(name)
+        if value is not None and not (_is_whole_number(value) and low <= value <= high):
+            raise InvalidRequest(f"policy.{name} must be whole milliseconds from {low} to {high}")
+    if not isinstance(policy.get("lowPriority", False), bool):
+        raise InvalidRequest("policy.lowPriority must be true or false")
+    return policy
+
+
+def _record_lifetime_s(lifetime: Any) -> int:
+    if lifetime is None:
+        return DEFAULT_RECORD_LIFETIME_S
+    if not (_is_whole_number(lifetime) and 0 < lifetime <= MAX_RECORD_LIFETIME_S):
+        raise InvalidRequest("record_lifetime_s must be whole seconds, up to 366 days")
+    return int(lifetime)
+
+
+def _is_whole_number(value: Any) -> bool:
+    return isinstance(value, int) and not isinstance(value, bool)
 
 
 def _is_task_token(value: str) -> bool:
     return 0 < len(value) <= MAX_TASK_TOKEN_LENGTH and value.isascii() and value.isprintable()
 
 
-def callback_token_for(task_token: str, key: str) -> str:
-    """Unguessable without the key (192 bits), URL-safe, and the same for a retried invocation."""
-    digest = hmac.new(key.encode(), b"runpod-callback:" + task_token.encode(), hashlib.sha256)
-    return base64.urlsafe_b64encode(digest.digest()[:24]).decode().rstrip("=")
+def callback_token_for(task_token: str) -> str:
+    """The same for a retried invocation of the same task, whatever else changed (the API key
+    rotated, the function was redeployed); as unguessable as the task token it is derived from
+    (192 bits of its SHA-256), which it does not reveal; URL-safe."""
+    digest = hashlib.sha256(b"runpod-callback:" + task_token.encode()).digest()
+    return base64.urlsafe_b64encode(digest[:24]).decode().rstrip("=")
 
 
-class SubmissionRecords(CallbackStore):
+class SubmissionRecords:
     """The submit function's writes: the record before RunPod hears of the job, then its id."""
+
+    def __init__(self, table: RecordTable) -> None:
+        self._table = table
 
     def create(self, record: Mapping[str, Any]) -> dict[str, Any] | None:
         """Write a new PENDING record; if another writer's exists already, return it instead.
@@ -117,7 +172,7 @@ class SubmissionRecords(CallbackStore):
         record (botocore repeated the write after its answer was lost) is success.
         """
         try:
-            self._call(
+            self._table.call(
                 "PutItem",
                 Item={name: to_attribute(value) for name, value in record.items()},
                 ConditionExpression="attribute_not_exists(callback_token)",
@@ -131,7 +186,7 @@ class SubmissionRecords(CallbackStore):
     def record_job_id(self, callback_token: str, job_id: str) -> None:
         """Store RunPod's job id, unless a webhook stored it first (a repeat finds it stored)."""
         with contextlib.suppress(ConditionFailed):
-            self._update_item(
+            self._table.update(
                 callback_token,
                 UpdateExpression="SET job_id = :job_id",
                 ConditionExpression="attribute_not_exists(job_id) OR job_id = :empty",
@@ -141,9 +196,12 @@ class SubmissionRecords(CallbackStore):
     def fail_unsubmitted(self, callback_token: str, result: Mapping[str, Any]) -> None:
         """Mark a record FAILED whose job never started, so no webhook can resurrect it."""
         with contextlib.suppress(ConditionFailed):  # not PENDING: finished already (or by us)
-            self._update_item(
+            self._table.update(
                 callback_token,
-                UpdateExpression="SET #status = :failed, completed_at = :now, #result = :result",
+                UpdateExpression=(
+                    "SET #status = :failed, completed_at = :now, #result = :result"
+                    f" REMOVE {PENDING_SHARD}"
+                ),
                 ConditionExpression="#status = :pending",
                 ExpressionAttributeNames={"#status": "status", "#result": "result"},
                 ExpressionAttributeValues={
@@ -156,13 +214,18 @@ class SubmissionRecords(CallbackStore):
 
 
 class JobSubmission:
-    def __init__(self, store: SubmissionRecords, runpod: RunPodApi, webhook_base_url: str) -> None:
-        self._store = store
+    def __init__(
+        self, records: SubmissionRecords, runpod: RunPodApi, webhook_base_url: str
+    ) -> None:
+        self._records = records
         self._runpod = runpod
         self._webhook_base_url = webhook_base_url.rstrip("/")
 
     def submit(self, request: SubmitRequest, callback_token: str) -> Submitted:
-        now = int(time.time())
+        now = datetime.now(UTC)
+        forgets_at = now + timedelta(
+            milliseconds=request.runpod_ttl_ms, seconds=RUNPOD_RESULT_RETENTION_S
+        )
         existing = self._create_record(
             {
                 "callback_token": callback_token,
@@ -173,8 +236,10 @@ class JobSubmission:
                 "exec_id": request.exec_id,
                 "segment_filename": request.segment_filename,
                 "endpoint_id": request.endpoint_id,
-                "created_at": iso_now(),
-                "ttl": now + request.record_lifetime_s,
+                "created_at": iso_time(now),
+                PENDING_SHARD: pending_shard(callback_token),
+                "runpod_forgets_at": iso_time(forgets_at),
+                "ttl": int(now.timestamp()) + request.record_lifetime_s,
             }
         )
         if existing is not None:
@@ -198,17 +263,19 @@ class JobSubmission:
 
     def _create_record(self, record: dict[str, Any]) -> dict[str, Any] | None:
         try:
-            return self._store.create(record)
+            return self._records.create(record)
         except (AwsUnavailable, RecordRefused) as error:
             raise SubmitFailed(f"callback record not stored: {error}") from error
 
     def _record_job_id(self, callback_token: str, job_id: str) -> bool:
-        """Store the job id, retried; give up with a warning rather than fail a running job."""
+        """Store the job id, retried; give up with a warning rather than fail a running job (the
+        webhook fills it in; without it, the watchdog ends the task once RunPod has forgotten
+        the job)."""
         for attempt in range(JOB_ID_WRITE_ATTEMPTS):
             if attempt:
                 time.sleep(JOB_ID_WRITE_BACKOFF_S * attempt)
             try:
-                self._store.record_job_id(callback_token, job_id)
+                self._records.record_job_id(callback_token, job_id)
                 return True
             except (AwsUnavailable, RecordRefused) as error:
                 failure = error
@@ -222,7 +289,7 @@ class JobSubmission:
         """Mark the record FAILED; a failure to do so must not hide the submission's error."""
         result = {"error": str(error), "step_functions_error": error.error_name}
         try:
-            self._store.fail_unsubmitted(callback_token, result)
+            self._records.fail_unsubmitted(callback_token, result)
         except (AwsUnavailable, RecordRefused) as failure:
             logger.warning(f"Could not mark callback {redact(callback_token)} FAILED: {failure}")
 
@@ -254,7 +321,6 @@ def fail_waiting_task(stepfunctions: Any, payload: Any, error: SubmitError) -> N
     cause = fit_cause(
         {"message": str(error), **texts}, ("message", "segment_filename", "exec_id", "endpoint_id")
     )
-    try:
-        stepfunctions.send_task_failure(taskToken=task_token, error=error.error_name, cause=cause)
-    except (ClientError, BotoCoreError) as failure:
-        logger.warning(f"Could not send the task failure: {type(failure).__name__}")
+    answer = resume_task(stepfunctions, task_token, error=error.error_name, cause=cause)
+    if answer.sent is not Sent.TAKEN:
+        logger.warning(f"Could not send the task failure: {answer.reason or answer.sent.value}")

@@ -3,25 +3,24 @@
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from runpod_callbacks.callback_records import RecordStatus
 from runpod_callbacks.dynamodb_values import dynamodb_number, to_attribute
+from runpod_callbacks.errors import TaskError
 from runpod_callbacks.job_status import JobStatus, Milliseconds
 from runpod_callbacks.json_text import (
     carried_text,
     number_json,
     object_json,
     to_json,
+    utf8_length,
     utf16_length,
 )
-from runpod_callbacks.large_outputs import LargeOutputStore
+from runpod_callbacks.large_outputs import LargeOutputStore, OutputNotStored
+from runpod_callbacks.record_table import RecordStatus
 
 # Step Functions limits: task output 256 KiB serialized (UTF-8); failure cause 32,768 characters,
 # counted here as UTF-16 code units (the conservative reading: an emoji counts twice).
 MAX_OUTPUT_BYTES = 256 * 1024
 MAX_CAUSE_LENGTH = 32_768
-OUTPUT_TOO_LARGE = "RunPod.OutputTooLarge"
-INVALID_OUTPUT = "RunPod.InvalidOutput"
-JOB_LOST = "RunPod.JobLost"
 TRUNCATED = "…[truncated]"
 
 RECORD_OUTPUT_LIMIT_BYTES = 64 * 1024
@@ -59,19 +58,24 @@ def decide_outcome(
     job: JobStatus, context: TaskContext, large_outputs: LargeOutputStore | None = None
 ) -> TaskOutcome:
     """The task's outcome; with ``large_outputs``, an output too large goes to S3 (may raise
-    AwsUnavailable: call it only once the record is claimed)."""
+    AwsUnavailable: call it only once the record is claimed), and one S3 refuses for good fails
+    the task with RunPod.OutputNotStored."""
     if not job.succeeded:
-        return failed_task(f"RunPod.{job.status}", job, context, job.error_message)
-    output = task_output(job, context, "output", job.output_json)
-    size = len(output.encode())
+        return failed_task(TaskError(f"RunPod.{job.status}"), job, context, job.error_message)
+    # Measured before it is built: a copy of megabytes of output only to throw it away is not.
+    size = utf8_length(task_output(job, context, "output", "0")) - 1 + utf8_length(job.output_json)
     if size <= MAX_OUTPUT_BYTES:
+        output = task_output(job, context, "output", job.output_json)
         return TaskOutcome(record_status=RecordStatus.COMPLETED, output=output)
     if large_outputs is not None:
-        pointer = large_outputs.put(job.output_json, job.job_id, context.exec_id)
+        try:
+            pointer = large_outputs.put(job.output_json, job.job_id, context.exec_id)
+        except OutputNotStored as refused:
+            return failed_task(TaskError.OUTPUT_NOT_STORED, job, context, str(refused))
         output = task_output(job, context, "output_s3", to_json(pointer))
         return TaskOutcome(record_status=RecordStatus.COMPLETED, output=output, output_s3=pointer)
     message = f"output is {size} bytes serialized; Step Functions accepts {MAX_OUTPUT_BYTES}"
-    return failed_task(OUTPUT_TOO_LARGE, job, context, message)
+    return failed_task(TaskError.OUTPUT_TOO_LARGE, job, context, message)
 
 
 def task_output(job: JobStatus, context: TaskContext, name: str, value_json: str) -> str:
@@ -91,23 +95,23 @@ def task_output(job: JobStatus, context: TaskContext, name: str, value_json: str
     )
 
 
-def lost_job_outcome(endpoint_id: str, submitted_at: str | None) -> Decide:
-    """RunPod.JobLost for a job /status no longer knows; the cause says which job, where, when."""
+def job_ended_outcome(error: TaskError, message: str, **details: str | None) -> Decide:
+    """A typed failure for a job whose result cannot come: RunPod no longer knows it
+    (RunPod.JobLost), its answer cannot be read or is too large; the cause says why, and
+    ``details`` where (endpoint, submission time)."""
 
     def decide(job: JobStatus, context: TaskContext) -> TaskOutcome:
-        message = (
-            f"RunPod no longer knows job {job.job_id} on endpoint {endpoint_id} (submitted"
-            f" {submitted_at or 'at an unknown time'}): its ttl ran out, or its result expired"
-            " before anyone fetched it"
-        )
-        where = {"endpoint_id": endpoint_id, "submitted_at": submitted_at}
-        return failed_task(JOB_LOST, job, context, message, **where)
+        return failed_task(error, job, context, message, **details)
 
     return decide
 
 
 def failed_task(
-    error: str, job: JobStatus, context: TaskContext, message: str | None, **details: str | None
+    error: TaskError,
+    job: JobStatus,
+    context: TaskContext,
+    message: str | None,
+    **details: str | None,
 ) -> TaskOutcome:
     cause = {
         "job_id": job.job_id,
@@ -177,7 +181,7 @@ def record_result(job: JobStatus, outcome: TaskOutcome) -> dict[str, Any]:
         return {**result, "output_s3": outcome.output_s3}
     if job.output is None:
         return result
-    output_bytes = len(job.output_json.encode())
+    output_bytes = utf8_length(job.output_json)
     if output_bytes > RECORD_OUTPUT_LIMIT_BYTES:
         return {**result, "output_bytes": output_bytes, "output_omitted": "too large"}
     try:

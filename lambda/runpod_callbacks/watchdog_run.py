@@ -1,100 +1,158 @@
 """One scheduled watchdog run: find PENDING records whose webhook is late and settle each one.
 
-For each stale record (oldest first, from the ``status-created_at`` index, never a Scan):
+For each stale record (from the ``pending_shard-created_at`` index, never a Scan):
 
 - RunPod reports the job finished: deliver it as if the webhook had arrived (same claim, same
-  outcome; a webhook arriving meanwhile is a duplicate). Metric RecoveredByWatchdog.
-- RunPod no longer knows the job (404): the task fails with RunPod.JobLost. Metric JobLost.
+  outcome; a webhook arriving meanwhile is a duplicate). Counted ``recovered``.
+- RunPod no longer knows the job (404): the task fails with RunPod.JobLost (``lost``).
+- RunPod's answer cannot be read (not UTF-8, not a job-status object): the task fails with
+  RunPod.InvalidOutput, as the same answer would come on every run.
 - the job still runs: heartbeat the task; if Step Functions no longer waits, cancel the job once
-  and mark the record EXPIRED. Metric OrphanJobCancelled.
-- no job id or endpoint id on the record (own submitters): heartbeat only; a task that no longer
-  waits leaves its record EXPIRED.
+  and mark the record EXPIRED (``cancelled``).
+- no job id yet (its write failed after RunPod accepted the job): heartbeat the task until
+  RunPod can no longer answer for the job (``runpod_forgets_at``), then fail it with
+  RunPod.JobLost; no endpoint id (own submitters): heartbeat only. A task that no longer waits
+  leaves its record EXPIRED.
 
-RunPod unavailable or rate-limited leaves the record for the next run; one failing record never
-stops the others; the claim makes overlapping runs (and a racing webhook) safe. The API key is
-read when the first record needs RunPod (a run with nothing to ask costs no secret read); a key
-that cannot be read ends the run, as it would fail every record alike.
+Records are settled in parallel, one lane of workers per RunPod endpoint, each paced under our
+share of that endpoint's limits; heartbeats are paced for the account. A run takes records in
+index order from where the last one stopped, wrapping around to the oldest, so each is reached
+in turn whatever their number; those it could not reach (time, ``max_records``) are counted
+``behind`` and come first next run. RunPod unavailable or rate-limited leaves a record for the
+next run; one failing record never stops the others; the claim makes overlapping runs (and a
+racing webhook) safe. The API key is read once, and only when a record needs RunPod; a key that
+cannot be read ends the run, as it would fail every record alike.
 """
 
+import itertools
+import threading
 import time
-from collections.abc import Callable
-from dataclasses import asdict, dataclass
+from collections import Counter
+from collections.abc import Callable, Iterator
+from concurrent.futures import Future, ThreadPoolExecutor
+from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
-from typing import Any
+from enum import Enum
+from typing import Any, NamedTuple
 
 from aws_lambda_powertools import Logger
 
 from runpod_callbacks.api_key import ApiKeyUnavailable
-from runpod_callbacks.callback_records import iso_time
-from runpod_callbacks.errors import DeliveryInFlight, TaskExpired
+from runpod_callbacks.errors import DeliveryInFlight, InvalidWebhook, TaskError, TaskExpired
 from runpod_callbacks.job_status import (
     RUNNING_STATUSES,
     JobStatus,
     lost_job,
     parse_job_status,
-    redact,
 )
-from runpod_callbacks.result_delivery import ResultDelivery
-from runpod_callbacks.runpod_api import RunPodApi, RunPodUnavailable
-from runpod_callbacks.stale_records import StaleRecords, index_key
-from runpod_callbacks.task_outcome import Decide, lost_job_outcome
+from runpod_callbacks.pacing import CallLimit
+from runpod_callbacks.record_table import iso_time
+from runpod_callbacks.redaction import redact, scrub
+from runpod_callbacks.result_delivery import ResultDelivery, Resumed
+from runpod_callbacks.runpod_api import (
+    MAX_STATUS_BYTES,
+    AnswerTooLarge,
+    RunPodApi,
+    RunPodUnavailable,
+)
+from runpod_callbacks.stale_records import IndexKey, StaleRecords, index_key
+from runpod_callbacks.step_functions import Heartbeat
+from runpod_callbacks.task_outcome import Decide, job_ended_outcome
 
 logger = Logger(child=True)
 
-# Stop taking records while this much of the function's time is left: one record's worst case
-# (RunPod's answer, the delivery's bounded AWS calls, a cancel) fits in it.
+# Stop starting records while this much of the function's time is left: the records in flight
+# then finish (RunPod's answer and a /health, 5 s each; the delivery's bounded AWS calls).
 SPARE_MS = 30_000
-# Our share of RunPod's limits per endpoint per 10 s (/status 2,000, /cancel 100): half, so the
-# caller's own calls still fit.
-STATUS_CALLS_PER_10_S = 1_000
-CANCEL_CALLS_PER_10_S = 50
+# Our share of RunPod's limits per endpoint (/status 2,000 per 10 s and 400 at once; /cancel 100
+# per 10 s and 20 at once): 60%, so the caller's own calls keep 40%.
+STATUS_PER_SECOND = 120
+CANCEL_PER_SECOND = 6
+CANCEL_AT_ONCE = 12
+# SendTaskHeartbeat is a bucket of 1,500 refilled at 300 a second per account in most regions
+# (3,000 and 500 in the largest): the watchdog keeps under the smaller refill.
+HEARTBEATS_PER_SECOND = 250
+# Workers per endpoint: enough for STATUS_PER_SECOND at RunPod's slowest usual round trip
+# (300 ms, and the heartbeat's).
+WORKERS_PER_ENDPOINT = 48
+BEHIND_COUNT_LIMIT = 100_000
+# /status answers up to this size are read by every worker at once; a larger one (up to
+# runpod_api.MAX_STATUS_BYTES) is read again, and settled, one at a time.
+PARALLEL_ANSWER_BYTES = 1024 * 1024
 NOT_WAITING = "Step Functions no longer waits for the task (stopped, timed out or failed)"
+
+
+class Settled(Enum):
+    """What a run did with one stale record: the Summary field it counts in."""
+
+    RECOVERED = "recovered"
+    ALREADY_RESUMED = "already_resumed"
+    HEARTBEAT = "heartbeats"
+    CANCELLED = "cancelled"
+    LOST = "lost"
+    FAILED = "failed"
+    EXPIRED = "expired"
+    SKIPPED = "skipped"
+    ERROR = "errors"
+    BEHIND = "behind"
 
 
 @dataclass
 class Summary:
     checked: int = 0
     recovered: int = 0
+    already_resumed: int = 0
     heartbeats: int = 0
     cancelled: int = 0
     lost: int = 0
+    failed: int = 0
     expired: int = 0
     skipped: int = 0
     errors: int = 0
-
-    def add(self, count: str) -> None:
-        setattr(self, count, getattr(self, count) + 1)
+    behind: int = 0
+    """Stale records this run could not reach; the next run starts with them."""
 
     def counts(self) -> dict[str, int]:
-        return asdict(self)
+        return {name: getattr(self, name) for name in self.__dataclass_fields__}
 
     def line(self) -> str:
         return ", ".join(f"{name} {count}" for name, count in self.counts().items())
+
+    @classmethod
+    def of(cls, settled: Counter[Settled], *, errors: int = 0) -> "Summary":
+        summary = cls(**{kind.value: count for kind, count in settled.items()})
+        summary.checked = sum(settled.values()) - settled[Settled.BEHIND]
+        summary.errors += errors
+        return summary
 
 
 @dataclass(frozen=True)
 class WatchdogSettings:
     stale_after_s: int = 60
-    max_records: int = 500
+    max_records: int = 25_000
 
 
-class RateLimit:
-    """At most ``limit`` calls per endpoint in each 10 s window of this run."""
+@dataclass
+class _EndpointLimits:
+    status: CallLimit = field(
+        default_factory=lambda: CallLimit(
+            STATUS_PER_SECOND, burst=STATUS_PER_SECOND, at_once=WORKERS_PER_ENDPOINT
+        )
+    )
+    cancel: CallLimit = field(
+        default_factory=lambda: CallLimit(
+            CANCEL_PER_SECOND, burst=CANCEL_PER_SECOND, at_once=CANCEL_AT_ONCE
+        )
+    )
 
-    def __init__(self, limit: int, clock: Callable[[], float] = time.monotonic) -> None:
-        self._limit = limit
-        self._clock = clock
-        self._windows: dict[str, tuple[float, int]] = {}
 
-    def allow(self, endpoint_id: str) -> bool:
-        now = self._clock()
-        started, calls = self._windows.get(endpoint_id, (now, 0))
-        if now - started >= 10:
-            started, calls = now, 0
-        if calls >= self._limit:
-            return False
-        self._windows[endpoint_id] = (started, calls + 1)
-        return True
+class _Taken(NamedTuple):
+    key: IndexKey
+    settled: "Future[Settled]"
+
+
+def utc_now() -> datetime:
+    return datetime.now(UTC)
 
 
 class WatchdogRun:
@@ -103,128 +161,256 @@ class WatchdogRun:
         store: StaleRecords,
         delivery: ResultDelivery,
         runpod: RunPodApi,
+        *,
+        read_api_key: Callable[[], object],
         settings: WatchdogSettings,
         time_left_ms: Callable[[], int],
+        now: Callable[[], datetime] | None = None,
     ) -> None:
         self._store = store
         self._delivery = delivery
         self._runpod = runpod
+        self._read_api_key = read_api_key
         self._settings = settings
-        self._time_left_ms = time_left_ms
-        self._status_calls = RateLimit(STATUS_CALLS_PER_10_S)
-        self._cancel_calls = RateLimit(CANCEL_CALLS_PER_10_S)
+        self._now = now or utc_now
+        self._deadline = time.monotonic() + (time_left_ms() - SPARE_MS) / 1000
+        self._heartbeats = CallLimit(
+            HEARTBEATS_PER_SECOND, burst=HEARTBEATS_PER_SECOND, at_once=10 * WORKERS_PER_ENDPOINT
+        )
+        self._endpoints: dict[str, _EndpointLimits] = {}
+        self._one_large_answer = threading.Lock()
 
     def run(self) -> Summary:
-        """Settle stale records, continuing where the last run stopped: with more of them than a
-        run takes (long jobs stay PENDING while they run), every one is reached in turn."""
-        summary = Summary()
-        cutoff = datetime.now(UTC) - timedelta(seconds=self._settings.stale_after_s)
-        created_before = iso_time(cutoff)  # as the submit function writes created_at
+        """Settle the stale records, starting where the last run stopped."""
+        now = self._now()
+        created_before = iso_time(now - timedelta(seconds=self._settings.stale_after_s))
         try:
-            start_after = self._store.watchdog_cursor()
-            stopped_after = self._settle_stale(created_before, start_after, summary)
-            if stopped_after != start_after:
-                self._store.save_watchdog_cursor(stopped_after)
-        except ApiKeyUnavailable as unavailable:  # the same for every record: try next run
-            logger.error(f"Watchdog cannot ask RunPod: {unavailable}")
-            summary.errors += 1
+            start_at = self._store.cursor()
+            taken, rest, key_missing = self._settle_all(self._stream(created_before, start_at), now)
+            unreached = [entry.key for entry in taken if entry.settled.result() is Settled.BEHIND]
+            first_untaken = next(rest, None)
+            if unreached:
+                next_start: IndexKey | None = unreached[0]
+            else:
+                next_start = None if first_untaken is None else index_key(first_untaken)
+            if next_start != start_at:
+                self._store.save_cursor(next_start)
         except Exception:  # reading the index failed: the records wait for the next run
             logger.exception("Could not read the stale records")
-            summary.errors += 1
+            return Summary(errors=1)
+        summary = Summary.of(Counter(entry.settled.result() for entry in taken))
+        summary.errors += key_missing
+        if first_untaken is not None:
+            summary.behind += 1 + sum(1 for _ in rest)
+        if summary.behind:
+            logger.warning(
+                f"{summary.behind} stale records not reached this run; the next run starts"
+                " with them"
+            )
         return summary
 
-    def _settle_stale(
-        self, created_before: str, start_after: dict[str, str] | None, summary: Summary
-    ) -> dict[str, str] | None:
-        """Settle records past ``start_after``; returns where the next run starts (None: the
-        oldest, once this run reached the last stale record)."""
-        limit = self._settings.max_records
-        last: dict[str, str] | None = None
-        for record in self._store.stale_pending(created_before, limit, start_after):
-            if self._time_left_ms() < SPARE_MS:
-                logger.info("Stopping early: the rest waits for the next run")
-                return last or start_after
-            summary.checked += 1
-            summary.add(self._settle_safely(record))
-            last = index_key(record)
-        return last if summary.checked == limit else None
+    def _stream(self, created_before: str, start_at: IndexKey | None) -> Iterator[dict[str, Any]]:
+        """The stale records from ``start_at`` on, then from the oldest up to it."""
+        yield from self._store.stale_pending(created_before, start_at=start_at)
+        if start_at is not None:
+            yield from self._store.stale_pending(created_before, stop_before=start_at)
 
-    def _settle_safely(self, record: dict[str, Any]) -> str:
-        """The summary count this record adds to; a failure is counted, never raised."""
+    def _settle_all(
+        self, stream: Iterator[dict[str, Any]], now: datetime
+    ) -> tuple[list[_Taken], Iterator[dict[str, Any]], bool]:
+        """Start each record, up to max_records, on its endpoint's lane and wait for them all.
+        Returns them in this run's order, the stream's rest (the records not taken), and
+        whether the run ended early because the API key could not be read."""
+        lanes: dict[str, ThreadPoolExecutor] = {}
+        taken: list[_Taken] = []
+        key_read = False
         try:
-            return self._settle(record)
-        except ApiKeyUnavailable:
-            raise
-        except Exception as error:  # one failing record never stops the others
-            token = redact(str(record.get("callback_token", "")))
-            logger.warning(f"Callback {token} not settled: {type(error).__name__}: {error}")
-            return "errors"
+            for record in stream:
+                if not key_read and _asks_runpod(record):
+                    try:
+                        self._read_api_key()  # once, before the first record that needs it
+                    except ApiKeyUnavailable as unavailable:  # the same for every record
+                        logger.error(f"Watchdog cannot ask RunPod: {unavailable}")
+                        return taken, itertools.chain([record], stream), True
+                    key_read = True
+                lane_name = _text(record.get("endpoint_id"))
+                lane = lanes.get(lane_name)
+                if lane is None:
+                    lane = lanes[lane_name] = ThreadPoolExecutor(
+                        WORKERS_PER_ENDPOINT, thread_name_prefix=f"watchdog-{lane_name or 'sfn'}"
+                    )
+                future = lane.submit(self._settle_safely, record, now)
+                taken.append(_Taken(index_key(record), future))
+                if len(taken) >= self._settings.max_records:
+                    break
+        finally:
+            for lane in lanes.values():
+                lane.shutdown(wait=True)
+        return taken, itertools.islice(stream, BEHIND_COUNT_LIMIT), False
 
-    def _settle(self, record: dict[str, Any]) -> str:
+    def _settle_safely(self, record: dict[str, Any], now: datetime) -> Settled:
+        """What became of the record; a failure is counted, never raised."""
+        if time.monotonic() >= self._deadline:
+            return Settled.BEHIND
+        token = str(record.get("callback_token", ""))
+        try:
+            return self._settle(record, now)
+        except Exception as error:  # one failing record never stops the others
+            reason = scrub(f"{type(error).__name__}: {error}", token)
+            logger.warning(f"Callback {redact(token)} not settled: {reason}")
+            return Settled.ERROR
+
+    def _settle(self, record: dict[str, Any], now: datetime) -> Settled:
         callback_token = str(record["callback_token"])
         job_id, endpoint_id = _text(record.get("job_id")), _text(record.get("endpoint_id"))
-        if not (job_id and endpoint_id):
-            return self._heartbeat_only(callback_token, record, job_id)
-        if not self._status_calls.allow(endpoint_id):
-            return "skipped"
+        if not endpoint_id:
+            return self._heartbeat(callback_token, record, job_id, endpoint_id="")
+        if not job_id:
+            return self._await_job_id(callback_token, record, now)
         try:
-            status_json = self._runpod.status(endpoint_id, job_id)
-        except RunPodUnavailable as unavailable:  # 429, 5xx, timeouts: ask again next run
-            logger.info(f"RunPod did not answer for job {job_id}: {unavailable}")
-            return "skipped"
-        if status_json is None:
-            lost = lost_job_outcome(endpoint_id, _text(record.get("created_at")) or None)
-            return self._deliver(callback_token, lost_job(job_id), lost, counted="lost")
-        return self._settle_reported(callback_token, record, parse_job_status(status_json))
+            answer = self._ask(callback_token, job_id, endpoint_id, PARALLEL_ANSWER_BYTES)
+        except AnswerTooLarge:
+            with self._one_large_answer:  # a few of these in parallel would exhaust the memory
+                try:
+                    answer = self._ask(callback_token, job_id, endpoint_id, MAX_STATUS_BYTES)
+                except AnswerTooLarge as too_large:
+                    error = TaskError.OUTPUT_TOO_LARGE
+                    return self._end(callback_token, job_id, error, str(too_large))
+                return self._settle_answer(callback_token, record, answer, job_id, endpoint_id)
+        return self._settle_answer(callback_token, record, answer, job_id, endpoint_id)
 
-    def _settle_reported(self, callback_token: str, record: dict[str, Any], job: JobStatus) -> str:
-        job_id, endpoint_id = job.job_id, _text(record.get("endpoint_id"))
+    def _ask(
+        self, callback_token: str, job_id: str, endpoint_id: str, max_bytes: int
+    ) -> bytes | Settled | None:
+        """RunPod's /status answer (None: RunPod does not know the job), paced; SKIPPED when
+        RunPod did not answer, BEHIND when the run's time is up. Raises AnswerTooLarge."""
+        limits = self._endpoints.setdefault(endpoint_id, _EndpointLimits())
+        with limits.status.call(self._deadline) as may_call:
+            if not may_call:
+                return Settled.BEHIND
+            try:
+                return self._runpod.status(endpoint_id, job_id, max_bytes=max_bytes)
+            except RunPodUnavailable as unavailable:  # 429, 5xx, timeouts: ask again next run
+                reason = scrub(str(unavailable), callback_token)
+                logger.info(f"RunPod did not answer for job {job_id}: {reason}")
+                return Settled.SKIPPED
+
+    def _settle_answer(
+        self,
+        callback_token: str,
+        record: dict[str, Any],
+        answer: bytes | Settled | None,
+        job_id: str,
+        endpoint_id: str,
+    ) -> Settled:
+        if isinstance(answer, Settled):
+            return answer
+        if answer is None:
+            submitted_at = _text(record.get("created_at")) or None
+            message = _lost_message(job_id, endpoint_id, submitted_at)
+            details = {"endpoint_id": endpoint_id, "submitted_at": submitted_at}
+            return self._end(callback_token, job_id, TaskError.JOB_LOST, message, **details)
+        try:
+            job = parse_job_status(answer.decode("utf-8"), job_id=job_id)
+        except (UnicodeDecodeError, InvalidWebhook) as unreadable:
+            reason = f"RunPod's /status answer for job {job_id} cannot be read: {unreadable}"
+            return self._end(callback_token, job_id, TaskError.INVALID_OUTPUT, reason)
         if job.finished:
-            return self._deliver(callback_token, job, None, counted="recovered")
+            return self._deliver(callback_token, job, None, Settled.RECOVERED)
         if job.status in RUNNING_STATUSES:
-            return self._still_running(callback_token, record, job_id, endpoint_id)
-        logger.warning(f"RunPod reports job {job_id} as {job.status!r}")
-        return "errors"
+            return self._heartbeat(callback_token, record, job_id, endpoint_id)
+        logger.warning(f"RunPod reports job {job_id} as {scrub(job.status, callback_token)!r}")
+        return Settled.ERROR
+
+    def _end(
+        self,
+        callback_token: str,
+        job_id: str,
+        error: TaskError,
+        message: str,
+        **details: str | None,
+    ) -> Settled:
+        """Fail the task with a typed error: its job's result can never come."""
+        counted = Settled.LOST if error is TaskError.JOB_LOST else Settled.FAILED
+        ended = job_ended_outcome(error, message, **details)
+        return self._deliver(callback_token, lost_job(job_id), ended, counted)
+
+    def _await_job_id(self, callback_token: str, record: dict[str, Any], now: datetime) -> Settled:
+        """A job RunPod accepted whose id was never stored: only its webhook can settle it, until
+        RunPod can no longer answer for it."""
+        forgets_at = _text(record.get("runpod_forgets_at"))
+        if not forgets_at or iso_time(now) < forgets_at:
+            return self._heartbeat(callback_token, record, "", endpoint_id="")
+        message = (
+            "RunPod accepted the job, but its id was never stored and no webhook came; RunPod"
+            f" no longer answers for it (since {forgets_at})"
+        )
+        return self._end(callback_token, "", TaskError.JOB_LOST, message)
 
     def _deliver(
-        self, callback_token: str, job: JobStatus, decide: Decide | None, counted: str
-    ) -> str:
+        self, callback_token: str, job: JobStatus, decide: Decide | None, counted: Settled
+    ) -> Settled:
         try:
             delivered = self._delivery.deliver(callback_token, job, decide)
         except DeliveryInFlight:  # the webhook is delivering it right now
-            return "skipped"
+            return Settled.SKIPPED
         except TaskExpired:
-            return "expired"
-        if delivered.metric_name == "DuplicateDelivery":
-            return "skipped"
+            return Settled.EXPIRED
+        if delivered.resumed is Resumed.ALREADY:
+            return Settled.SKIPPED
+        if delivered.resumed is Resumed.EARLIER:
+            return Settled.ALREADY_RESUMED
         logger.info(f"Watchdog settled job {job.job_id} ({delivered.message}): no webhook came")
         return counted
 
-    def _still_running(
+    def _heartbeat(
         self, callback_token: str, record: dict[str, Any], job_id: str, endpoint_id: str
-    ) -> str:
-        if self._delivery.task_waits(str(record["task_token"])):
-            return "heartbeats"
-        if not self._cancel_calls.allow(endpoint_id):
-            return "skipped"
-        try:
-            cancelled = self._delivery.expire(
-                callback_token,
-                job_id,
-                NOT_WAITING,
-                cancel_job=lambda: self._runpod.cancel(endpoint_id, job_id),
-            )
-        except RunPodUnavailable:  # the record stays PENDING: the next run cancels
-            return "skipped"
+    ) -> Settled:
+        """Heartbeat the task; if nobody waits for it, cancel its job (when there is one to
+        cancel) and mark the record EXPIRED."""
+        with self._heartbeats.call(self._deadline) as may_call:
+            if not may_call:
+                return Settled.BEHIND
+            beat = self._delivery.heartbeat(str(record["task_token"]))
+        if beat is Heartbeat.WAITS:
+            return Settled.HEARTBEAT
+        if beat is Heartbeat.UNKNOWN:
+            logger.warning(f"Heartbeat of callback {redact(callback_token)} failed")
+            return Settled.ERROR
+        if not endpoint_id:
+            expired = self._delivery.expire(callback_token, job_id, NOT_WAITING)
+            return Settled.EXPIRED if expired else Settled.SKIPPED
+        return self._cancel(callback_token, job_id, endpoint_id)
+
+    def _cancel(self, callback_token: str, job_id: str, endpoint_id: str) -> Settled:
+        limits = self._endpoints.setdefault(endpoint_id, _EndpointLimits())
+        with limits.cancel.call(self._deadline) as may_call:
+            if not may_call:
+                return Settled.BEHIND
+            try:
+                cancelled = self._delivery.expire(
+                    callback_token,
+                    job_id,
+                    NOT_WAITING,
+                    cancel_job=lambda: self._runpod.cancel(endpoint_id, job_id),
+                )
+            except RunPodUnavailable:  # the record stays PENDING: the next run cancels
+                return Settled.SKIPPED
         if cancelled:
             logger.warning(f"Cancelled RunPod job {job_id}: nobody waits for its result")
-        return "cancelled" if cancelled else "skipped"
+        return Settled.CANCELLED if cancelled else Settled.SKIPPED
 
-    def _heartbeat_only(self, callback_token: str, record: dict[str, Any], job_id: str) -> str:
-        if self._delivery.task_waits(str(record["task_token"])):
-            return "heartbeats"
-        expired = self._delivery.expire(callback_token, job_id, NOT_WAITING)
-        return "expired" if expired else "skipped"
+
+def _asks_runpod(record: dict[str, Any]) -> bool:
+    return bool(_text(record.get("job_id")) and _text(record.get("endpoint_id")))
+
+
+def _lost_message(job_id: str, endpoint_id: str, submitted_at: str | None) -> str:
+    return (
+        f"RunPod no longer knows job {job_id} on endpoint {endpoint_id} (submitted"
+        f" {submitted_at or 'at an unknown time'}): its ttl ran out, or its result expired"
+        " before anyone fetched it"
+    )
 
 
 def _text(value: Any) -> str:

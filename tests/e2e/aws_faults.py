@@ -14,16 +14,22 @@ from botocore.exceptions import ConnectionClosedError, ConnectTimeoutError, Read
 from moto.core.botocore_stubber import MockRawResponse
 from moto.core.models import botocore_stubber
 
-Fault = Callable[[AWSPreparedRequest], AWSResponse]
+Fault = Callable[[AWSPreparedRequest], AWSResponse | None]
 NOWHERE = "https://fault-injected.invalid/"
 
 
-def refused(code: str, status: int = 400, message: str = "injected") -> Fault:
-    """AWS answers with an error and does nothing (throttling, validation, 5xx before acting)."""
+def refused(code: str, status: int = 400, message: str = "injected", *, xml: bool = False) -> Fault:
+    """AWS answers with an error and does nothing (throttling, validation, 5xx before acting);
+    ``xml``: as S3 answers (its REST-XML protocol), else as the JSON protocols do."""
 
     def answer(request: AWSPreparedRequest) -> AWSResponse:
-        body = json.dumps({"__type": code, "message": message})
-        headers = {"x-amzn-RequestId": "injected", "Content-Type": "application/x-amz-json-1.0"}
+        if xml:
+            body = f"<Error><Code>{code}</Code><Message>{message}</Message></Error>"
+            content_type = "application/xml"
+        else:
+            body = json.dumps({"__type": code, "message": message})
+            content_type = "application/x-amz-json-1.0"
+        headers = {"x-amzn-RequestId": "injected", "Content-Type": content_type}
         response = AWSResponse(request.url, status, headers, MockRawResponse(body))  # type: ignore[arg-type]
         # botocore still hands this try to every before-send handler, moto's included: point it
         # where moto serves nothing, so AWS (moto) never sees the request.
@@ -34,6 +40,17 @@ def refused(code: str, status: int = 400, message: str = "injected") -> Fault:
 
 
 THROTTLED = refused("ThrottlingException", message="Rate exceeded")
+
+
+def when_request_holds(text: str, fault: Fault) -> Fault:
+    """The fault for tries whose request body holds the text (e.g. one kind of UpdateItem);
+    the others go through."""
+
+    def answer(request: AWSPreparedRequest) -> AWSResponse | None:
+        body = request.body if isinstance(request.body, bytes) else str(request.body).encode()
+        return fault(request) if text.encode() in body else None
+
+    return answer
 
 
 def never_connected(request: AWSPreparedRequest) -> AWSResponse:

@@ -3,9 +3,9 @@
 import contextlib
 import json
 import sys
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
+from datetime import UTC, datetime, timedelta
 from decimal import Decimal
 from pathlib import Path
 from typing import Any
@@ -15,11 +15,11 @@ import pytest
 
 from localdev import aws_setup
 from localdev.fake_runpod import FakeRunPod, serve_fake_runpod
-from localdev.lambda_context import LocalLambdaContext
+from localdev.lambda_context import SUBMIT_TIMEOUT_MS, WATCHDOG_TIMEOUT_MS, LocalLambdaContext
 from localdev.local_aws import in_process_aws
 from localdev.local_webhook import Job, LocalWebhook
 from localdev.webhook_server import serve_webhook
-from runpod_callbacks import callback_records
+from runpod_callbacks import callback_records, watchdog_run
 from tests.e2e.aws_faults import AwsFaults
 
 EVENTS = Path(__file__).parent.parent / "events"
@@ -70,10 +70,15 @@ class SentTasks(list[str]):
 
     def output(self) -> Any:
         """The task output of the one SendTaskSuccess, numbers parsed exactly (as Decimal)."""
-        (request,) = [
-            r for name, r in zip(self, self.requests, strict=True) if name == "SendTaskSuccess"
-        ]
+        (request,) = self._successes()
         return json.loads(request["output"], parse_float=Decimal)
+
+    def output_of(self, index: int) -> Any:
+        """The task output of the given SendTaskSuccess call (0: the first)."""
+        return json.loads(self._successes()[index]["output"], parse_float=Decimal)
+
+    def _successes(self) -> list[dict[str, Any]]:
+        return [r for name, r in zip(self, self.requests, strict=True) if name == "SendTaskSuccess"]
 
     def failure(self) -> dict[str, Any]:
         """The parameters of the last SendTaskFailure (moto does not keep the cause)."""
@@ -84,7 +89,8 @@ class SentTasks(list[str]):
 
 @contextlib.contextmanager
 def sends_of(stepfunctions: Any) -> Iterator[SentTasks]:
-    """The SendTask* calls made through this client, in order, seen at it (once per call)."""
+    """The SendTask* calls made through this client, in order, seen at it: once per API call
+    (step_functions.resume_task makes a second call when the first failed transiently)."""
     sent = SentTasks()
     events = stepfunctions.meta.events
     for operation in ("SendTaskSuccess", "SendTaskFailure"):
@@ -158,7 +164,8 @@ class RunPodWorld:
         return execution, aws_setup.scheduled_lambda_payload(self.local.stepfunctions, execution)
 
     def invoke(self, payload: dict[str, Any]) -> dict[str, Any]:
-        result: dict[str, Any] = self.submit.lambda_handler(payload, LocalLambdaContext())
+        context = LocalLambdaContext(remaining_time_ms=SUBMIT_TIMEOUT_MS)
+        result: dict[str, Any] = self.submit.lambda_handler(payload, context)
         return result
 
     def run_job(self, job_input: dict[str, Any] | None = None) -> tuple[Job, str]:
@@ -167,7 +174,7 @@ class RunPodWorld:
         job_id = str(self.invoke(payload)["job_id"])
         return Job(execution, self.webhook_token()), job_id
 
-    def run_watchdog(self, remaining_time_ms: int = 120_000) -> dict[str, int]:
+    def run_watchdog(self, remaining_time_ms: int = WATCHDOG_TIMEOUT_MS) -> dict[str, int]:
         context = LocalLambdaContext(remaining_time_ms=remaining_time_ms)
         summary: dict[str, int] = self.watchdog.lambda_handler({}, context)
         return summary
@@ -201,17 +208,29 @@ def world(local_webhook: LocalWebhook, monkeypatch: pytest.MonkeyPatch) -> Itera
         yield RunPodWorld(local, submit, watchdog, runpod, machine)
 
 
+_watchdog_clock_ahead = [timedelta(0)]
+
+
 @pytest.fixture
 def world_with_stale_records(world: RunPodWorld, monkeypatch: pytest.MonkeyPatch) -> RunPodWorld:
-    """Records count as stale one second after they were written (60 s by default)."""
+    """Records count as stale one second after they were written (60 s by default), on the
+    watchdog's clock, which let_records_go_stale moves on."""
     monkeypatch.setenv("STALE_AFTER_SECONDS", "1")
+    _watchdog_clock_ahead[0] = timedelta(0)
+    monkeypatch.setattr(
+        watchdog_run, "utc_now", lambda: datetime.now(UTC) + _watchdog_clock_ahead[0]
+    )
     return world
 
 
 def let_records_go_stale() -> None:
-    """Past the 1 s threshold even for a created_at written in whole seconds (which compares as
-    text after every time within its second)."""
-    time.sleep(2.1)
+    """Move the watchdog's clock past the 1 s threshold, even for a created_at written in whole
+    seconds (which compares as text after every time within its second)."""
+    move_watchdog_clock(seconds=2.1)
+
+
+def move_watchdog_clock(seconds: float) -> None:
+    _watchdog_clock_ahead[0] += timedelta(seconds=seconds)
 
 
 @pytest.fixture

@@ -233,12 +233,12 @@ def test_task_no_longer_waiting_is_gone_and_stays_gone(
 
 
 def test_delivery_in_flight_is_a_conflict(local_webhook: LocalWebhook, handler: object) -> None:
-    from runpod_callbacks.callback_records import CallbackStore
+    from runpod_callbacks.callback_records import CallbackRecords
+    from runpod_callbacks.record_table import RecordTable
 
     job = local_webhook.start_job()
-    CallbackStore(local_webhook.dynamodb, local_webhook.table_name).claim(
-        job.callback_token, "runpod-job-123"
-    )
+    table = RecordTable(local_webhook.dynamodb, local_webhook.table_name)
+    CallbackRecords(table).claim(job.callback_token, "runpod-job-123")
 
     response = local_webhook.deliver(job.callback_token, body("completed.json"))
 

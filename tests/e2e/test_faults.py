@@ -26,20 +26,23 @@ from tests.e2e.conftest import SentTasks, body, let_leases_run_out, response_jso
 UNAVAILABLE = refused("ServiceUnavailable", status=503)
 
 
-# The handler's tries on the happy path: UpdateItem 1 (claim), SendTask*, UpdateItem 2 (finalize).
-# botocore makes 2 tries per call, so tries {1, 2} fail the claim call, {2, 3} the finalize call.
+# The handler's tries on the happy path: UpdateItem 1 (claim), UpdateItem 2 (mark the send),
+# SendTask*, UpdateItem 3 (finalize). botocore makes 2 tries per call, so tries {1, 2} fail the
+# claim call, {2, 3} the mark, {3, 4} the finalize call.
 FAULTS = [
     pytest.param("UpdateItem", THROTTLED, {1, 2}, 503, id="claim-throttled"),
     pytest.param("UpdateItem", never_connected, {1, 2}, 503, id="claim-never-connected"),
     pytest.param("UpdateItem", UNAVAILABLE, {1, 2}, 503, id="claim-5xx"),
     pytest.param("UpdateItem", PROCESSED_THEN_TIMED_OUT, {1}, 200, id="claim-answer-lost"),
+    pytest.param("UpdateItem", THROTTLED, {2, 3}, 503, id="mark-throttled"),
+    pytest.param("UpdateItem", PROCESSED_THEN_TIMED_OUT, {2}, 200, id="mark-answer-lost"),
     pytest.param("SendTaskSuccess", THROTTLED, None, 503, id="send-throttled"),
     pytest.param("SendTaskSuccess", UNAVAILABLE, None, 503, id="send-5xx"),
     pytest.param("SendTaskSuccess", PROCESSED_THEN_TIMED_OUT, {1}, 200, id="send-answer-lost"),
     pytest.param("SendTaskSuccess", PROCESSED_THEN_TIMED_OUT, None, 503, id="send-lost-twice"),
-    pytest.param("UpdateItem", THROTTLED, {2, 3}, 503, id="finalize-throttled"),
-    pytest.param("UpdateItem", PROCESSED_THEN_CONNECTION_LOST, {2}, 200, id="finalize-lost"),
-    pytest.param("UpdateItem", THROTTLED, {2, 3, 4, 5}, 503, id="finalize-and-release"),
+    pytest.param("UpdateItem", THROTTLED, {3, 4}, 503, id="finalize-throttled"),
+    pytest.param("UpdateItem", PROCESSED_THEN_CONNECTION_LOST, {3}, 200, id="finalize-lost"),
+    pytest.param("UpdateItem", THROTTLED, {3, 4, 5, 6}, 503, id="finalize-and-release"),
 ]
 
 
@@ -83,7 +86,7 @@ def test_claim_whose_answer_was_lost_is_recognised_as_its_own(
     response = local_webhook.deliver(job.callback_token, body("completed.json"))
 
     assert response["statusCode"] == 200  # not 409 "another delivery in flight"
-    assert faults.tries["UpdateItem"] == 3  # the claim twice (botocore's retry), then finalize
+    assert faults.tries["UpdateItem"] == 4  # the claim twice (botocore's retry), mark, finalize
     assert sent_tasks == ["SendTaskSuccess"]
     record = local_webhook.record(job.callback_token)
     assert record is not None
@@ -114,7 +117,7 @@ def test_release_whose_answer_was_lost_still_lets_the_retry_through(
 ) -> None:
     job = local_webhook.start_job()
     faults.fail("SendTaskSuccess", THROTTLED)
-    faults.fail("UpdateItem", PROCESSED_THEN_TIMED_OUT, tries={2})  # the release
+    faults.fail("UpdateItem", PROCESSED_THEN_TIMED_OUT, tries={3})  # the release
 
     faulty = local_webhook.deliver(job.callback_token, body("completed.json"))
     faults.clear()
@@ -139,7 +142,8 @@ def test_delivery_that_may_have_landed_is_never_reported_gone(
     assert [faulty["statusCode"], retried["statusCode"], again["statusCode"]] == [503, 200, 200]
     assert record_between is not None
     assert len(record_between["maybe_delivered_by"]) == 1
-    assert sent_tasks == ["SendTaskSuccess", "SendTaskSuccess"]  # the retry learns it landed
+    # The first delivery tries twice (both time out), the retry once and learns it landed.
+    assert sent_tasks == ["SendTaskSuccess"] * 3
     assert local_webhook.execution(job)["status"] == "SUCCEEDED"
     record = local_webhook.record(job.callback_token)
     assert record is not None
@@ -214,7 +218,7 @@ def test_result_dynamodb_refuses_is_stored_in_its_minimal_form(
     local_webhook: LocalWebhook, faults: AwsFaults
 ) -> None:
     job = local_webhook.start_job()
-    faults.fail("UpdateItem", refused("ValidationException", message="Item too large"), tries={2})
+    faults.fail("UpdateItem", refused("ValidationException", message="Item too large"), tries={3})
 
     response = local_webhook.deliver(job.callback_token, body("completed.json"))
 
@@ -247,7 +251,7 @@ def test_lease_held_by_a_crashed_delivery_blocks_until_it_runs_out(
     local_webhook: LocalWebhook, faults: AwsFaults, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     job = local_webhook.start_job()
-    faults.fail("UpdateItem", THROTTLED, tries={2, 3, 4, 5})  # no finalize, no release
+    faults.fail("UpdateItem", THROTTLED, tries={3, 4, 5, 6})  # no finalize, no release
     local_webhook.deliver(job.callback_token, body("completed.json"))
     faults.clear()
 

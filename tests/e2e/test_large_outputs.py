@@ -12,9 +12,16 @@ import boto3
 import pytest
 
 from localdev.local_webhook import LocalWebhook
-from runpod_callbacks import large_outputs
-from tests.e2e.aws_faults import AwsFaults, refused
-from tests.e2e.conftest import RunPodWorld, SentTasks, body, let_records_go_stale, response_json
+from runpod_callbacks import callback_records, large_outputs
+from tests.e2e.aws_faults import PROCESSED_THEN_TIMED_OUT, AwsFaults, refused
+from tests.e2e.conftest import (
+    RunPodWorld,
+    SentTasks,
+    body,
+    let_leases_run_out,
+    let_records_go_stale,
+    response_json,
+)
 
 BUCKET = "runpod-results-test"
 MEGABYTE_OF_BASE64 = base64.b64encode(os.urandom(768 * 1024)).decode()  # 1 MiB of text
@@ -64,7 +71,8 @@ def test_large_result_reaches_the_task_through_s3_exactly(
     assert pointer["uri"] == f"s3://{BUCKET}/{pointer['key']}"
     assert found["ContentType"] == "application/json"
     exec_id = f"exec-{job.callback_token[:8]}"
-    assert pointer["key"] == f"runpod-results/{exec_id}/runpod-job-123.json"
+    # Named by its content: an object a task may point to never changes.
+    assert pointer["key"] == f"runpod-results/{exec_id}/runpod-job-123/{pointer['sha256']}.json"
     record = local_webhook.record(job.callback_token)
     assert record is not None
     assert job.callback_token not in pointer["key"]
@@ -95,7 +103,7 @@ def test_s3_failing_loses_nothing_and_the_retry_succeeds(
     job = local_webhook.start_job()
     raw = large_body(json.dumps({"frames": [MEGABYTE_OF_BASE64]}))
     s3_faults = AwsFaults(large_outputs._store(BUCKET, "runpod-results/")._s3)
-    s3_faults.fail("PutObject", refused("ServiceUnavailable", status=503))
+    s3_faults.fail("PutObject", refused("ServiceUnavailable", status=503, xml=True))
 
     try:
         faulty = local_webhook.deliver(job.callback_token, raw)
@@ -169,7 +177,7 @@ def test_retry_after_a_send_surely_taken_writes_no_object_again(
     puts: list[str] = []
     s3.meta.events.register("before-call.s3.PutObject", lambda **_: puts.append("put"))
     record_faults = AwsFaults(handler.dynamodb)
-    record_faults.fail("UpdateItem", refused("ThrottlingException"), tries={2, 3})  # finalize
+    record_faults.fail("UpdateItem", refused("ThrottlingException"), tries={3, 4})  # finalize
 
     try:
         faulty = local_webhook.deliver(job.callback_token, raw)
@@ -183,3 +191,98 @@ def test_retry_after_a_send_surely_taken_writes_no_object_again(
     assert record is not None
     assert record["status"] == "COMPLETED"
     assert record["result"]["output_s3"]["sha256"] == sent_tasks.output()["output_s3"]["sha256"]
+
+
+def test_slow_s3_write_still_leads_to_the_send(
+    local_webhook: LocalWebhook,
+    bucket: Any,
+    sent_tasks: SentTasks,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """S3 takes 2.1 s to store the object (seen on the clock the lease is measured by). The
+    send must not be refused for want of lease: S3's time once ate the send's budget, every
+    RunPod try answered 503 though S3 stored the object each time, and nothing reached Step
+    Functions."""
+    ahead = [0]
+    real_clock = callback_records.epoch_ms
+    monkeypatch.setattr(callback_records, "epoch_ms", lambda: real_clock() + ahead[0])
+
+    def slow_write(request: Any) -> None:
+        ahead[0] += 2_100  # then S3 (moto) stores it
+
+    s3_faults = AwsFaults(large_outputs._store(BUCKET, "runpod-results/")._s3)
+    s3_faults.fail("PutObject", slow_write)
+    job = local_webhook.start_job()
+
+    try:
+        response = local_webhook.deliver(
+            job.callback_token, large_body(json.dumps({"frames": [MEGABYTE_OF_BASE64]}))
+        )
+    finally:
+        s3_faults.clear()
+
+    assert response["statusCode"] == 200, response_json(response)
+    assert sent_tasks == ["SendTaskSuccess"]
+    assert local_webhook.execution(job)["status"] == "SUCCEEDED"
+
+
+def test_object_a_task_may_hold_is_never_rewritten(
+    local_webhook: LocalWebhook,
+    bucket: Any,
+    faults: AwsFaults,
+    sent_tasks: SentTasks,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The send's answer is lost (it reached Step Functions), then the same result arrives
+    spaced otherwise (the watchdog reads /status, whose JSON RunPod spaces apart from its
+    webhook's). The object the task points to keeps the bytes its sha256 names (it was once
+    rewritten, and a consumer checking sha256 rejected the result)."""
+    job = local_webhook.start_job()
+    output = {"frames": [MEGABYTE_OF_BASE64], "psnr": 38.71}
+    faults.fail("SendTaskSuccess", PROCESSED_THEN_TIMED_OUT)  # every try: the first resumes
+
+    first = local_webhook.deliver(job.callback_token, large_body(json.dumps(output)))
+    faults.clear()
+    let_leases_run_out(monkeypatch)
+    again = local_webhook.deliver(job.callback_token, large_body(json.dumps(output, indent=1)))
+
+    assert (first["statusCode"], again["statusCode"]) == (503, 200)
+    pointer = sent_tasks.output_of(0)["output_s3"]  # what the task got
+    content, _ = stored_object(bucket, pointer)
+    assert hashlib.sha256(content).hexdigest() == pointer["sha256"]
+    assert len(content) == pointer["size_bytes"]
+
+
+@pytest.mark.parametrize(
+    ("code", "status"),
+    [("AccessDenied", 403), ("NoSuchBucket", 404), ("KMS.DisabledException", 400)],
+)
+def test_permanent_s3_refusal_fails_the_task_once_with_a_typed_error(
+    local_webhook: LocalWebhook, bucket: Any, sent_tasks: SentTasks, code: str, status: int
+) -> None:
+    """S3 refuses for a reason every retry meets (a policy, a missing bucket, a disabled key):
+    a 503 on every try once lost the result. The task fails with RunPod.OutputNotStored at
+    once, the cause saying what to check; the record is FAILED; RunPod's retry is a duplicate."""
+    job = local_webhook.start_job()
+    raw = large_body(json.dumps({"frames": [MEGABYTE_OF_BASE64]}))
+    s3_faults = AwsFaults(large_outputs._store(BUCKET, "runpod-results/")._s3)
+    s3_faults.fail("PutObject", refused(code, status=status, xml=True))
+
+    try:
+        first = local_webhook.deliver(job.callback_token, raw)
+        retried = local_webhook.deliver(job.callback_token, raw)
+    finally:
+        s3_faults.clear()
+
+    assert (first["statusCode"], retried["statusCode"]) == (200, 200)
+    assert response_json(first)["message"] == "task failed with RunPod.OutputNotStored"
+    assert response_json(retried)["message"] == "already failed"
+    assert sent_tasks == ["SendTaskFailure"]
+    cause = json.loads(sent_tasks.failure()["cause"])
+    assert code in cause["error"]
+    assert "s3:PutObject" in cause["error"]
+    assert local_webhook.execution_error(job) == "RunPod.OutputNotStored"
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "FAILED"
+    assert record["result"]["step_functions_error"] == "RunPod.OutputNotStored"

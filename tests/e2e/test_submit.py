@@ -12,6 +12,7 @@ import boto3
 import pytest
 
 from localdev.fake_runpod import RunRequest
+from localdev.lambda_context import LocalLambdaContext
 from localdev.local_webhook import Job
 from runpod_callbacks.errors import SubmitError
 from tests.e2e.aws_faults import PROCESSED_THEN_TIMED_OUT, THROTTLED, AwsFaults
@@ -393,3 +394,77 @@ def task_failures(world: RunPodWorld) -> Iterator[SentTasks]:
     """The SendTask* calls of the submit function (it sends only failures), with their causes."""
     with sends_of(world.submit.stepfunctions) as sent:
         yield sent
+
+
+def test_retried_invocation_after_the_key_rotated_submits_no_second_job(
+    world: RunPodWorld,
+) -> None:
+    """The callback token was once an HMAC keyed by the API key: after a rotation a retried
+    invocation got another token, another record and a second RunPod job (a second GPU bill,
+    the loser's webhook 410)."""
+    _, payload = world.start()
+    first = world.invoke(payload)
+    boto3.client("secretsmanager").put_secret_value(
+        SecretId="runpod-api-key", SecretString="rp_ROTATED_KEY_0123456789"
+    )
+    world.submit.api_keys._cached.clear()  # another instance, or the cache's 5 minutes passed
+
+    second = world.invoke(payload)
+
+    assert len(world.runpod.runs) == 1
+    assert (second["status"], second["job_id"]) == ("ALREADY_SUBMITTED", first["job_id"])
+    assert len(world.local.all_records()) == 1
+
+
+def test_runpod_rate_limit_is_a_fast_typed_retryable_error(
+    world: RunPodWorld, task_failures: SentTasks
+) -> None:
+    """RunPod's /run limit (1,000 per 10 s, 200 at once per endpoint) answers 429: not a failure
+    of the job. The function answers at once with RunPod.SubmitThrottled, which the state
+    machine retries with backoff and jitter; it once retried three times itself, then failed
+    the task with RunPod.SubmitFailed."""
+    world.runpod.answers.append((429, {"error": "rate limit exceeded"}))
+    _, payload = world.start()
+
+    with pytest.raises(SubmitError, match="429") as raised:
+        world.invoke(payload)
+
+    assert type(raised.value).__name__ == "RunPod.SubmitThrottled"
+    assert len(world.runpod.runs) == 1  # not retried here: the state machine backs off
+    assert [r["error"] for r in task_failures.requests] == ["RunPod.SubmitThrottled"]
+    (record,) = world.local.all_records()
+    assert record["status"] == "FAILED"  # no job started: no webhook can resurrect it
+    assert "pending_shard" not in record  # and the watchdog's index lets it go
+
+
+@pytest.mark.parametrize(("retry_after", "runs"), [("0.2", 2), ("30", 1)])
+def test_a_short_retry_after_is_waited_out_once_a_long_one_is_the_state_machines(
+    world: RunPodWorld, retry_after: str, runs: int
+) -> None:
+    world.runpod.answers.append(
+        b"HTTP/1.1 429 Too Many Requests\r\nRetry-After: " + retry_after.encode()
+        + b"\r\nContent-Length: 2\r\n\r\n{}"
+    )  # fmt: skip
+    _, payload = world.start()
+
+    if runs == 2:
+        assert world.invoke(payload)["status"] == "SUBMITTED"
+    else:
+        with pytest.raises(SubmitError, match="retry after 30 s"):
+            world.invoke(payload)
+
+    assert len(world.runpod.runs) == runs
+
+
+def test_function_out_of_time_ends_with_a_typed_error_not_a_timeout(world: RunPodWorld) -> None:
+    """With less time left than one RunPod try and the job id's writes need, the function gives
+    up with RunPod.SubmitFailed at once (it once ran into its own timeout, which the state
+    machine sees as an untyped Lambda error)."""
+    _, payload = world.start()
+    context = LocalLambdaContext(remaining_time_ms=25_000)  # the job id's writes need 22.5 s
+
+    with pytest.raises(SubmitError, match="out of time") as raised:
+        world.submit.lambda_handler(payload, context)
+
+    assert type(raised.value).__name__ == "RunPod.SubmitFailed"
+    assert world.runpod.runs == []

@@ -8,13 +8,16 @@ from typing import Any
 import boto3
 import pytest
 
-from localdev.local_webhook import LocalWebhook
+from localdev.local_webhook import Job, LocalWebhook
+from runpod_callbacks import watchdog_run
+from tests.e2e.aws_faults import THROTTLED, AwsFaults, when_request_holds
 from tests.e2e.conftest import (
     API_KEY,
     ENDPOINT_ID,
     RunPodWorld,
     SentTasks,
     let_records_go_stale,
+    move_watchdog_clock,
     stop,
 )
 
@@ -232,7 +235,8 @@ def test_summary_is_returned_logged_as_one_line_and_counted(
     lines = [json.loads(line) for line in capsys.readouterr().out.splitlines() if line[:1] == "{"]
 
     assert set(summary) == {
-        "checked", "recovered", "heartbeats", "cancelled", "lost", "expired", "skipped", "errors"
+        "checked", "recovered", "already_resumed", "heartbeats", "cancelled", "lost", "failed",
+        "expired", "skipped", "errors", "behind",
     }  # fmt: skip
     assert all(isinstance(count, int) for count in summary.values())
     (logged,) = [line for line in lines if line.get("message", "").startswith("Watchdog run:")]
@@ -302,3 +306,186 @@ def test_key_that_cannot_be_read_ends_the_run_and_the_next_run_recovers(
 
     assert (summary["errors"], summary["recovered"]) == (0, 2)
     assert [world.local.execution(job)["status"] for job in jobs] == ["SUCCEEDED"] * 2
+
+
+ECHOED_WEBHOOK = [
+    pytest.param(400, "errors", id="refused"),
+    pytest.param(429, "skipped", id="unavailable"),
+]
+
+
+@pytest.mark.parametrize(("status", "counted"), ECHOED_WEBHOOK)
+def test_runpod_text_quoting_the_webhook_url_is_logged_only_redacted(
+    world_with_stale_records: RunPodWorld,
+    capsys: pytest.CaptureFixture[str],
+    status: int,
+    counted: str,
+) -> None:
+    """RunPod's /status answer quotes the job's webhook URL (RunPod echoes ``webhook``) in an
+    error. The record is still PENDING, so the whole callback token in a log line would let its
+    reader post a forged result: it is logged only redacted."""
+    world = world_with_stale_records
+    world.runpod.jobs_run_until_cancelled = True
+    job, _ = world.run_job()
+    webhook_url = str(world.runpod.runs[-1].body["webhook"])
+    world.runpod.status_answers.append((status, {"error": f"bad job, webhook={webhook_url}"}))
+    let_records_go_stale()
+    capsys.readouterr()
+
+    summary = world.run_watchdog()
+    logs = capsys.readouterr().out
+
+    assert summary[counted] == 1
+    assert "bad job, webhook=" in logs
+    assert job.callback_token not in logs
+    assert job.callback_token[:4] in logs  # the redacted form, to correlate
+
+
+def test_result_an_earlier_delivery_sent_is_recorded_but_not_counted_recovered(
+    world_with_stale_records: RunPodWorld, watchdog_sends: SentTasks
+) -> None:
+    """The webhook's send reached Step Functions; only its record's update failed. The watchdog
+    records the outcome but did not recover a lost webhook: RecoveredByWatchdog (whose alarm
+    says webhooks are being lost) stays quiet."""
+    world = world_with_stale_records
+    world.runpod.webhooks_lost = True
+    job, _ = world.run_job()
+    world.runpod.wait_for_webhooks()
+    (finished,) = world.runpod.jobs.values()
+    status = finished.status_object()
+    faults = AwsFaults(world.local.handler.dynamodb)
+    faults.fail("UpdateItem", when_request_holds("completed_at", THROTTLED))  # the finalize
+    try:
+        faulty = world.local.deliver(job.callback_token, status)
+    finally:
+        faults.clear()
+    assert faulty["statusCode"] == 503
+    let_records_go_stale()
+
+    summary = world.run_watchdog()
+
+    assert (summary["recovered"], summary["already_resumed"]) == (0, 1)
+    assert watchdog_sends == []
+    record = world.local.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "COMPLETED"
+
+
+@pytest.mark.parametrize(
+    "reported_id", [None, "job-somebody-else"], ids=["without-id", "another-id"]
+)
+def test_status_answer_about_the_job_is_about_the_records_job(
+    world_with_stale_records: RunPodWorld, reported_id: str | None
+) -> None:
+    """/status/<job id> answered without an `id`, or with another: the job asked about is the
+    record's. It was once an error on every run, the record stuck until RunPod forgot the job."""
+    world = world_with_stale_records
+    world.runpod.webhooks_lost = True
+    job, job_id = world.run_job()
+    world.runpod.wait_for_webhooks()
+    answer = {k: v for k, v in world.runpod.jobs[job_id].status_object().items() if k != "id"}
+    if reported_id is not None:
+        answer["id"] = reported_id
+    world.runpod.status_answers.append((200, answer))
+    let_records_go_stale()
+
+    summary = world.run_watchdog()
+
+    assert (summary["recovered"], summary["errors"]) == (1, 0)
+    execution = world.local.execution(job)
+    assert execution["status"] == "SUCCEEDED"
+    assert json.loads(execution["output"])["job_id"] == job_id
+
+
+def test_status_answer_that_is_not_utf8_fails_the_task_as_invalid_output(
+    world_with_stale_records: RunPodWorld, watchdog_sends: SentTasks
+) -> None:
+    """The webhook refuses bytes that are not UTF-8 (400); the same bytes from /status were
+    once delivered with U+FFFD in place of each. Every run would read them again: the task fails
+    with RunPod.InvalidOutput, saying why."""
+    world = world_with_stale_records
+    world.runpod.webhooks_lost = True
+    job, job_id = world.run_job()
+    world.runpod.wait_for_webhooks()
+    body = b'{"id": "' + job_id.encode() + b'", "status": "COMPLETED", "output": "caf\xe9"}'
+    world.runpod.status_answers.append(
+        b"HTTP/1.1 200 OK\r\nContent-Type: application/json\r\nContent-Length: "
+        + str(len(body)).encode()
+        + b"\r\n\r\n"
+        + body
+    )
+    let_records_go_stale()
+
+    summary = world.run_watchdog()
+
+    assert summary["failed"] == 1
+    assert world.local.execution_error(job) == "RunPod.InvalidOutput"
+    assert "cannot be read" in json.loads(watchdog_sends.failure()["cause"])["error"]
+    record = world.local.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "FAILED"
+
+
+def test_job_whose_id_was_never_stored_waits_only_while_runpod_can_still_answer(
+    world_with_stale_records: RunPodWorld, watchdog_sends: SentTasks
+) -> None:
+    """RunPod accepted the job but its id could not be stored, and every webhook was lost. The
+    watchdog cannot ask /status without the id: it heartbeats the task while the job's webhook
+    may still come, then fails it with RunPod.JobLost once RunPod can no longer answer for the
+    job (its ttl plus the 30 minutes it keeps a result). It once heartbeated such a task
+    forever."""
+    world = world_with_stale_records
+    world.runpod.webhooks_lost = True
+    faults = AwsFaults(world.submit.dynamodb)
+    faults.fail("UpdateItem", THROTTLED)  # every try to store the job id
+    execution, payload = world.start()
+    try:
+        world.invoke({**payload, "policy": {"ttl": 60_000}})
+    finally:
+        faults.clear()
+    world.runpod.wait_for_webhooks()
+    job = Job(execution, world.webhook_token())
+    let_records_go_stale()
+
+    while_answerable = world.run_watchdog()
+    move_watchdog_clock(seconds=60 + 30 * 60)
+    forgotten = world.run_watchdog()
+
+    assert while_answerable["heartbeats"] == 1
+    assert forgotten["lost"] == 1
+    assert world.local.execution_error(job) == "RunPod.JobLost"
+    assert "never stored" in json.loads(watchdog_sends.failure()["cause"])["error"]
+
+
+@pytest.mark.parametrize(
+    ("output_bytes", "counted", "reads"),
+    [(1_500_000, "recovered", 2), (3_000_000, "failed", 2)],
+    ids=["read-alone", "over-the-cap"],
+)
+def test_a_large_status_answer_is_read_alone_and_one_over_the_cap_fails_its_task(
+    world_with_stale_records: RunPodWorld,
+    watchdog_sends: SentTasks,
+    monkeypatch: pytest.MonkeyPatch,
+    output_bytes: int,
+    counted: str,
+    reads: int,
+) -> None:
+    """One answer of tens of megabytes once took a run near its memory; a few read at once would
+    kill it, and the same record every run. An answer over what workers read side by side is
+    read again and settled one at a time; one over the cap (32 MiB; 2 MB here) fails its task
+    with RunPod.OutputTooLarge: one record never stops the others. (Without large outputs, a
+    result read whole is too large for the task too.)"""
+    monkeypatch.setattr(watchdog_run, "MAX_STATUS_BYTES", 2_000_000)
+    world = world_with_stale_records
+    world.runpod.webhooks_lost = True
+    job, job_id = world.run_job({"frames": "x" * output_bytes})
+    world.runpod.wait_for_webhooks()
+    let_records_go_stale()
+
+    summary = world.run_watchdog()
+
+    assert (summary[counted], summary["errors"]) == (1, 0)
+    assert world.runpod.status_requests == [job_id] * reads
+    assert world.local.execution_error(job) == "RunPod.OutputTooLarge"
+    cause = json.loads(watchdog_sends.failure()["cause"])["error"]
+    assert ("at most 2000000 are read" in cause) == (counted == "failed")

@@ -4,17 +4,18 @@ Each test once showed an invariant of the design broken: a 5xx on a problem that
 repeated after it succeeded, an expiry hidden or a job never cancelled because a claim that sent
 nothing counted as a delivery, a record out of the watchdog's reach, a secret in a log line."""
 
+import json
 from typing import Any
 
 import boto3
 import pytest
 
 from localdev.local_webhook import Job, LocalWebhook
+from runpod_callbacks import large_outputs
 from runpod_callbacks.errors import SubmitError
 from runpod_callbacks.submission import callback_token_for
 from tests.e2e.aws_faults import PROCESSED_THEN_TIMED_OUT, THROTTLED, AwsFaults, refused
 from tests.e2e.conftest import (
-    API_KEY,
     RunPodWorld,
     SentTasks,
     body,
@@ -127,11 +128,11 @@ def test_record_with_an_empty_task_token_is_never_a_5xx(
 def test_send_that_succeeded_is_not_sent_again_after_a_finalize_failure(
     local_webhook: LocalWebhook, faults: AwsFaults, sent_tasks: SentTasks
 ) -> None:
-    """One call fails: the finalize (UpdateItem tries 2 and 3) after a SendTaskSuccess that
+    """One call fails: the finalize (UpdateItem tries 3 and 4) after a SendTaskSuccess that
     succeeded. A delivery whose Step Functions call surely succeeded is never re-sent: RunPod's
     retry only records it (it once sent SendTaskSuccess again)."""
     job = local_webhook.start_job()
-    faults.fail("UpdateItem", THROTTLED, tries={2, 3})
+    faults.fail("UpdateItem", THROTTLED, tries={3, 4})
 
     faulty = local_webhook.deliver(job.callback_token, body("completed.json"))
     faults.clear()
@@ -151,7 +152,8 @@ def test_record_keeps_the_outcome_that_was_delivered_not_the_retrys(
     got, RunPod.InvalidOutput (the retry once recorded its own first choice, COMPLETED)."""
     job = local_webhook.start_job()
     faults.fail("SendTaskSuccess", refused("InvalidOutput"))  # deterministic: every delivery
-    faults.fail("UpdateItem", THROTTLED, tries={2, 3})  # the first delivery's finalize
+    # The first delivery's finalize: after the claim and a mark for each of its two sends.
+    faults.fail("UpdateItem", THROTTLED, tries={4, 5})
 
     faulty = local_webhook.deliver(job.callback_token, body("completed.json"))
     assert local_webhook.execution_error(job) == "RunPod.InvalidOutput"
@@ -174,7 +176,8 @@ def test_records_past_the_per_run_bound_are_reached_by_later_runs(
 ) -> None:
     """More long-running jobs than MAX_RECORDS_PER_RUN: were every run to take the same oldest
     records (they stay PENDING while heartbeated), the newer ones would never be asked about,
-    never heartbeated (their Task's HeartbeatSeconds runs out), never recovered."""
+    never heartbeated (their Task's HeartbeatSeconds runs out), never recovered. Each run takes
+    its full share, going on from where the last one stopped and around to the oldest."""
     world = world_with_stale_records
     world.runpod.jobs_run_until_cancelled = True
     job_ids = [world.run_job()[1] for _ in range(3)]
@@ -183,8 +186,15 @@ def test_records_past_the_per_run_bound_are_reached_by_later_runs(
 
     runs = [world.run_watchdog() for _ in range(3)]
 
-    assert [run["heartbeats"] for run in runs] == [2, 1, 2]  # on from where the last run stopped
-    assert set(world.runpod.status_requests[:3]) == set(job_ids)
+    assert [run["heartbeats"] for run in runs] == [2, 2, 2]
+    assert [run["behind"] for run in runs] == [1, 1, 1]
+    asked = world.runpod.status_requests  # in created order: job_ids[0] is the oldest
+    first, second, third = job_ids
+    assert [set(asked[run : run + 2]) for run in (0, 2, 4)] == [
+        {first, second},
+        {third, first},  # on from where the first run stopped, then around to the oldest
+        {second, third},
+    ]
 
 
 class ProcessDied(BaseException):
@@ -254,7 +264,7 @@ def test_callback_token_runpod_echoes_in_a_refusal_is_logged_only_redacted(
     """RunPod refuses the job with a message that quotes the webhook URL it was given (so the
     callback token, the webhook's bearer secret): the token is logged only redacted."""
     _, payload = world.start()
-    token = callback_token_for(payload["task_token"], API_KEY)
+    token = callback_token_for(payload["task_token"])
     url = f"{world.submit.os.environ['WEBHOOK_BASE_URL']}/{token}"
     world.runpod.answers.append((400, {"error": f"webhook {url} is not reachable"}))
     capsys.readouterr()
@@ -310,3 +320,38 @@ def test_runpod_redirect_is_refused_and_never_followed_with_the_key(world: RunPo
 
     assert type(raised.value).__name__ == "RunPod.SubmitRejected"
     assert len(world.runpod.runs) == 1
+
+
+def test_delivery_that_died_before_its_send_is_later_reported_expired(
+    local_webhook: LocalWebhook,
+    sent_tasks: SentTasks,
+    monkeypatch: pytest.MonkeyPatch,
+) -> None:
+    """The process dies after the claim, while it writes the result to S3: nothing was sent.
+    The task then times out: RunPod's retry must learn the task is gone (410, EXPIRED). The
+    claim once marked the record "may have reached Step Functions" ahead of the send, and the
+    retry answered 200 "task resumed" with the record COMPLETED, though nothing was sent."""
+    s3 = boto3.client("s3")
+    s3.create_bucket(Bucket="runpod-results-died")
+    monkeypatch.setenv("LARGE_OUTPUT_BUCKET", "runpod-results-died")
+    large_outputs._store.cache_clear()
+    job = local_webhook.start_job(impatient=True)
+    raw = json.dumps({"id": "runpod-job-123", "status": "COMPLETED", "output": "x" * 300_000})
+    dies = AwsFaults(large_outputs._store("runpod-results-died", "runpod-results/")._s3)
+    dies.fail("PutObject", process_dies)
+    try:
+        with pytest.raises(ProcessDied):
+            local_webhook.deliver(job.callback_token, raw)
+    finally:
+        dies.clear()
+        large_outputs._store.cache_clear()
+    assert sent_tasks == []
+    local_webhook.execution(job)  # the task times out meanwhile
+    let_leases_run_out(monkeypatch)  # RunPod retries 10 s later
+
+    retried = local_webhook.deliver(job.callback_token, raw)
+
+    assert retried["statusCode"] == 410, response_json(retried)
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "EXPIRED"

@@ -12,14 +12,15 @@ from bench.dynamodb_units import (
 )
 
 INDEX = GlobalIndex(
-    name="status-created_at",
+    name="pending_shard-created_at",
     table_key=("callback_token",),
-    index_key=("status", "created_at"),
-    projected=("job_id", "endpoint_id", "task_token"),
+    index_key=("pending_shard", "created_at"),
+    projected=("job_id", "endpoint_id", "task_token", "runpod_forgets_at"),
 )
 PENDING = {
     "callback_token": {"S": "abc"},
     "status": {"S": "PENDING"},
+    "pending_shard": {"S": "7"},
     "created_at": {"S": "2026-11-30T07:56:55.000Z"},
     "job_id": {"S": ""},
     "task_token": {"S": "token"},
@@ -63,8 +64,13 @@ def test_a_new_indexed_item_writes_the_index_once() -> None:
 
 
 def test_a_changed_index_key_writes_the_index_twice() -> None:
-    completed = {**PENDING, "status": {"S": "COMPLETED"}}
-    assert index_write_units(PENDING, completed, INDEX) == 2
+    moved = {**PENDING, "pending_shard": {"S": "8"}}
+    assert index_write_units(PENDING, moved, INDEX) == 2
+
+
+def test_a_record_leaving_pending_leaves_the_index_with_one_write() -> None:
+    completed = {name: value for name, value in PENDING.items() if name != "pending_shard"}
+    assert index_write_units(PENDING, {**completed, "status": {"S": "COMPLETED"}}, INDEX) == 1
 
 
 def test_a_changed_projected_attribute_writes_the_index_once() -> None:

@@ -5,7 +5,7 @@ from typing import Any
 
 import pytest
 
-from runpod_callbacks.callback_records import AlreadyFinished, claim_refusal
+from runpod_callbacks.callback_records import Finished, claim_refusal
 from runpod_callbacks.errors import (
     CorruptRecord,
     DeliveryInFlight,
@@ -26,8 +26,8 @@ PENDING = {"callback_token": "t", "task_token": "T", "status": "PENDING", "job_i
         ({**PENDING, "job_id": "job-2"}, JobIdMismatch),
         ({**PENDING, "job_id": Decimal(7)}, JobIdMismatch),
         ({**PENDING, "status": "COMPLETED", "job_id": "job-2"}, JobIdMismatch),
-        ({**PENDING, "status": "COMPLETED"}, AlreadyFinished),
-        ({**PENDING, "status": "FAILED"}, AlreadyFinished),
+        ({**PENDING, "status": "COMPLETED"}, Finished),
+        ({**PENDING, "status": "FAILED"}, Finished),
         ({**PENDING, "status": "EXPIRED"}, TaskExpired),
         ({**PENDING, "status": "ARCHIVED"}, RecordNotPending),
         ({k: v for k, v in PENDING.items() if k != "task_token"}, CorruptRecord),

@@ -3,21 +3,8 @@
 import re
 
 from localdev.runtime import LAMBDA_SOURCE
+from runpod_callbacks.metric_names import Metric
 from tests.terraform.tf_tools import REPO
-
-# Every way the code names a metric: error classes, Delivered(...), add_metric / _answer calls.
-METRIC_IN_CODE = re.compile(
-    r'metric_name = "(\w+)"|Delivered\(\s*"(\w+)"|name="(\w+)", unit|_answer\([^"\n]*"(\w+)"'
-)
-
-
-def metrics_in_code() -> set[str]:
-    names: set[str] = set()
-    for path in LAMBDA_SOURCE.rglob("*.py"):
-        for match in METRIC_IN_CODE.finditer(path.read_text()):
-            names.update(group for group in match.groups() if group)
-    names.discard("WebhookError")  # the base class's placeholder, never emitted
-    return names
 
 
 def metrics_in_readme() -> set[str]:
@@ -27,4 +14,12 @@ def metrics_in_readme() -> set[str]:
 
 
 def test_readme_lists_every_metric_the_functions_emit_and_no_other() -> None:
-    assert metrics_in_readme() == metrics_in_code() | {"RunPodDelayTime", "RunPodExecutionTime"}
+    assert metrics_in_readme() == {str(metric) for metric in Metric}
+
+
+def test_every_metric_named_is_emitted_somewhere() -> None:
+    code = "\n".join(
+        path.read_text() for path in LAMBDA_SOURCE.rglob("*.py") if path.name != "metric_names.py"
+    )
+
+    assert [metric.name for metric in Metric if f"Metric.{metric.name}" not in code] == []

@@ -5,7 +5,7 @@ from decimal import Decimal
 
 import pytest
 
-from runpod_callbacks.json_text import NotAnObject, parse_object, to_json
+from runpod_callbacks.json_text import UNPARSED, NotAnObject, parse_object, to_json
 
 
 def test_members_keep_their_text_and_exact_values() -> None:
@@ -54,3 +54,24 @@ def test_lone_surrogates_are_written_as_escapes() -> None:
     text.encode("utf-8")  # valid UTF-8
     assert text == '{"file":"caf\\udce9.mp4","emoji":"😀"}'
     assert json.loads(text) == {"file": "caf\udce9.mp4", "emoji": "😀"}
+
+
+def test_a_member_too_large_for_the_record_is_checked_but_not_parsed() -> None:
+    """Millions of numbers as Decimals would take gigabytes: a large container keeps its exact
+    text, its value is not built."""
+    big = "[" + ",".join(["[1.5,2]"] * 20_000) + "]"
+
+    members = parse_object(f'{{"output": {big}, "status": "COMPLETED"}}')
+
+    assert members["output"].value is UNPARSED
+    assert members["output"].text == big
+    assert members["status"].value == "COMPLETED"
+
+
+@pytest.mark.parametrize("broken", ["[1,2,]", "[NaN]", '{"a": 1,}', "[01]"])
+def test_a_large_member_that_is_not_json_is_refused_all_the_same(broken: str) -> None:
+    padding = ",".join(["1"] * 40_000)
+    text = '{"output": [' + padding + "," + broken + "]}"
+
+    with pytest.raises(ValueError, match=r"Expecting|is not JSON|Extra data|delimiter"):
+        parse_object(text)
