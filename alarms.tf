@@ -20,8 +20,9 @@ locals {
     }
   }
 
-  # Errors of the function, and two of its EMF metrics (dimension `service`) where any count means
-  # something upstream failed: a lost webhook, or a result that expired before anyone fetched it.
+  # Errors of the function, and three of its EMF metrics (dimension `service`) where any count
+  # means something went wrong: a lost webhook, a result that expired before anyone fetched it,
+  # stale records a run could not reach.
   watchdog_alarms = {
     watchdog-errors = {
       namespace  = "AWS/Lambda"
@@ -40,6 +41,12 @@ locals {
       metric     = "JobLost"
       dimensions = { service = local.watchdog_service }
       summary    = "RunPod no longer knew jobs whose results nobody had fetched; their tasks failed with RunPod.JobLost"
+    }
+    watchdog-behind = {
+      namespace  = local.metrics_namespace
+      metric     = "WatchdogBehind"
+      dimensions = { service = local.watchdog_service }
+      summary    = "A watchdog run could not reach every stale record (too many for its time or max_records_per_run); they come first next run, but heartbeats lapse if this goes on: raise watchdog.timeout, memory_size or max_records_per_run"
     }
   }
 

@@ -121,8 +121,10 @@ resource "aws_api_gateway_method_settings" "all" {
   method_path = "*/*"
 
   settings {
-    metrics_enabled        = true
-    logging_level          = var.api_logging_level
+    metrics_enabled = true
+    logging_level   = var.api_logging_level
+    # Data tracing would log each request's path and body: the callback token with them.
+    data_trace_enabled     = false
     throttling_burst_limit = var.api_throttling.burst_limit
     throttling_rate_limit  = var.api_throttling.rate_limit
   }

@@ -118,7 +118,7 @@ data "aws_iam_policy_document" "webhook" {
 
   statement {
     sid       = "CallbackRecords"
-    actions   = ["dynamodb:GetItem", "dynamodb:UpdateItem"]
+    actions   = ["dynamodb:UpdateItem"]
     resources = [aws_dynamodb_table.this.arn]
   }
 
@@ -218,7 +218,7 @@ data "aws_iam_policy_document" "watchdog" {
   statement {
     sid       = "FindStaleRecords"
     actions   = ["dynamodb:Query"]
-    resources = ["${aws_dynamodb_table.this.arn}/index/status-created_at"]
+    resources = ["${aws_dynamodb_table.this.arn}/index/pending_shard-created_at"]
   }
 
   statement {
@@ -346,16 +346,22 @@ data "aws_iam_policy_document" "large_outputs_read" {
   }
 }
 
+# With the submit function, the state machine invokes it and the function writes the records;
+# without it, the state machine's own waiting Task stores each record (dynamodb:putItem).
 data "aws_iam_policy_document" "state_machine" {
-  source_policy_documents = [
-    data.aws_iam_policy_document.table_key.json,
-    data.aws_iam_policy_document.large_outputs_read.json,
-  ]
+  source_policy_documents = concat(
+    local.create_submit ? [] : [data.aws_iam_policy_document.table_key.json],
+    [data.aws_iam_policy_document.large_outputs_read.json],
+  )
 
-  statement {
-    sid       = "WriteCallbackRecords"
-    actions   = ["dynamodb:PutItem", "dynamodb:UpdateItem"]
-    resources = [aws_dynamodb_table.this.arn]
+  dynamic "statement" {
+    for_each = local.create_submit ? [] : [aws_dynamodb_table.this.arn]
+
+    content {
+      sid       = "WriteCallbackRecords"
+      actions   = ["dynamodb:PutItem"]
+      resources = [statement.value]
+    }
   }
 
   dynamic "statement" {

@@ -41,7 +41,7 @@ output "table_arn" {
 ################################################################################
 
 output "state_machine_policy_json" {
-  description = "IAM policy (JSON) a state machine's role needs: write callback records, when created invoke the submit function and, with large outputs, read the results in S3 (decrypting with their key). Attach it with aws_iam_role_policy."
+  description = "IAM policy (JSON) a state machine's role needs, and no more: with the submit function, invoke it (the function writes the records); without it, put callback records in the table (and use the table's key). With large outputs, read the results in S3 (decrypting with their key). Attach it with aws_iam_role_policy."
   value       = data.aws_iam_policy_document.state_machine.json
 }
 

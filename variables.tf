@@ -45,7 +45,7 @@ variable "lambda_architecture" {
 }
 
 variable "lambda_memory_size" {
-  description = "Memory of every function of the module in MB (CPU scales with it)."
+  description = "Memory of the webhook and the submit function in MB (CPU scales with it); the watchdog's is `watchdog.memory_size`."
   type        = number
   default     = 256
 
@@ -151,13 +151,13 @@ variable "api_access_logs_enabled" {
 }
 
 variable "api_logging_level" {
-  description = "API Gateway execution logging: `OFF`, `ERROR` or `INFO`. Any level but `OFF` needs the region's API Gateway CloudWatch Logs role (see `create_api_gateway_cloudwatch_role`)."
+  description = "API Gateway execution logging: `OFF` or `ERROR`. `ERROR` needs the region's API Gateway CloudWatch Logs role (see `create_api_gateway_cloudwatch_role`). `INFO` is refused: it logs each request's path, and the path holds the callback token, the webhook's only credential."
   type        = string
   default     = "ERROR"
 
   validation {
-    condition     = contains(["OFF", "ERROR", "INFO"], var.api_logging_level)
-    error_message = "api_logging_level must be OFF, ERROR or INFO."
+    condition     = contains(["OFF", "ERROR"], var.api_logging_level)
+    error_message = "api_logging_level must be OFF or ERROR: INFO would log every request's path, and the path holds the callback token, which lets anyone who reads the logs post a result."
   }
 }
 
@@ -213,7 +213,7 @@ variable "logs_kms_key_arn" {
 ################################################################################
 
 variable "alarms" {
-  description = "CloudWatch alarms on the webhook function's errors and throttles, on API 5xx and, with the watchdog, on its errors, on results it recovered (webhooks are being lost) and on jobs lost before anyone fetched them; they notify `sns_topic_arns`."
+  description = "CloudWatch alarms on the webhook function's errors and throttles, on API 5xx and, with the watchdog, on its errors, on results it recovered (webhooks are being lost), on jobs lost before anyone fetched them and on stale records a run could not reach (`WatchdogBehind`); they notify `sns_topic_arns`."
   type = object({
     enabled        = optional(bool, false)
     sns_topic_arns = optional(list(string), [])
@@ -260,13 +260,13 @@ variable "runpod_api_base_url" {
 }
 
 variable "submit_timeout" {
-  description = "Timeout of the submit function in seconds (RunPod calls are retried 3 times, 10 s each at most)."
+  description = "Timeout of the submit function in seconds. RunPod's /run is tried up to 3 times (10 s each at most) while the time left still fits the job id's writes; 48 s fits the API key's read, the record's write, one try and those writes."
   type        = number
   default     = 60
 
   validation {
-    condition     = var.submit_timeout >= 35 && var.submit_timeout <= 900
-    error_message = "submit_timeout must be between 35 and 900 seconds."
+    condition     = var.submit_timeout >= 48 && var.submit_timeout <= 900
+    error_message = "submit_timeout must be between 48 and 900 seconds: below 48 the function could run out of time before it answers with a typed error."
   }
 }
 
@@ -275,13 +275,14 @@ variable "submit_timeout" {
 ################################################################################
 
 variable "watchdog" {
-  description = "The watchdog `<prefix>-runpod-watchdog`, run on a schedule, recovers results whose webhooks were lost, heartbeats running jobs and cancels jobs nobody waits for. `enabled` (null: whenever the submit function is created; it needs the RunPod API key), `schedule_expression` (`rate(1 minute)` to `rate(10 minutes)`, or a `cron(...)` expression whose longest gap you keep well under RunPod's 30-minute result retention), `stale_after_seconds` (a PENDING record younger than this is left to the webhook), `max_records_per_run`, the function's `timeout` in seconds."
+  description = "The watchdog `<prefix>-runpod-watchdog`, run on a schedule, recovers results whose webhooks were lost, heartbeats running jobs and cancels jobs nobody waits for. `enabled` (null: whenever the submit function is created; it needs the RunPod API key), `schedule_expression` (`rate(1 minute)` to `rate(10 minutes)`, or a `cron(...)` expression whose longest gap you keep well under RunPod's 30-minute result retention), `stale_after_seconds` (a PENDING record younger than this is left to the webhook), `max_records_per_run` (the most stale records one run takes; more are counted `WatchdogBehind` and come first next run), the function's `timeout` in seconds (it stops taking records 30 s before it) and `memory_size` in MB (CPU scales with it: the default settles 10,000 records in a run, docs/scale.md)."
   type = object({
     enabled             = optional(bool)
     schedule_expression = optional(string, "rate(2 minutes)")
     stale_after_seconds = optional(number, 60)
-    max_records_per_run = optional(number, 500)
+    max_records_per_run = optional(number, 25000)
     timeout             = optional(number, 120)
+    memory_size         = optional(number, 1024)
   })
   default = {}
 
@@ -296,13 +297,18 @@ variable "watchdog" {
   }
 
   validation {
-    condition     = var.watchdog.max_records_per_run >= 1 && var.watchdog.max_records_per_run <= 10000 && floor(var.watchdog.max_records_per_run) == var.watchdog.max_records_per_run
-    error_message = "watchdog.max_records_per_run must be a whole number from 1 to 10000."
+    condition     = var.watchdog.max_records_per_run >= 1 && var.watchdog.max_records_per_run <= 100000 && floor(var.watchdog.max_records_per_run) == var.watchdog.max_records_per_run
+    error_message = "watchdog.max_records_per_run must be a whole number from 1 to 100000."
   }
 
   validation {
-    condition     = var.watchdog.timeout >= 30 && var.watchdog.timeout <= 900
-    error_message = "watchdog.timeout must be between 30 and 900 seconds."
+    condition     = var.watchdog.timeout >= 60 && var.watchdog.timeout <= 900
+    error_message = "watchdog.timeout must be between 60 and 900 seconds: a run stops taking records 30 s before its timeout, so the records it takes can finish."
+  }
+
+  validation {
+    condition     = var.watchdog.memory_size >= 128 && var.watchdog.memory_size <= 10240
+    error_message = "watchdog.memory_size must be between 128 and 10240 MB."
   }
 }
 
@@ -338,7 +344,7 @@ variable "large_outputs" {
       !can(regex("(^|/)\\.{1,2}/", var.large_outputs.key_prefix)) &&
       length(var.large_outputs.key_prefix) <= 512
     )
-    error_message = "large_outputs.key_prefix must be empty or folders ending in '/' (e.g. runpod-results/), made of letters, digits and ! _ . ' ( ) -, no '.' or '..' folder, at most 512 characters (object keys add up to 432 and end at S3's 1,024)."
+    error_message = "large_outputs.key_prefix must be empty or folders ending in '/' (e.g. runpod-results/), made of letters, digits and ! _ . ' ( ) -, no '.' or '..' folder, at most 512 characters (object keys add up to 497 more and end under S3's 1,024)."
   }
 
   validation {

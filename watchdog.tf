@@ -1,7 +1,7 @@
 # The optional watchdog: on a schedule it finds stale PENDING records through the table's
-# status-created_at index, delivers results whose webhooks were lost, heartbeats running jobs and
-# cancels jobs nobody waits for (see local.create_watchdog). Its role and the schedule's role are
-# in iam.tf.
+# pending_shard-created_at index, delivers results whose webhooks were lost, heartbeats running
+# jobs and cancels jobs nobody waits for (see local.create_watchdog). Its role and the schedule's
+# role are in iam.tf.
 
 resource "aws_cloudwatch_log_group" "watchdog" {
   #checkov:skip=CKV_AWS_338:Retention is the caller's choice (var.logs_retention_in_days).
@@ -28,7 +28,7 @@ resource "aws_lambda_function" "watchdog" {
   handler          = "watchdog.lambda_handler"
   runtime          = var.lambda_runtime
   architectures    = [var.lambda_architecture]
-  memory_size      = var.lambda_memory_size
+  memory_size      = var.watchdog.memory_size
   timeout          = var.watchdog.timeout
   filename         = local.lambda_zip_path
   source_code_hash = local.lambda_zip_hash

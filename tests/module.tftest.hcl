@@ -148,7 +148,7 @@ run "table_has_the_watchdog_index_whatever_the_switches" {
   assert {
     condition = aws_dynamodb_table.this.attribute == toset([
       { name = "callback_token", type = "S" },
-      { name = "status", type = "S" },
+      { name = "pending_shard", type = "S" },
       { name = "created_at", type = "S" },
     ])
     error_message = "the table declares its key and the index's keys, all strings"
@@ -159,10 +159,10 @@ run "table_has_the_watchdog_index_whatever_the_switches" {
       name            = index.name, hash_key = index.hash_key, range_key = index.range_key,
       projection_type = index.projection_type, non_key_attributes = index.non_key_attributes
       }] == [{
-      name            = "status-created_at", hash_key = "status", range_key = "created_at",
-      projection_type = "INCLUDE", non_key_attributes = toset(["job_id", "endpoint_id", "task_token"])
+      name            = "pending_shard-created_at", hash_key = "pending_shard", range_key = "created_at",
+      projection_type = "INCLUDE", non_key_attributes = toset(["job_id", "endpoint_id", "task_token", "runpod_forgets_at"])
     }]
-    error_message = "one index, status-created_at (status, created_at), projecting what the watchdog reads"
+    error_message = "one index, pending_shard-created_at (pending_shard, created_at), projecting what the watchdog reads"
   }
 
   assert {
@@ -368,10 +368,10 @@ run "iam_is_least_privilege" {
 
   assert {
     condition = toset(flatten([for statement in data.aws_iam_policy_document.webhook.statement : statement.actions])) == toset([
-      "dynamodb:GetItem", "dynamodb:UpdateItem", "states:SendTaskSuccess", "states:SendTaskFailure",
+      "dynamodb:UpdateItem", "states:SendTaskSuccess", "states:SendTaskFailure",
       "logs:CreateLogStream", "logs:PutLogEvents",
     ])
-    error_message = "the function may read/update records, resume tasks and write its own logs, nothing else"
+    error_message = "the function may update records (every path is one conditional UpdateItem), resume tasks and write its own logs, nothing else"
   }
 
   assert {
@@ -391,8 +391,10 @@ run "iam_is_least_privilege" {
   }
 
   assert {
-    condition     = toset(flatten([for statement in data.aws_iam_policy_document.state_machine.statement : statement.actions])) == toset(["dynamodb:PutItem", "dynamodb:UpdateItem"])
-    error_message = "a state machine needs PutItem/UpdateItem on the table to write records"
+    condition = [for statement in data.aws_iam_policy_document.state_machine.statement : {
+      actions = statement.actions, resources = statement.resources
+    }] == [{ actions = toset(["dynamodb:PutItem"]), resources = toset([aws_dynamodb_table.this.arn]) }]
+    error_message = "without the submit function, a state machine stores each record itself: PutItem on the table, nothing more"
   }
 }
 
@@ -435,8 +437,16 @@ run "access_logs_go_to_the_module_log_group_and_the_account_setting_is_left_alon
   }
 
   assert {
-    condition     = aws_api_gateway_method_settings.all.settings[0].logging_level == "ERROR"
-    error_message = "execution logging is ERROR by default"
+    condition = alltrue([
+      for settings in aws_api_gateway_stage.this.access_log_settings :
+      jsondecode(settings.format).resourcePath == "$context.resourcePath" && !strcontains(settings.format, "$context.path") && !strcontains(settings.format, "$context.requestOverride")
+    ])
+    error_message = "access logs record the route's template (/webhook/{callback_token}), never the request's path, which holds the callback token"
+  }
+
+  assert {
+    condition     = aws_api_gateway_method_settings.all.settings[0].logging_level == "ERROR" && !aws_api_gateway_method_settings.all.settings[0].data_trace_enabled
+    error_message = "execution logging is ERROR by default, without data tracing (which would log request bodies and paths)"
   }
 
   assert {
@@ -694,8 +704,8 @@ run "submit_function_with_least_privilege_when_a_secret_is_given" {
   }
 
   assert {
-    condition     = contains(flatten([for statement in data.aws_iam_policy_document.state_machine.statement : statement.actions]), "lambda:InvokeFunction")
-    error_message = "a state machine must be allowed to invoke the submit function"
+    condition     = toset(flatten([for statement in data.aws_iam_policy_document.state_machine.statement : statement.actions])) == toset(["lambda:InvokeFunction"])
+    error_message = "with the submit function, a state machine only invokes it: the function writes the records"
   }
 
   assert {
@@ -772,12 +782,12 @@ run "watchdog_with_least_privilege_when_a_secret_is_given" {
     condition = (
       aws_lambda_function.watchdog[0].runtime == aws_lambda_function.webhook.runtime &&
       aws_lambda_function.watchdog[0].architectures == aws_lambda_function.webhook.architectures &&
-      aws_lambda_function.watchdog[0].memory_size == aws_lambda_function.webhook.memory_size &&
       aws_lambda_function.watchdog[0].layers == aws_lambda_function.webhook.layers &&
       aws_lambda_function.watchdog[0].tracing_config[0].mode == "PassThrough" &&
-      aws_lambda_function.watchdog[0].timeout == 120
+      aws_lambda_function.watchdog[0].timeout == 120 &&
+      aws_lambda_function.watchdog[0].memory_size == 1024
     )
-    error_message = "the watchdog shares runtime, architecture, memory, layer and tracing with the other functions; 120 s timeout"
+    error_message = "the watchdog shares runtime, architecture, layer and tracing with the other functions; 120 s timeout, 1024 MB (its CPU settles 10,000 records a run)"
   }
 
   assert {
@@ -795,7 +805,7 @@ run "watchdog_with_least_privilege_when_a_secret_is_given" {
       RUNPOD_API_KEY_SECRET_ARN    = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
       RUNPOD_API_BASE_URL          = "https://api.runpod.ai/v2"
       STALE_AFTER_SECONDS          = "60"
-      MAX_RECORDS_PER_RUN          = "500"
+      MAX_RECORDS_PER_RUN          = "25000"
     })
     error_message = "the watchdog's environment: the shared settings, its service name, RunPod's key and API, its two limits"
   }
@@ -805,7 +815,7 @@ run "watchdog_with_least_privilege_when_a_secret_is_given" {
       for statement in concat(data.aws_iam_policy_document.watchdog[0].statement, data.aws_iam_policy_document.runpod_api_key[0].statement) :
       join(" ", sort(statement.actions)) => statement.resources
       }) == tomap({
-      "dynamodb:Query"                                                         = toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/dev-runpod-callbacks/index/status-created_at"])
+      "dynamodb:Query"                                                         = toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/dev-runpod-callbacks/index/pending_shard-created_at"])
       "dynamodb:GetItem dynamodb:UpdateItem"                                   = toset(["arn:aws:dynamodb:eu-west-1:123456789012:table/dev-runpod-callbacks"])
       "states:SendTaskFailure states:SendTaskHeartbeat states:SendTaskSuccess" = toset(["*"])
       "secretsmanager:GetSecretValue"                                          = toset([var.runpod_api_key_secret_arn])
@@ -883,6 +893,7 @@ run "watchdog_settings_reach_the_function_and_its_schedule" {
       stale_after_seconds = 300
       max_records_per_run = 50
       timeout             = 600
+      memory_size         = 2048
     }
   }
 
@@ -891,7 +902,8 @@ run "watchdog_settings_reach_the_function_and_its_schedule" {
       aws_scheduler_schedule.watchdog[0].schedule_expression == "cron(0/5 * * * ? *)" &&
       aws_lambda_function.watchdog[0].environment[0].variables["STALE_AFTER_SECONDS"] == "300" &&
       aws_lambda_function.watchdog[0].environment[0].variables["MAX_RECORDS_PER_RUN"] == "50" &&
-      aws_lambda_function.watchdog[0].timeout == 600
+      aws_lambda_function.watchdog[0].timeout == 600 &&
+      aws_lambda_function.watchdog[0].memory_size == 2048
     )
     error_message = "watchdog settings must reach the schedule and the function"
   }
@@ -1019,6 +1031,36 @@ run "watchdog_timeout_out_of_range_is_rejected" {
   expect_failures = [var.watchdog]
 }
 
+run "watchdog_timeout_that_leaves_no_time_to_take_records_is_rejected" {
+  command = plan
+
+  variables {
+    watchdog = { timeout = 59 }
+  }
+
+  expect_failures = [var.watchdog]
+}
+
+run "submit_timeout_shorter_than_its_budget_is_rejected" {
+  command = plan
+
+  variables {
+    submit_timeout = 47
+  }
+
+  expect_failures = [var.submit_timeout]
+}
+
+run "info_execution_logging_is_refused_as_it_would_log_the_token" {
+  command = plan
+
+  variables {
+    api_logging_level = "INFO"
+  }
+
+  expect_failures = [var.api_logging_level]
+}
+
 run "alarms_cover_the_watchdog_when_it_exists" {
   command = plan
 
@@ -1028,8 +1070,8 @@ run "alarms_cover_the_watchdog_when_it_exists" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.this) == 6
-    error_message = "the webhook's three alarms and the watchdog's three"
+    condition     = length(aws_cloudwatch_metric_alarm.this) == 7
+    error_message = "the webhook's three alarms and the watchdog's four"
   }
 
   assert {
@@ -1043,14 +1085,16 @@ run "alarms_cover_the_watchdog_when_it_exists" {
 
   assert {
     condition = alltrue([
-      for key, metric in { watchdog-recovered-results = "RecoveredByWatchdog", watchdog-lost-jobs = "JobLost" } :
+      for key, metric in {
+        watchdog-recovered-results = "RecoveredByWatchdog", watchdog-lost-jobs = "JobLost", watchdog-behind = "WatchdogBehind"
+      } :
       aws_cloudwatch_metric_alarm.this[key].namespace == "RunPodWebhook" &&
       aws_cloudwatch_metric_alarm.this[key].metric_name == metric &&
       aws_cloudwatch_metric_alarm.this[key].dimensions == tomap({ service = "runpod-watchdog" }) &&
       aws_cloudwatch_metric_alarm.this[key].threshold == 0 &&
       aws_cloudwatch_metric_alarm.this[key].comparison_operator == "GreaterThanThreshold"
     ])
-    error_message = "alarms when the watchdog recovers a result (webhooks are lost) or finds a job lost"
+    error_message = "alarms when the watchdog recovers a result (webhooks are lost), finds a job lost, or cannot reach every stale record"
   }
 }
 

@@ -54,16 +54,31 @@ locals {
         }
         TimeoutSeconds   = ceil(var.runpod_job_ttl_ms / 1000) + 60
         HeartbeatSeconds = 360
-        Retry = [{
-          ErrorEquals     = ["RunPod.SubmitFailed"]
-          IntervalSeconds = 10
-          MaxAttempts     = 2
-          BackoffRate     = 2
-        }]
+        # RunPod admits 1,000 /run per 10 s per endpoint: a Map of thousands meets its 429s.
+        # Full jitter spreads the retries so they do not come back in lockstep; 20 attempts
+        # capped at 60 s outlast a burst of 10,000 on one endpoint (docs/scale.md).
+        Retry = [
+          {
+            ErrorEquals     = ["RunPod.SubmitThrottled"]
+            IntervalSeconds = 2
+            BackoffRate     = 2
+            MaxDelaySeconds = 60
+            MaxAttempts     = 20
+            JitterStrategy  = "FULL"
+          },
+          {
+            ErrorEquals     = ["RunPod.SubmitFailed"]
+            IntervalSeconds = 10
+            BackoffRate     = 2
+            MaxAttempts     = 2
+            JitterStrategy  = "FULL"
+          },
+        ]
         Catch = [{
           ErrorEquals = [
-            "RunPod.SubmitRejected", "RunPod.SubmitFailed", "RunPod.InvalidRequest", "RunPod.FAILED",
-            "RunPod.CANCELLED", "RunPod.TIMED_OUT", "RunPod.OutputTooLarge", "RunPod.InvalidOutput",
+            "RunPod.SubmitRejected", "RunPod.SubmitThrottled", "RunPod.SubmitFailed",
+            "RunPod.InvalidRequest", "RunPod.FAILED", "RunPod.CANCELLED", "RunPod.TIMED_OUT",
+            "RunPod.OutputTooLarge", "RunPod.OutputNotStored", "RunPod.InvalidOutput",
             "RunPod.JobLost", "States.Timeout", "States.HeartbeatTimeout",
           ]
           ResultPath = "$.error"

@@ -12,6 +12,7 @@ from typing import Any
 import pytest
 
 from localdev import aws_setup
+from runpod_callbacks.errors import TaskError
 from tests.terraform import tf_tools
 from tests.terraform.moto_aws import POWERTOOLS_ACCOUNT, aws, output
 
@@ -23,17 +24,7 @@ from pytest_terraform import terraform as terraform_root
 ENDPOINT_ID = "upscaler-v2"
 TASK = "UpscaleOnRunPod"
 # Errors the module's functions send that the example must route to its failure state.
-CAUGHT_RUNPOD_ERRORS = {
-    "RunPod.FAILED",
-    "RunPod.CANCELLED",
-    "RunPod.TIMED_OUT",
-    "RunPod.OutputTooLarge",
-    "RunPod.InvalidOutput",
-    "RunPod.JobLost",
-    "RunPod.SubmitFailed",
-    "RunPod.SubmitRejected",
-    "RunPod.InvalidRequest",
-}
+CAUGHT_RUNPOD_ERRORS = {str(error) for error in TaskError}
 # What Step Functions raises when the task waits too long, or hears no heartbeat from the watchdog.
 CAUGHT_STATES_ERRORS = {"States.Timeout", "States.HeartbeatTimeout"}
 WATCHDOG_PERIOD_S = {"rate(1 minute)": 60} | {f"rate({n} minutes)": 60 * n for n in range(2, 11)}

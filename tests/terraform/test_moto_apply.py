@@ -37,7 +37,7 @@ def test_table_has_the_record_schema(deployed: Any, moto_endpoint: str) -> None:
     assert table["KeySchema"] == [{"AttributeName": "callback_token", "KeyType": "HASH"}]
     assert sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
         {"AttributeName": name, "AttributeType": "S"}
-        for name in ("callback_token", "created_at", "status")
+        for name in ("callback_token", "created_at", "pending_shard")
     ]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert ttl["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
@@ -54,15 +54,16 @@ def test_table_has_the_watchdog_index_without_the_watchdog(
 
     (index,) = table["GlobalSecondaryIndexes"]
 
-    assert index["IndexName"] == "status-created_at"
+    assert index["IndexName"] == "pending_shard-created_at"
     assert index["KeySchema"] == [
-        {"AttributeName": "status", "KeyType": "HASH"},
+        {"AttributeName": "pending_shard", "KeyType": "HASH"},
         {"AttributeName": "created_at", "KeyType": "RANGE"},
     ]
     assert index["Projection"]["ProjectionType"] == "INCLUDE"
     assert sorted(index["Projection"]["NonKeyAttributes"]) == [
         "endpoint_id",
         "job_id",
+        "runpod_forgets_at",
         "task_token",
     ]
     functions = aws("lambda", moto_endpoint).list_functions()["Functions"]
@@ -134,7 +135,6 @@ def test_iam_is_least_privilege(deployed: Any, moto_endpoint: str) -> None:
     assert output(deployed, "webhook_role_arn") == role["Arn"]
     assert attached == []
     assert actions == {
-        "dynamodb:GetItem",
         "dynamodb:UpdateItem",
         "states:SendTaskSuccess",
         "states:SendTaskFailure",
@@ -154,7 +154,7 @@ def test_iam_is_least_privilege(deployed: Any, moto_endpoint: str) -> None:
         action
         for statement in state_machine_policy["Statement"]
         for action in _list(statement["Action"])
-    } == {"dynamodb:PutItem", "dynamodb:UpdateItem"}
+    } == {"dynamodb:PutItem"}  # without the submit function, its waiting Task stores records
 
 
 def test_only_the_webhook_route_may_invoke_the_function(deployed: Any, moto_endpoint: str) -> None:
@@ -312,6 +312,7 @@ def test_watchdog_is_deployed_with_its_settings(
     assert function["Runtime"] == "python3.13"
     assert function["Architectures"] == ["arm64"]
     assert function["Timeout"] == 120
+    assert function["MemorySize"] == 1024
     assert function["Role"] == output(deployed_with_submit, "watchdog_role_arn")
     assert function["FunctionArn"] == output(deployed_with_submit, "watchdog_function_arn")
     assert function["FunctionName"] == output(deployed_with_submit, "watchdog_function_name")
@@ -325,7 +326,7 @@ def test_watchdog_is_deployed_with_its_settings(
         "RUNPOD_API_KEY_SECRET_ARN": output(deployed_with_submit, "secret_arn"),
         "RUNPOD_API_BASE_URL": "https://api.runpod.ai/v2",
         "STALE_AFTER_SECONDS": "60",
-        "MAX_RECORDS_PER_RUN": "500",
+        "MAX_RECORDS_PER_RUN": "25000",
     }
 
 
@@ -344,7 +345,7 @@ def test_watchdog_role_is_least_privilege(deployed_with_submit: Any, moto_endpoi
 
     assert iam.list_attached_role_policies(RoleName="sub-runpod-watchdog")["AttachedPolicies"] == []
     assert by_actions == {
-        ("dynamodb:Query",): [f"{table_arn}/index/status-created_at"],
+        ("dynamodb:Query",): [f"{table_arn}/index/pending_shard-created_at"],
         ("dynamodb:GetItem", "dynamodb:UpdateItem"): [table_arn],
         ("states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"): ["*"],
         ("secretsmanager:GetSecretValue",): [output(deployed_with_submit, "secret_arn")],

@@ -1,12 +1,15 @@
-"""A state created by the module before resources were named by role upgrades without a loss.
+"""States created by earlier versions of the module upgrade without a loss.
 
-The module of commit d28c882 (main before the renames) is applied to moto through the roots of
-that commit; then this checkout's module is planned over the same state through this checkout's
-roots, which call the module alike and read its renamed outputs: what a user upgrading the
-module does. Both trees run the same lambda zip, so the plan shows the Terraform change only:
-the renamed resources (and the access log group, now counted) move, the table gains the
-watchdog's index in place and, where the submit function exists, the watchdog is created beside
-it. Nothing is destroyed or replaced.
+An earlier commit's module is applied to moto through that commit's roots; then this checkout's
+module is planned over the same state through this checkout's roots, which call the module
+alike: what a user upgrading the module does. Both trees run the same lambda zip, so the plan
+shows the Terraform change only. Nothing is destroyed or replaced:
+
+- from before the renames (d28c882): the renamed resources (and the access log group, now
+  counted) move, the table gains the watchdog's index in place and, where the submit function
+  exists, the watchdog is created beside it;
+- from the status-created_at index (d2f1ce3): the table's index is swapped in place for the
+  sharded pending_shard-created_at, and the watchdog takes its new memory and record limit.
 """
 
 import json
@@ -17,9 +20,11 @@ from typing import Any
 
 import pytest
 
-from tests.terraform import tf_tools
+from localdev import local_aws
+from tests.terraform import moto_aws, tf_tools
 
-PREVIOUS_COMMIT = "d28c882ccb625cbeffae9f6f443f332bb2fb98e8"  # main before the renames
+BEFORE_THE_RENAMES = "d28c882ccb625cbeffae9f6f443f332bb2fb98e8"
+WITH_THE_STATUS_INDEX = "d2f1ce376e8a17b01412cdd047d172045f3382dd"
 MODULE = "module.runpod_webhook"
 # The webhook function's resources, renamed by role, and the access log group, counted since
 # access logs can be switched off (migrations.tf); the submit function's resources and the other
@@ -35,28 +40,27 @@ MOVES = {
 }
 TABLE = f"{MODULE}.aws_dynamodb_table.this"
 # The table gains the index the watchdog queries: new key attributes and the index, nothing else.
+# What the watchdog's index projects: what it reads of each stale record.
+PROJECTED = ["endpoint_id", "job_id", "runpod_forgets_at", "task_token"]
+SHARDED_INDEX = {
+    "name": "pending_shard-created_at",
+    "hash_key": "pending_shard",
+    "range_key": "created_at",
+    "projection_type": "INCLUDE",
+    "non_key_attributes": PROJECTED,
+    "on_demand_throughput": [],
+}
+# The table gains the index the watchdog queries: new key attributes and the index, nothing else.
 TABLE_CHANGE = {
     "attribute": (
         [{"name": "callback_token", "type": "S"}],
         [
             {"name": "callback_token", "type": "S"},
             {"name": "created_at", "type": "S"},
-            {"name": "status", "type": "S"},
+            {"name": "pending_shard", "type": "S"},
         ],
     ),
-    "global_secondary_index": (
-        [],
-        [
-            {
-                "name": "status-created_at",
-                "hash_key": "status",
-                "range_key": "created_at",
-                "projection_type": "INCLUDE",
-                "non_key_attributes": ["endpoint_id", "job_id", "task_token"],
-                "on_demand_throughput": [],
-            }
-        ],
-    ),
+    "global_secondary_index": ([], [SHARDED_INDEX]),
 }
 # The watchdog's resources: new, created on upgrade wherever the submit function exists.
 WATCHDOG = {
@@ -83,15 +87,31 @@ WEBHOOK_POLICY = f"{MODULE}.aws_iam_role_policy.webhook"
 SUBMIT_POLICY = f"{MODULE}.aws_iam_role_policy.submit[0]"
 
 
-@pytest.fixture(scope="module")
-def previous_module_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
-    """The offline tree (module, roots) of the previous commit."""
-    scratch = tmp_path_factory.mktemp("previous")
-    source = tf_tools.checkout(PREVIOUS_COMMIT, scratch / "source")
+def earlier_module_tree(commit: str, tmp_path_factory: pytest.TempPathFactory) -> Path:
+    """The offline tree (module, roots) of an earlier commit."""
+    scratch = tmp_path_factory.mktemp(commit[:7])
+    source = tf_tools.checkout(commit, scratch / "source")
     return tf_tools.offline_module_tree(scratch / "module", source=source)
 
 
-@pytest.mark.usefixtures("moto_endpoint")
+@pytest.fixture(autouse=True)
+def fresh_moto(moto_endpoint: str) -> None:
+    """Each upgrade applies an earlier root of the same names: to a moto that holds nothing but
+    the AWS-managed layer."""
+    local_aws.reset(moto_endpoint)
+    moto_aws.publish_powertools_layer(moto_endpoint)
+
+
+@pytest.fixture(scope="module")
+def previous_module_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return earlier_module_tree(BEFORE_THE_RENAMES, tmp_path_factory)
+
+
+@pytest.fixture(scope="module")
+def status_index_module_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    return earlier_module_tree(WITH_THE_STATUS_INDEX, tmp_path_factory)
+
+
 @pytest.mark.parametrize(
     ("root", "kept", "reread", "created"),
     [
@@ -133,21 +153,9 @@ def test_a_state_from_before_the_renames_upgrades_in_place(
     update is applied, so the roles' policies that name it plan as updates known after apply;
     applying the upgrade proves each comes out as it was, and a plan after it is clean.
     """
-    state, plan = tmp_path / "terraform.tfstate", tmp_path / "upgrade.tfplan"
-    before = _terraform(terraform, previous_module_tree / "roots" / root, tmp_path / "previous")
-    before("init", "-input=false")
-    before("apply", "-auto-approve", "-input=false", f"-state={state}")
-    policies_before = _policies(json.loads(before("show", "-json", str(state))), reread)
-    after = _terraform(terraform, module_tree / "roots" / root, tmp_path / "current")
-    after("init", "-input=false")
+    upgrade = Upgrade(terraform, previous_module_tree / "roots" / root, tmp_path, reread)
+    changes = upgrade.plan(module_tree / "roots" / root)
 
-    after("plan", "-input=false", f"-state={state}", f"-out={plan}")
-
-    changes = {
-        change["address"]: change
-        for change in json.loads(after("show", "-json", str(plan)))["resource_changes"]
-        if change["mode"] == "managed"
-    }
     assert {
         address: change["change"]["actions"]
         for address, change in changes.items()
@@ -165,16 +173,178 @@ def test_a_state_from_before_the_renames_upgrades_in_place(
         changes[METHOD_SETTINGS]["change"][moment]["settings"] for moment in ("before", "after")
     )
     assert _differences({"before": settings_before, "after": settings_after}) == THROTTLING_CHANGE
-    for address in reread:
-        assert _differences(changes[address]["change"]) == {
-            "policy": (policies_before[address], None)
+    # The webhook's one change of policy: every path is one conditional UpdateItem.
+    upgrade.apply_and_plan_clean(changes, {WEBHOOK_POLICY: without_action("dynamodb:GetItem")})
+
+
+# The index the watchdog queries: status-created_at, whose one PENDING key took about 1,000 writes
+# a second, becomes pending_shard-created_at, spread over 16 keys (docs/scale.md).
+SHARDED_INDEX_CHANGE = {
+    "attribute": (
+        [
+            {"name": "callback_token", "type": "S"},
+            {"name": "created_at", "type": "S"},
+            {"name": "status", "type": "S"},
+        ],
+        [
+            {"name": "callback_token", "type": "S"},
+            {"name": "created_at", "type": "S"},
+            {"name": "pending_shard", "type": "S"},
+        ],
+    ),
+    "global_secondary_index": (
+        [
+            {
+                "name": "status-created_at",
+                "hash_key": "status",
+                "range_key": "created_at",
+                "projection_type": "INCLUDE",
+                "non_key_attributes": ["endpoint_id", "job_id", "task_token"],
+                "on_demand_throughput": [],
+                "read_capacity": 0,
+                "write_capacity": 0,
+            }
+        ],
+        [SHARDED_INDEX],
+    ),
+}
+WATCHDOG_FUNCTION = f"{MODULE}.aws_lambda_function.watchdog[0]"
+WATCHDOG_POLICY = f"{MODULE}.aws_iam_role_policy.watchdog[0]"
+SCHEDULE_POLICY = f"{MODULE}.aws_iam_role_policy.watchdog_schedule[0]"
+
+
+def test_a_state_with_the_status_index_upgrades_in_place(
+    terraform: str, module_tree: Path, status_index_module_tree: Path, tmp_path: Path
+) -> None:
+    """The index is swapped in place (the table is updated, never replaced: its records stay);
+    the watchdog gets its own memory and the new record limit; the roles' policies are read
+    again (they name the table, or the watchdog) and the webhook's loses GetItem, the
+    watchdog's names the new index. Nothing else changes."""
+    reread = {WEBHOOK_POLICY, SUBMIT_POLICY, WATCHDOG_POLICY, SCHEDULE_POLICY}
+    root = "moto_submit"
+    upgrade = Upgrade(terraform, status_index_module_tree / "roots" / root, tmp_path, reread)
+
+    changes = upgrade.plan(module_tree / "roots" / root)
+
+    assert {
+        address: change["change"]["actions"]
+        for address, change in changes.items()
+        if change["change"]["actions"] != ["no-op"]
+    } == {TABLE: ["update"], WATCHDOG_FUNCTION: ["update"]} | {
+        address: ["update"] for address in reread
+    }
+    assert _differences(changes[TABLE]["change"]) == SHARDED_INDEX_CHANGE
+    watchdog = _differences(changes[WATCHDOG_FUNCTION]["change"])
+    assert watchdog.pop("memory_size") == (256, 1024)
+    (environment_before,), (environment_after,) = watchdog.pop("environment")
+    assert _differences({"before": environment_before, "after": environment_after}) == {
+        "variables": (
+            {**environment_before["variables"], "MAX_RECORDS_PER_RUN": "500"},
+            {**environment_before["variables"], "MAX_RECORDS_PER_RUN": "25000"},
+        )
+    }
+    assert watchdog == {}
+    (index,) = [
+        statement["Resource"]
+        for statement in json.loads(upgrade.policies_before[WATCHDOG_POLICY])["Statement"]
+        if statement["Sid"] == "FindStaleRecords"
+    ]
+    upgrade.apply_and_plan_clean(
+        changes,
+        {
+            WEBHOOK_POLICY: without_action("dynamodb:GetItem"),
+            WATCHDOG_POLICY: with_resource(
+                index, index.replace("status-created_at", "pending_shard-created_at")
+            ),
+        },
+    )
+
+
+class Upgrade:
+    """An earlier root applied to moto, then this checkout's root planned over its state."""
+
+    def __init__(self, terraform: str, earlier_root: Path, tmp_path: Path, reread: set[str]):
+        self._terraform = terraform
+        self._state = tmp_path / "terraform.tfstate"
+        self._plan = tmp_path / "upgrade.tfplan"
+        self._tmp_path = tmp_path
+        self._reread = reread
+        before = _terraform(terraform, earlier_root, tmp_path / "previous")
+        before("init", "-input=false")
+        before("apply", "-auto-approve", "-input=false", f"-state={self._state}")
+        self.policies_before = _policies(
+            json.loads(before("show", "-json", str(self._state))), reread
+        )
+        self._after: Callable[..., str] | None = None
+
+    def plan(self, root: Path) -> dict[str, Any]:
+        """The planned changes of each managed resource, by address."""
+        self._after = _terraform(self._terraform, root, self._tmp_path / "current")
+        self._after("init", "-input=false")
+        self._after("plan", "-input=false", f"-state={self._state}", f"-out={self._plan}")
+        return {
+            change["address"]: change
+            for change in json.loads(self._after("show", "-json", str(self._plan)))[
+                "resource_changes"
+            ]
+            if change["mode"] == "managed"
         }
-        assert changes[address]["change"]["after_unknown"] == {"policy": True}
 
-    after("apply", "-input=false", f"-state={state}", str(plan))
+    def apply_and_plan_clean(
+        self, changes: dict[str, Any], changed: dict[str, Callable[[Any], Any]]
+    ) -> None:
+        """Terraform reads a policy document whose statements name the table only once the
+        table's update is applied, so the roles' policies that name it plan as updates known
+        after apply; applying the upgrade shows what each becomes: as it was, or as ``changed``
+        (by address) makes it of the parsed policy; and a plan after it is clean."""
+        assert self._after is not None
+        for address in self._reread:
+            assert _differences(changes[address]["change"]) == {
+                "policy": (self.policies_before[address], None)
+            }
+            assert changes[address]["change"]["after_unknown"] == {"policy": True}
 
-    assert _policies(json.loads(after("show", "-json", str(state))), reread) == policies_before
-    after("plan", "-detailed-exitcode", "-input=false", f"-state={state}")
+        self._after("apply", "-input=false", f"-state={self._state}", str(self._plan))
+
+        state = json.loads(self._after("show", "-json", str(self._state)))
+        policies = _policies(state, self._reread)
+        assert {address: json.loads(policy) for address, policy in policies.items()} == {
+            address: changed.get(address, _unchanged)(json.loads(policy))
+            for address, policy in self.policies_before.items()
+        }
+        self._after("plan", "-detailed-exitcode", "-input=false", f"-state={self._state}")
+
+
+def _unchanged(policy: Any) -> Any:
+    return policy
+
+
+def without_action(action: str) -> Callable[[Any], Any]:
+    """The policy with one action taken out of its statements."""
+
+    def change(policy: Any) -> Any:
+        for statement in policy["Statement"]:
+            actions = [a for a in _as_list(statement["Action"]) if a != action]
+            statement["Action"] = actions[0] if len(actions) == 1 else actions
+        return policy
+
+    return change
+
+
+def with_resource(old: str, new: str) -> Callable[[Any], Any]:
+    """The policy with one resource in place of another."""
+
+    def change(policy: Any) -> Any:
+        for statement in policy["Statement"]:
+            if statement["Resource"] == old:
+                statement["Resource"] = new
+        return policy
+
+    return change
+
+
+def _as_list(value: Any) -> list[Any]:
+    return value if isinstance(value, list) else [value]
 
 
 def _differences(change: dict[str, Any]) -> dict[str, tuple[Any, Any]]:

@@ -8,7 +8,7 @@ module "runpod_webhook" {
   tracing_enabled                    = true
   webhook_reserved_concurrency       = 5
   logs_kms_key_arn                   = "arn:aws:kms:us-east-1:123456789012:key/1234abcd-12ab-34cd-56ef-1234567890ab"
-  api_logging_level                  = "INFO"
+  api_logging_level                  = "ERROR"
   create_api_gateway_cloudwatch_role = true
   waf_web_acl_arn                    = "arn:aws:wafv2:us-east-1:123456789012:regional/webacl/runpod/abc"
   runpod_api_key_secret_arn          = "arn:aws:secretsmanager:us-east-1:123456789012:secret:runpod-AbCdEf"
@@ -25,6 +25,7 @@ module "runpod_webhook" {
     stale_after_seconds = 120
     max_records_per_run = 100
     timeout             = 300
+    memory_size         = 2048
   }
 
   large_outputs = {
