@@ -13,8 +13,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runpod_callbacks import aws
 from runpod_callbacks.callback_records import CallbackRecords
-from runpod_callbacks.errors import WebhookError
-from runpod_callbacks.job_status import body_text, parse_callback_token, parse_finished_job
+from runpod_callbacks.errors import AwsUnavailable, WebhookError
+from runpod_callbacks.job_status import body_text, parse_callback_token, parse_ended_job
 from runpod_callbacks.large_outputs import large_output_store
 from runpod_callbacks.metric_names import Metric
 from runpod_callbacks.record_table import RecordTable
@@ -42,7 +42,7 @@ callback_table_name()  # fail the cold start, not the first webhook, when the ta
 def receive_webhook(callback_token: str) -> dict[str, str]:
     event = app.current_event
     token = parse_callback_token(callback_token)
-    job = parse_finished_job(body_text(event.body, base64_encoded=bool(event.is_base64_encoded)))
+    job = parse_ended_job(body_text(event.body, base64_encoded=bool(event.is_base64_encoded)))
     records = CallbackRecords(RecordTable(dynamodb, app.context["table_name"]))
     delivered = ResultDelivery(records, stepfunctions, large_output_store()).deliver(token, job)
     metrics.add_metric(name=delivered.metric, unit=MetricUnit.Count, value=1)
@@ -53,11 +53,14 @@ def receive_webhook(callback_token: str) -> dict[str, str]:
 
 @app.exception_handler(WebhookError)  # type: ignore[untyped-decorator]
 def refuse_webhook(error: WebhookError) -> Response[str]:
-    if error.status_code >= 500:
-        logger.exception(f"Webhook not processed: {error}")
-    else:
-        logger.info(f"Webhook refused with {int(error.status_code)}: {error}")
+    logger.info(f"Webhook refused with {int(error.status_code)}: {error}")
     return _answer(int(error.status_code), error.metric_name, str(error))
+
+
+@app.exception_handler(AwsUnavailable)  # type: ignore[untyped-decorator]
+def try_again_later(error: AwsUnavailable) -> Response[str]:
+    logger.exception(f"Webhook not processed: {error}")
+    return _answer(503, Metric.AWS_UNAVAILABLE, str(error))
 
 
 @app.not_found

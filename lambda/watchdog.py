@@ -18,7 +18,7 @@ from runpod_callbacks.result_delivery import ResultDelivery
 from runpod_callbacks.runpod_api import DEFAULT_BASE_URL, RunPodApi
 from runpod_callbacks.stale_records import StaleRecords
 from runpod_callbacks.tracing import capture_lambda_handler
-from runpod_callbacks.watchdog_run import Summary, WatchdogRun, WatchdogSettings
+from runpod_callbacks.watchdog_run import Settled, Summary, WatchdogRun, WatchdogSettings
 
 REQUIRED_SETTINGS = ("CALLBACK_TABLE_NAME", "RUNPOD_API_KEY_SECRET_ARN")
 # One try per RunPod call, soon given up: a record RunPod does not answer for waits a run.
@@ -68,10 +68,10 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, int]:
     summary = watch(context)
     # Only what happened: a custom metric is billed for every hour it is published, zeros too.
     for metric, count in (
-        (Metric.RECOVERED_BY_WATCHDOG, summary.recovered),
-        (Metric.JOB_LOST, summary.lost),
-        (Metric.ORPHAN_JOB_CANCELLED, summary.cancelled),
-        (Metric.WATCHDOG_BEHIND, summary.behind),
+        (Metric.RECOVERED_BY_WATCHDOG, summary[Settled.RECOVERED]),
+        (Metric.JOB_LOST, summary[Settled.LOST]),
+        (Metric.ORPHAN_JOB_CANCELLED, summary[Settled.CANCELLED]),
+        (Metric.WATCHDOG_BEHIND, summary[Settled.BEHIND]),
     ):
         if count:
             metrics.add_metric(name=metric, unit=MetricUnit.Count, value=count)

@@ -79,7 +79,7 @@ class SentOutcome(NamedTuple):
     record_status: str
     step_functions_error: str | None
     output_s3: dict[str, Any] | None
-    for_sure: bool
+    surely_delivered: bool
     """Step Functions answered: the task was resumed with it."""
 
     def attribute(self) -> dict[str, Any]:
@@ -88,7 +88,7 @@ class SentOutcome(NamedTuple):
                 "record_status": self.record_status,
                 "step_functions_error": self.step_functions_error,
                 "output_s3": self.output_s3,
-                "for_sure": self.for_sure,
+                "surely_delivered": self.surely_delivered,
             }
         )
 
@@ -101,7 +101,7 @@ class SentOutcome(NamedTuple):
             record_status=value["record_status"],
             step_functions_error=_optional_str(value.get("step_functions_error")),
             output_s3=dict(output_s3) if isinstance(output_s3, Mapping) else None,
-            for_sure=value.get("for_sure") is True,
+            surely_delivered=value.get("surely_delivered") is True,
         )
 
 

@@ -41,8 +41,10 @@ class TaskError(StrEnum):
 
 
 class WebhookError(Exception):
-    status_code: HTTPStatus = HTTPStatus.INTERNAL_SERVER_ERROR
-    metric_name: Metric = Metric.UNEXPECTED_ERROR
+    """A webhook refused as it is: each subclass is its HTTP answer (a 4xx) and its metric."""
+
+    status_code: HTTPStatus
+    metric_name: Metric
 
 
 class InvalidWebhook(WebhookError):
@@ -83,11 +85,9 @@ class TaskExpired(WebhookError):
     metric_name = Metric.TASK_EXPIRED
 
 
-class AwsUnavailable(WebhookError):
-    """An AWS call failed after bounded retries; nothing is lost: RunPod retries the delivery."""
-
-    status_code = HTTPStatus.SERVICE_UNAVAILABLE
-    metric_name = Metric.AWS_UNAVAILABLE
+class AwsUnavailable(Exception):
+    """An AWS call failed after bounded retries (throttling, 5xx, timeouts): worth trying again.
+    The webhook answers 503, and nothing is lost: RunPod retries the delivery."""
 
 
 class CorruptRecord(WebhookError):

@@ -23,7 +23,7 @@ class RunPodStatus(StrEnum):
     TIMED_OUT = "TIMED_OUT"
 
 
-TERMINAL_STATUSES = frozenset(
+ENDED_STATUSES = frozenset(
     {RunPodStatus.COMPLETED, RunPodStatus.FAILED, RunPodStatus.CANCELLED, RunPodStatus.TIMED_OUT}
 )
 RUNNING_STATUSES = frozenset(
@@ -51,8 +51,9 @@ class JobStatus(NamedTuple):
     execution_time_ms: Milliseconds | None
 
     @property
-    def finished(self) -> bool:
-        return self.status in TERMINAL_STATUSES
+    def ended(self) -> bool:
+        """RunPod is done with the job: COMPLETED, FAILED, CANCELLED or TIMED_OUT."""
+        return self.status in ENDED_STATUSES
 
     @property
     def succeeded(self) -> bool:
@@ -88,11 +89,11 @@ def body_text(body: str | None, *, base64_encoded: bool) -> str:
         raise InvalidWebhook("body is not valid UTF-8") from error
 
 
-def parse_finished_job(body: str) -> JobStatus:
+def parse_ended_job(body: str) -> JobStatus:
     """A webhook body: RunPod calls back only for jobs that ended."""
     job = parse_job_status(body)
-    if not job.finished:
-        raise InvalidWebhook(f"status must be one of {', '.join(sorted(TERMINAL_STATUSES))}")
+    if not job.ended:
+        raise InvalidWebhook(f"status must be one of {', '.join(sorted(ENDED_STATUSES))}")
     return job
 
 
@@ -109,7 +110,7 @@ def parse_job_status(text: str, *, job_id: str | None = None) -> JobStatus:
         raise InvalidWebhook("body is nested too deeply") from error
     status = members["status"].value if "status" in members else None
     if not isinstance(status, str) or not status:
-        raise InvalidWebhook(f"status must be one of {', '.join(sorted(TERMINAL_STATUSES))}")
+        raise InvalidWebhook(f"status must be one of {', '.join(sorted(ENDED_STATUSES))}")
     if job_id is None:
         job_id = members["id"].value if "id" in members else None
         if not isinstance(job_id, str) or not _is_job_id(job_id):

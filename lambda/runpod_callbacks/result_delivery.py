@@ -1,4 +1,4 @@
-"""Exactly one SendTask* per callback token: one delivery of a finished job, by the webhook or
+"""Exactly one SendTask* per callback token: one delivery of an ended job, by the webhook or
 the watchdog, from the claim to the finished record.
 
 | step          | the record                              | how it can end                         |
@@ -120,7 +120,7 @@ class ResultDelivery:
             status = claim.record_status.lower()
             logger.info(f"Callback {redact(callback_token)} already {status}, returning success")
             return Delivered(Resumed.ALREADY, claim.record_status, f"already {status}", {})
-        if claim.sent is not None and claim.sent.for_sure:
+        if claim.sent is not None and claim.sent.surely_delivered:
             # An earlier delivery resumed the task and only failed to record it: record what it
             # sent, deciding (and writing to S3) nothing again.
             logger.info(f"Callback {redact(callback_token)} resumed by an earlier attempt")
@@ -188,13 +188,14 @@ class ResultDelivery:
             logger.warning(f"{reason}; failing the task with {TaskError.INVALID_OUTPUT}")
             outcome = failed_task(TaskError.INVALID_OUTPUT, job, context, reason)
             claim, answer = self._send(claim, outcome)
-        if answer.sent is Sent.TAKEN:
+        if answer.sent is Sent.DELIVERED:
             return self._finish(claim, job, outcome, Resumed.HERE)
         if answer.sent is Sent.FAILED:
-            self._release(claim, _sent(outcome, for_sure=False) if answer.maybe_taken else None)
+            maybe = _sent(outcome, surely_delivered=False) if answer.maybe_delivered else None
+            self._release(claim, maybe)
             raise AwsUnavailable(f"Step Functions call failed: {answer.reason}")
-        # The token is gone (or refused even a failure: it is unusable).
-        if answer.maybe_taken or claim.maybe_delivered_before:
+        # The task expired (or a failure was refused too: its token is unusable).
+        if answer.maybe_delivered or claim.maybe_delivered_before:
             logger.info(f"Callback {redact(claim.callback_token)} resumed by an earlier attempt")
             if claim.sent is not None:  # record what the task most likely got
                 outcome = _outcome_of(claim.sent)
@@ -226,7 +227,7 @@ class ResultDelivery:
         self, claim: Claim, job: JobStatus, outcome: TaskOutcome, resumed: Resumed
     ) -> Delivered:
         """Record the outcome the task got (kept on the record as surely sent, should this fail)."""
-        sent = _sent(outcome, for_sure=True)
+        sent = _sent(outcome, surely_delivered=True)
         self._finalize(claim, outcome.record_status, record_result(job, outcome), sent=sent)
         return _delivered(job, outcome, claim.callback_token, resumed)
 
@@ -254,8 +255,8 @@ class ResultDelivery:
             logger.warning("Could not release the lease; it runs out by itself", exc_info=True)
 
 
-def _sent(outcome: TaskOutcome, *, for_sure: bool) -> SentOutcome:
-    return SentOutcome(outcome.record_status, outcome.error, outcome.output_s3, for_sure)
+def _sent(outcome: TaskOutcome, *, surely_delivered: bool) -> SentOutcome:
+    return SentOutcome(outcome.record_status, outcome.error, outcome.output_s3, surely_delivered)
 
 
 def _outcome_of(sent: SentOutcome) -> TaskOutcome:

@@ -44,6 +44,10 @@ class Answer(NamedTuple):
     retry_after_s: float | None = None
 
 
+class NoAnswer(NamedTuple):
+    reason: str
+
+
 class RunPodUnavailable(Exception):
     """No definite answer after the retries: network failures, 429 or 5xx."""
 
@@ -87,14 +91,18 @@ class RunPodApi:
         waiting out a Retry-After of at most a second), for the state machine to retry with
         backoff. Raises SubmitRejected for other 4xx.
         """
+        path = f"{_segment(endpoint_id)}/run"
         try:
-            answer = self.exchange("POST", f"{_segment(endpoint_id)}/run", job, rate_limited=True)
+            answer = self.exchange("POST", path, job, rate_limited=True)
+            wait_s = answer.retry_after_s
+            short = wait_s is not None and wait_s <= RETRY_AFTER_WAIT_MAX_S
+            if answer.status == 429 and short and self._slept(wait_s or 0):
+                answer = self.exchange("POST", path, job, rate_limited=True)
         except (RunPodUnavailable, ApiKeyUnavailable, AnswerTooLarge) as unavailable:
             raise SubmitFailed(str(unavailable)) from None
         if answer.status == 429:
-            after = (
-                "" if answer.retry_after_s is None else f"; retry after {answer.retry_after_s:g} s"
-            )
+            wait = answer.retry_after_s
+            after = "" if wait is None else f"; retry after {wait:g} s"
             raise SubmitThrottled(f"RunPod answered 429: {self._message(answer.body)}{after}")
         if not 200 <= answer.status < 300:
             raise SubmitRejected(f"RunPod answered {answer.status}: {self._message(answer.body)}")
@@ -129,49 +137,49 @@ class RunPodApi:
         max_bytes: int = MAX_ANSWER_BYTES,
         rate_limited: bool = False,
     ) -> Answer:
-        """One request, retried while RunPod is unavailable; the final definite answer.
-
-        A 401 or 403 reads the key from the secret again and, when it changed (rotation), tries
-        once more with the new key. ``rate_limited``: a 429 is answered, not retried (once
-        after a short Retry-After).
-        """
+        """One request, tried while RunPod is unavailable; the first definite answer. A 401 or
+        403 reads the key from the secret again and, when it changed (a rotation), asks again
+        with the new key. ``rate_limited``: a 429 is an answer too, not tried again."""
         api_key = self._api_key(False)
-        renewed_key = False
-        waited_out_429 = False
+        answer = self._tried(method, path, payload, api_key, max_bytes, rate_limited=rate_limited)
+        if answer.status in KEY_REFUSED:
+            renewed = self._api_key(True)
+            if renewed != api_key:
+                answer = self._tried(
+                    method, path, payload, renewed, max_bytes, rate_limited=rate_limited
+                )
+        return answer
+
+    def _tried(
+        self,
+        method: str,
+        path: str,
+        payload: Any,
+        api_key: str,
+        max_bytes: int,
+        *,
+        rate_limited: bool,
+    ) -> Answer:
+        """Up to ``attempts`` tries, backing off, while the time left fits one more; raises
+        RunPodUnavailable when none got a definite answer (network, 5xx, 429)."""
         failure = "no attempt made"
-        attempt = 0
-        while attempt < self._attempts:
-            if attempt and not self._wait(self._backoff_s[min(attempt, len(self._backoff_s)) - 1]):
+        for attempt in range(self._attempts):
+            backoff_s = self._backoff_s[min(attempt, len(self._backoff_s)) - 1]
+            if attempt and not self._slept(backoff_s):
                 break
             if self._time_left_s() < self._timeout_s:
                 failure = "out of time for another attempt"
                 break
-            attempt += 1
             answer = self._try(method, path, payload, api_key, max_bytes)
-            if isinstance(answer, str):
-                failure = answer
-                continue
-            if answer.status in KEY_REFUSED and not renewed_key:
-                renewed_key = True
-                renewed = self._api_key(True)
-                if renewed != api_key:
-                    api_key, attempt = renewed, attempt - 1  # the new key's try is not a retry
-                    continue
-            if answer.status == 429 and rate_limited:
-                wait_s = answer.retry_after_s
-                if waited_out_429 or wait_s is None or wait_s > RETRY_AFTER_WAIT_MAX_S:
-                    return answer
-                waited_out_429 = True
-                if not self._wait(wait_s):
-                    return answer
-                attempt -= 1  # waiting as RunPod asked is not a retry
-                continue
-            if answer.status != 429 and answer.status < 500:
+            if isinstance(answer, NoAnswer):
+                failure = answer.reason
+            elif answer.status < 500 and (answer.status != 429 or rate_limited):
                 return answer
-            failure = f"RunPod answered {answer.status}: {self._message(answer.body)}"
-        raise RunPodUnavailable(f"{failure} (after {attempt} attempts)")
+            else:
+                failure = f"RunPod answered {answer.status}: {self._message(answer.body)}"
+        raise RunPodUnavailable(f"{failure} (after {self._attempts} attempts at most)")
 
-    def _wait(self, seconds: float) -> bool:
+    def _slept(self, seconds: float) -> bool:
         """Sleep, if the time left allows it and one more attempt after it."""
         if self._time_left_s() < seconds + self._timeout_s:
             return False
@@ -180,7 +188,7 @@ class RunPodApi:
 
     def _try(
         self, method: str, path: str, payload: Any, api_key: str, max_bytes: int
-    ) -> Answer | str:
+    ) -> Answer | NoAnswer:
         """RunPod's answer, whatever its status, or why there was none."""
         self._known_keys.add(api_key)
         body = None if payload is None else json.dumps(payload).encode()
@@ -209,7 +217,7 @@ class RunPodApi:
                 if not (reused and isinstance(error, _STALE_CONNECTION)):
                     break  # else RunPod closed the kept connection while idle: a new one
         # By type only: a ValueError here can hold the Authorization header's value.
-        return f"RunPod unreachable: {type(failure).__name__}"
+        return NoAnswer(f"RunPod unreachable: {type(failure).__name__}")
 
     def _connection(self, *, fresh: bool) -> tuple[http.client.HTTPConnection, bool]:
         """A connection, and whether it served an earlier request (then RunPod may have closed

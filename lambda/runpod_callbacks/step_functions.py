@@ -3,7 +3,7 @@ heartbeat it, each answered by what came of it.
 
 A resume is tried here, not by botocore, so that each try's fate is known: throttling and other
 refusals are a definite "not processed"; a timeout or a connection lost after sending, or a 5xx,
-may hide a try that Step Functions carried out (``maybe_taken``).
+may hide a try that Step Functions carried out (``maybe_delivered``).
 """
 
 import random
@@ -23,32 +23,32 @@ from runpod_callbacks.aws import (
 )
 
 # AWS answers TaskTimedOut for a token that was used or timed out; moto answers InvalidToken.
-TOKEN_GONE_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
+EXPIRED_CODES = frozenset({"TaskTimedOut", "TaskDoesNotExist", "InvalidToken"})
 
 
 class Sent(Enum):
-    TAKEN = "taken"
+    DELIVERED = "delivered"
     """Step Functions took it: the task resumed."""
     REFUSED = "refused"
     """Refused as it is (InvalidOutput, ValidationException): a retry would be refused too."""
-    TOKEN_GONE = "token gone"  # noqa: S105 - a state's name, not a secret
-    """No task waits for this token (any more)."""
+    EXPIRED = "expired"
+    """The task no longer waits for this token (timed out, stopped, or resumed before)."""
     FAILED = "failed"
     """Throttled, 5xx, timeouts, no connection: worth trying again later."""
 
 
 class SendAnswer(NamedTuple):
     sent: Sent
-    maybe_taken: bool
+    maybe_delivered: bool
     """A try may have resumed the task though the answer says otherwise (an earlier try of the
-    same call for TOKEN_GONE; any try for FAILED)."""
+    same call for EXPIRED; any try for FAILED)."""
     reason: str
     """AWS's error code, or the kind of failure ("" when taken)."""
 
 
 class Heartbeat(Enum):
     WAITS = "waits"
-    NOT_WAITING = "not waiting"
+    EXPIRED = "expired"
     UNKNOWN = "unknown"
     """Step Functions could not be asked (throttling, 5xx, network)."""
 
@@ -71,28 +71,28 @@ def resume_task(
         call = lambda: stepfunctions.send_task_failure(  # noqa: E731
             taskToken=task_token, error=error, cause=cause
         )
-    maybe_taken = False
+    maybe_delivered = False
     reason = ""
     for attempt in range(MAX_ATTEMPTS):
         if attempt:
             time.sleep(random.uniform(0, RETRY_BACKOFF_MAX_S))  # noqa: S311 - jitter, not secrets
         try:
             call()
-            return SendAnswer(Sent.TAKEN, maybe_taken=False, reason="")
+            return SendAnswer(Sent.DELIVERED, maybe_delivered=False, reason="")
         except ClientError as refusal:
             reason = aws_error_code(refusal)
-            if reason in TOKEN_GONE_CODES:
-                return SendAnswer(Sent.TOKEN_GONE, maybe_taken, reason)
+            if reason in EXPIRED_CODES:
+                return SendAnswer(Sent.EXPIRED, maybe_delivered, reason)
             if is_deterministic_refusal(refusal):
-                return SendAnswer(Sent.REFUSED, maybe_taken, reason)
+                return SendAnswer(Sent.REFUSED, maybe_delivered, reason)
             status = int(refusal.response.get("ResponseMetadata", {}).get("HTTPStatusCode", 500))
-            maybe_taken = maybe_taken or status >= 500
+            maybe_delivered = maybe_delivered or status >= 500
         except (NeverConnected, ParamValidationError) as failure:
             reason = type(failure).__name__  # the request never left this process
         except BotoCoreError as failure:  # a timeout or a connection lost: maybe carried out
             reason = type(failure).__name__
-            maybe_taken = True
-    return SendAnswer(Sent.FAILED, maybe_taken, reason)
+            maybe_delivered = True
+    return SendAnswer(Sent.FAILED, maybe_delivered, reason)
 
 
 def heartbeat(stepfunctions: Any, task_token: str) -> Heartbeat:
@@ -100,8 +100,8 @@ def heartbeat(stepfunctions: Any, task_token: str) -> Heartbeat:
     try:
         stepfunctions.send_task_heartbeat(taskToken=task_token)
     except ClientError as error:
-        if aws_error_code(error) in TOKEN_GONE_CODES or is_deterministic_refusal(error):
-            return Heartbeat.NOT_WAITING  # no task waits for this token, or none ever could
+        if aws_error_code(error) in EXPIRED_CODES or is_deterministic_refusal(error):
+            return Heartbeat.EXPIRED  # no task waits for this token, or none ever could
         return Heartbeat.UNKNOWN
     except BotoCoreError:
         return Heartbeat.UNKNOWN

@@ -322,5 +322,5 @@ def fail_waiting_task(stepfunctions: Any, payload: Any, error: SubmitError) -> N
         {"message": str(error), **texts}, ("message", "segment_filename", "exec_id", "endpoint_id")
     )
     answer = resume_task(stepfunctions, task_token, error=error.error_name, cause=cause)
-    if answer.sent is not Sent.TAKEN:
+    if answer.sent is not Sent.DELIVERED:
         logger.warning(f"Could not send the task failure: {answer.reason or answer.sent.value}")

@@ -1,4 +1,4 @@
-"""What a finished job becomes: the waiting task's SendTask* payload and the record's result."""
+"""What an ended job becomes: the waiting task's SendTask* payload and the record's result."""
 
 from collections.abc import Callable
 from typing import Any, NamedTuple

@@ -2,7 +2,7 @@
 
 For each stale record (from the ``pending_shard-created_at`` index, never a Scan):
 
-- RunPod reports the job finished: deliver it as if the webhook had arrived (same claim, same
+- RunPod reports the job ended: deliver it as if the webhook had arrived (same claim, same
   outcome; a webhook arriving meanwhile is a duplicate). Counted ``recovered``.
 - RunPod no longer knows the job (404): the task fails with RunPod.JobLost (``lost``).
 - RunPod's answer cannot be read (not UTF-8, not a job-status object): the task fails with
@@ -79,11 +79,11 @@ BEHIND_COUNT_LIMIT = 100_000
 # /status answers up to this size are read by every worker at once; a larger one (up to
 # runpod_api.MAX_STATUS_BYTES) is read again, and settled, one at a time.
 PARALLEL_ANSWER_BYTES = 1024 * 1024
-NOT_WAITING = "Step Functions no longer waits for the task (stopped, timed out or failed)"
+EXPIRED_REASON = "Step Functions no longer waits for the task (stopped, timed out or failed)"
 
 
 class Settled(Enum):
-    """What a run did with one stale record: the Summary field it counts in."""
+    """What a run did with one stale record; its value names its count in the run's summary."""
 
     RECOVERED = "recovered"
     ALREADY_RESUMED = "already_resumed"
@@ -95,35 +95,30 @@ class Settled(Enum):
     SKIPPED = "skipped"
     ERROR = "errors"
     BEHIND = "behind"
+    """Not reached: the next run starts with it."""
 
 
-@dataclass
 class Summary:
-    checked: int = 0
-    recovered: int = 0
-    already_resumed: int = 0
-    heartbeats: int = 0
-    cancelled: int = 0
-    lost: int = 0
-    failed: int = 0
-    expired: int = 0
-    skipped: int = 0
-    errors: int = 0
-    behind: int = 0
-    """Stale records this run could not reach; the next run starts with them."""
+    """How many stale records a run settled each way."""
+
+    def __init__(self, settled: Counter[Settled] | None = None) -> None:
+        self._settled: Counter[Settled] = settled or Counter()
+
+    def __getitem__(self, kind: Settled) -> int:
+        return self._settled[kind]
+
+    def add(self, kind: Settled, count: int = 1) -> None:
+        self._settled[kind] += count
+
+    @property
+    def checked(self) -> int:
+        return self._settled.total() - self[Settled.BEHIND]
 
     def counts(self) -> dict[str, int]:
-        return {name: getattr(self, name) for name in self.__dataclass_fields__}
+        return {"checked": self.checked} | {kind.value: self[kind] for kind in Settled}
 
     def line(self) -> str:
         return ", ".join(f"{name} {count}" for name, count in self.counts().items())
-
-    @classmethod
-    def of(cls, settled: Counter[Settled], *, errors: int = 0) -> "Summary":
-        summary = cls(**{kind.value: count for kind, count in settled.items()})
-        summary.checked = sum(settled.values()) - settled[Settled.BEHIND]
-        summary.errors += errors
-        return summary
 
 
 @dataclass(frozen=True)
@@ -197,15 +192,15 @@ class WatchdogRun:
                 self._store.save_cursor(next_start)
         except Exception:  # reading the index failed: the records wait for the next run
             logger.exception("Could not read the stale records")
-            return Summary(errors=1)
-        summary = Summary.of(Counter(entry.settled.result() for entry in taken))
-        summary.errors += key_missing
+            return Summary(Counter({Settled.ERROR: 1}))
+        summary = Summary(Counter(entry.settled.result() for entry in taken))
+        summary.add(Settled.ERROR, int(key_missing))
         if first_untaken is not None:
-            summary.behind += 1 + sum(1 for _ in rest)
-        if summary.behind:
+            summary.add(Settled.BEHIND, 1 + sum(1 for _ in rest))
+        if summary[Settled.BEHIND]:
             logger.warning(
-                f"{summary.behind} stale records not reached this run; the next run starts"
-                " with them"
+                f"{summary[Settled.BEHIND]} stale records not reached this run; the next run"
+                " starts with them"
             )
         return summary
 
@@ -315,7 +310,7 @@ class WatchdogRun:
         except (UnicodeDecodeError, InvalidWebhook) as unreadable:
             reason = f"RunPod's /status answer for job {job_id} cannot be read: {unreadable}"
             return self._end(callback_token, job_id, TaskError.INVALID_OUTPUT, reason)
-        if job.finished:
+        if job.ended:
             return self._deliver(callback_token, job, None, Settled.RECOVERED)
         if job.status in RUNNING_STATUSES:
             return self._heartbeat(callback_token, record, job_id, endpoint_id)
@@ -378,7 +373,7 @@ class WatchdogRun:
             logger.warning(f"Heartbeat of callback {redact(callback_token)} failed")
             return Settled.ERROR
         if not endpoint_id:
-            expired = self._delivery.expire(callback_token, job_id, NOT_WAITING)
+            expired = self._delivery.expire(callback_token, job_id, EXPIRED_REASON)
             return Settled.EXPIRED if expired else Settled.SKIPPED
         return self._cancel(callback_token, job_id, endpoint_id)
 
@@ -391,7 +386,7 @@ class WatchdogRun:
                 cancelled = self._delivery.expire(
                     callback_token,
                     job_id,
-                    NOT_WAITING,
+                    EXPIRED_REASON,
                     cancel_job=lambda: self._runpod.cancel(endpoint_id, job_id),
                 )
             except RunPodUnavailable:  # the record stays PENDING: the next run cancels

@@ -5,7 +5,7 @@ import base64
 import pytest
 
 from runpod_callbacks.errors import InvalidWebhook
-from runpod_callbacks.job_status import body_text, parse_finished_job
+from runpod_callbacks.job_status import body_text, parse_ended_job
 
 
 def test_text_and_base64_bodies_read_the_same() -> None:
@@ -32,16 +32,16 @@ def test_bodies_that_are_not_text_are_invalid(body: str, base64_encoded: bool, r
 @pytest.mark.parametrize("status", ["IN_QUEUE", "IN_PROGRESS", "completed", ""])
 def test_a_webhook_reports_a_finished_job_only(status: str) -> None:
     with pytest.raises(InvalidWebhook, match="status must be one of"):
-        parse_finished_job(f'{{"id": "job-1", "status": "{status}"}}')
+        parse_ended_job(f'{{"id": "job-1", "status": "{status}"}}')
 
 
 @pytest.mark.parametrize("job_id", ["", "x" * 257, "tab\\there", "caf\\udce9"])
 def test_job_ids_are_short_printable_text(job_id: str) -> None:
     with pytest.raises(InvalidWebhook, match="id must be"):
-        parse_finished_job(f'{{"id": "{job_id}", "status": "COMPLETED"}}')
+        parse_ended_job(f'{{"id": "{job_id}", "status": "COMPLETED"}}')
 
 
 def test_runpods_error_is_kept_as_text_whatever_its_json_type() -> None:
-    job = parse_finished_job('{"id": "j", "status": "FAILED", "error": {"code": 137, "oom": true}}')
+    job = parse_ended_job('{"id": "j", "status": "FAILED", "error": {"code": 137, "oom": true}}')
 
     assert job.error_message == '{"code": 137, "oom": true}'
