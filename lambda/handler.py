@@ -14,6 +14,8 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from runpod_callbacks import aws
 from runpod_callbacks.callback_records import CallbackRecords
 from runpod_callbacks.errors import AwsUnavailable, WebhookError
+from runpod_callbacks.job_cost import prices, publish_cost
+from runpod_callbacks.job_logs import about_job, log_outcome
 from runpod_callbacks.job_status import body_text, parse_callback_token, parse_ended_job
 from runpod_callbacks.large_outputs import large_output_store
 from runpod_callbacks.metric_names import Metric
@@ -36,6 +38,7 @@ def callback_table_name() -> str:
 
 
 callback_table_name()  # fail the cold start, not the first webhook, when the table is not set
+prices()  # and when the GPU prices cannot be read
 
 
 @app.post("/webhook/<callback_token>")
@@ -44,16 +47,19 @@ def receive_webhook(callback_token: str) -> dict[str, str]:
     token = parse_callback_token(callback_token)
     job = parse_ended_job(body_text(event.body, base64_encoded=bool(event.is_base64_encoded)))
     records = CallbackRecords(RecordTable(dynamodb, app.context["table_name"]))
-    delivered = ResultDelivery(records, stepfunctions, large_output_store()).deliver(token, job)
+    with about_job(token, job.job_id):
+        delivered = ResultDelivery(records, stepfunctions, large_output_store()).deliver(token, job)
     metrics.add_metric(name=delivered.metric, unit=MetricUnit.Count, value=1)
     for metric, milliseconds in delivered.runpod_timings_ms.items():
         metrics.add_metric(name=metric, unit=MetricUnit.Milliseconds, value=milliseconds)
+    if delivered.estimated_cost_usd is not None and delivered.endpoint_id:
+        publish_cost(delivered.endpoint_id, delivered.estimated_cost_usd)
     return {"status": delivered.record_status, "message": delivered.message}
 
 
 @app.exception_handler(WebhookError)  # type: ignore[untyped-decorator]
 def refuse_webhook(error: WebhookError) -> Response[str]:
-    logger.info(f"Webhook refused with {int(error.status_code)}: {error}")
+    log_outcome(f"Webhook refused with {int(error.status_code)}: {error}", error.metric_name)
     return _answer(int(error.status_code), error.metric_name, str(error))
 
 

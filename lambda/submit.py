@@ -16,7 +16,7 @@ from runpod_callbacks.api_key import ApiKeyCache, ApiKeyUnavailable
 from runpod_callbacks.errors import SubmitError, SubmitFailed
 from runpod_callbacks.metric_names import Metric
 from runpod_callbacks.record_table import RecordTable
-from runpod_callbacks.runpod_api import DEFAULT_BASE_URL, RunPodApi
+from runpod_callbacks.runpod_api import RunPodApi, base_url
 from runpod_callbacks.submission import (
     AFTER_RUNPOD_MS,
     JobSubmission,
@@ -44,7 +44,7 @@ def submit_job(payload: Any, context: LambdaContext) -> dict[str, Any]:
     request = parse_submit_request(payload)
     api_key = api_keys.source(secret_arn)
     runpod = RunPodApi(
-        os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_BASE_URL,
+        base_url(),
         api_key,
         # RunPod's retries stop while the job id's writes still fit in the function's time.
         time_left_s=lambda: (context.get_remaining_time_in_millis() - AFTER_RUNPOD_MS) / 1000,
@@ -57,7 +57,9 @@ def submit_job(payload: Any, context: LambdaContext) -> dict[str, Any]:
     except ApiKeyUnavailable as unavailable:
         raise SubmitFailed(str(unavailable)) from None
     submitted = submission.submit(request, callback_token_for(request.task_token))
-    metrics.add_metric(name=Metric.SUBMIT_ACCEPTED, unit=MetricUnit.Count, value=1)
+    accepted = submitted.status != "SUBMITTED_UNCERTAIN"
+    outcome = Metric.SUBMIT_ACCEPTED if accepted else Metric.SUBMIT_UNCERTAIN
+    metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
     if not submitted.job_id_recorded:
         metrics.add_metric(name=Metric.JOB_ID_NOT_RECORDED, unit=MetricUnit.Count, value=1)
     return {"job_id": submitted.job_id, "status": submitted.status}

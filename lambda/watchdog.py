@@ -11,18 +11,17 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from runpod_callbacks import aws
 from runpod_callbacks.api_key import ApiKeyCache
 from runpod_callbacks.callback_records import CallbackRecords
+from runpod_callbacks.job_cost import prices, publish_cost
 from runpod_callbacks.large_outputs import large_output_store
 from runpod_callbacks.metric_names import Metric
 from runpod_callbacks.record_table import RecordTable
 from runpod_callbacks.result_delivery import ResultDelivery
-from runpod_callbacks.runpod_api import DEFAULT_BASE_URL, RunPodApi
+from runpod_callbacks.runpod_api import RunPodApi
 from runpod_callbacks.stale_records import StaleRecords
 from runpod_callbacks.tracing import capture_lambda_handler
 from runpod_callbacks.watchdog_run import Settled, Summary, WatchdogRun, WatchdogSettings
 
 REQUIRED_SETTINGS = ("CALLBACK_TABLE_NAME", "RUNPOD_API_KEY_SECRET_ARN")
-# One try per RunPod call, soon given up: a record RunPod does not answer for waits a run.
-RUNPOD_TIMEOUT_S = 5
 
 logger = Logger()  # service from POWERTOOLS_SERVICE_NAME, as the domain modules' child loggers
 metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RunPodWebhook"))
@@ -33,6 +32,7 @@ secretsmanager = aws.client("secretsmanager")
 api_keys = ApiKeyCache(secretsmanager)
 
 aws.required_settings(REQUIRED_SETTINGS)  # fail the cold start, not the first run
+prices()
 
 
 def settings() -> WatchdogSettings:
@@ -45,8 +45,7 @@ def settings() -> WatchdogSettings:
 def watch(context: LambdaContext) -> Summary:
     table_name, secret_arn = aws.required_settings(REQUIRED_SETTINGS)
     api_key = api_keys.source(secret_arn)
-    base_url = os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_BASE_URL
-    runpod = RunPodApi(base_url, api_key, attempts=1, timeout_s=RUNPOD_TIMEOUT_S)
+    runpod = RunPodApi.background(api_key)
     table = RecordTable(dynamodb, table_name)
     delivery = ResultDelivery(CallbackRecords(table), stepfunctions, large_output_store())
     run = WatchdogRun(
@@ -75,6 +74,12 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, int]:
     ):
         if count:
             metrics.add_metric(name=metric, unit=MetricUnit.Count, value=count)
+    if summary.oldest_wait_s is not None:
+        metrics.add_metric(
+            name=Metric.OLDEST_WAIT, unit=MetricUnit.Seconds, value=summary.oldest_wait_s
+        )
+    for endpoint_id, usd in summary.gpu_cost_usd.items():
+        publish_cost(endpoint_id, usd)
     logger.info(f"Watchdog run: {summary.line()}", extra={"summary": summary.counts()})
     return summary.counts()
 

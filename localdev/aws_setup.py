@@ -25,7 +25,7 @@ def create_callback_table(dynamodb: Any, table_name: str) -> None:
         KeySchema=[{"AttributeName": "callback_token", "KeyType": "HASH"}],
         AttributeDefinitions=[
             {"AttributeName": name, "AttributeType": "S"}
-            for name in ("callback_token", "pending_shard", "created_at")
+            for name in ("callback_token", "pending_shard", "created_at", "execution_arn")
         ],
         GlobalSecondaryIndexes=[
             {
@@ -43,7 +43,15 @@ def create_callback_table(dynamodb: Any, table_name: str) -> None:
                         "runpod_forgets_at",
                     ],
                 },
-            }
+            },
+            {
+                "IndexName": "execution_arn",
+                "KeySchema": [{"AttributeName": "execution_arn", "KeyType": "HASH"}],
+                "Projection": {
+                    "ProjectionType": "INCLUDE",
+                    "NonKeyAttributes": ["status", "job_id", "endpoint_id"],
+                },
+            },
         ],
         BillingMode="PAY_PER_REQUEST",
     )
@@ -80,6 +88,7 @@ def waiting_task_definition(
                         "created_at": {"S.$": "$.created_at"},
                         # The watchdog's index spreads PENDING records over shards "0" to "15".
                         "pending_shard": {"S.$": "States.Format('{}', States.MathRandom(0, 15))"},
+                        "execution_arn": {"S.$": "$$.Execution.Id"},
                         "ttl": {"N.$": "$.ttl"},
                     },
                 },
@@ -160,6 +169,33 @@ def stop_waiting_execution(
     return wait_for_execution(stepfunctions, execution_arn)
 
 
+def status_change_event(execution: dict[str, Any], status: str) -> dict[str, Any]:
+    """The EventBridge event Step Functions sends when an execution's status changes (moto sends
+    none): ``execution`` as describe_execution answers, ``status`` what AWS says (a stopped
+    execution is ABORTED; moto says FAILED)."""
+    arn = str(execution["executionArn"])
+    region, account = arn.split(":")[3:5]
+    stop = execution.get("stopDate") or datetime.now(UTC)
+    return {
+        "version": "0",
+        "id": str(uuid.uuid4()),
+        "detail-type": "Step Functions Execution Status Change",
+        "source": "aws.states",
+        "account": account,
+        "time": stop.isoformat(timespec="seconds").replace("+00:00", "Z"),
+        "region": region,
+        "resources": [arn],
+        "detail": {
+            "executionArn": arn,
+            "stateMachineArn": execution["stateMachineArn"],
+            "name": execution["name"],
+            "status": status,
+            "startDate": int(execution["startDate"].timestamp() * 1000),
+            "stopDate": int(stop.timestamp() * 1000),
+        },
+    }
+
+
 def wait_for_execution(
     stepfunctions: Any, execution_arn: str, timeout_s: float = 10
 ) -> dict[str, Any]:
@@ -200,6 +236,7 @@ def submitting_task_definition(submit_function_arn: str, timeout_s: int = 3600) 
                         "input.$": "$.input",
                         "exec_id.$": "$.exec_id",
                         "segment_filename.$": "$.segment_filename",
+                        "execution_arn.$": "$$.Execution.Id",
                     },
                 },
                 "TimeoutSeconds": timeout_s,

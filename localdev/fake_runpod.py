@@ -88,8 +88,12 @@ class FakeRunPod:
         self.cancel_requests: list[str] = []
         self.answers: list[Answer] = []
         """Answers to give /run before accepting jobs again: (503, {...}) or raw HTTP bytes."""
+        self.answers_after_accepting: list[Answer] = []
+        """Answers to give /run after accepting the job (it runs; RunPod's answer is lost)."""
         self.status_answers: list[Answer] = []
         """Answers to give /status before answering truly again, e.g. (429, {...})."""
+        self.cancel_answers: list[Answer] = []
+        """Answers to give /cancel before cancelling truly again."""
         self.api_keys: set[str] | None = None
         """The keys RunPod accepts (401 for others); None accepts any."""
         self.webhooks_lost = False
@@ -127,6 +131,9 @@ class FakeRunPod:
             thread = threading.Thread(target=self._run, args=(job,), daemon=True)
             self._threads.append(thread)
             thread.start()
+        with self._lock:
+            if self.answers_after_accepting:
+                return self.answers_after_accepting.pop(0)
         return 200, {"id": job.job_id, "status": "IN_QUEUE"}
 
     def answer_status(self, endpoint_id: str, job_id: str, headers: dict[str, str]) -> Answer:
@@ -144,6 +151,8 @@ class FakeRunPod:
     def answer_cancel(self, endpoint_id: str, job_id: str, headers: dict[str, str]) -> Answer:
         with self._lock:
             self.cancel_requests.append(job_id)
+            if self.cancel_answers:
+                return self.cancel_answers.pop(0)
             job = self.jobs.get(job_id)
         if not self._accepts(headers):
             return 401, {"error": "invalid API key"}

@@ -13,6 +13,7 @@ from moto.server import ThreadedMotoServer
 from moto.stepfunctions.parser.asl.eval.callback.callback import CallbackEndpoint, HeartbeatEndpoint
 
 from localdev.loopback import post_json
+from localdev.moto_logs_queries import serve_query_definitions
 
 # Run state machines for real; Lambda invocations from them return at once (no Docker here):
 # the callers run the invoked handler themselves with the scheduled payload.
@@ -66,6 +67,7 @@ def local_aws(port: int = 0) -> Iterator[str]:
     Sets MOTO_PORT while it runs: state machine tasks call back into the server through it.
     """
     logging.getLogger("werkzeug").setLevel(logging.ERROR)
+    serve_query_definitions()
     server = ThreadedMotoServer(ip_address="127.0.0.1", port=port, verbose=False)
     server.start()
     host, bound_port = server.get_host_and_port()

@@ -69,6 +69,7 @@ class Claim(NamedTuple):
     task_token: str
     exec_id: str | None
     segment_filename: str | None
+    endpoint_id: str | None
     maybe_delivered_before: bool
     """An earlier delivery's SendTask* call may have reached Step Functions."""
     sent: "SentOutcome | None" = None
@@ -164,6 +165,7 @@ class CallbackRecords:
             task_token=record["task_token"],
             exec_id=_optional_str(record.get("exec_id")),
             segment_filename=_optional_str(record.get("segment_filename")),
+            endpoint_id=_optional_str(record.get("endpoint_id")),
             maybe_delivered_before=bool(record.get("maybe_delivered_by")),
             sent=SentOutcome.read(record.get("sent_outcome")),
         )
@@ -197,32 +199,37 @@ class CallbackRecords:
     def lease_time_left_ms(self, claim: Claim) -> int:
         return claim.lease_expires_at - self._clock()
 
-    def finalize(self, claim: Claim, status: str, result: Mapping[str, Any]) -> bool:
-        """Record the outcome if this delivery still holds the lease; False if it lost it. The
-        record leaves the watchdog's index (``pending_shard`` goes with PENDING).
+    def finalize(self, claim: Claim, status: str, result: Mapping[str, Any] | None) -> bool:
+        """Record the outcome (without a result: None) if this delivery still holds the lease;
+        False if it lost it. The record leaves the watchdog's index (``pending_shard`` goes with
+        PENDING).
 
         Raises RecordRefused when DynamoDB refuses the result (or it cannot be stored at all).
         """
-        try:
-            result_attribute = to_attribute(dict(result))
-        except ValueError as error:
-            raise RecordRefused(str(error)) from error
+        values: dict[str, Any] = {
+            ":status": {"S": status},
+            ":completed_at": {"S": iso_now()},
+            ":lease_id": {"S": claim.lease_id},
+        }
+        stored = "SET #status = :status, completed_at = :completed_at"
+        if result is not None:
+            try:
+                values[":result"] = to_attribute(dict(result))
+            except ValueError as error:
+                raise RecordRefused(str(error)) from error
+            stored += ", #result = :result"
         try:
             self._table.update(
                 claim.callback_token,
                 UpdateExpression=(
-                    "SET #status = :status, completed_at = :completed_at, #result = :result"
-                    f" REMOVE lease_expires_at, maybe_delivered_by, sent_outcome, {PENDING_SHARD}"
+                    f"{stored} REMOVE lease_expires_at, maybe_delivered_by, sent_outcome,"
+                    f" {PENDING_SHARD}"
                 ),
                 # lease_id stays: a repeat of this very request still finds it and succeeds.
                 ConditionExpression="lease_id = :lease_id",
-                ExpressionAttributeNames={"#status": "status", "#result": "result"},
-                ExpressionAttributeValues={
-                    ":status": {"S": status},
-                    ":completed_at": {"S": iso_now()},
-                    ":result": result_attribute,
-                    ":lease_id": {"S": claim.lease_id},
-                },
+                ExpressionAttributeNames={"#status": "status"}
+                | ({"#result": "result"} if result is not None else {}),
+                ExpressionAttributeValues=values,
             )
         except ConditionFailed:
             return False

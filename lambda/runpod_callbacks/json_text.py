@@ -44,19 +44,23 @@ def _reject_constant(name: str) -> None:
     raise ValueError(f"{name} is not JSON")
 
 
-def _discard(_: Any) -> None:
-    return None
-
-
 _decoder = json.JSONDecoder(
     parse_float=_number, parse_int=_integer, parse_constant=_reject_constant
 )
-# Checks JSON as _decoder does, keeping nothing of objects and numbers: only where a value ends.
-_checker = json.JSONDecoder(
-    parse_float=_discard,
-    parse_int=_discard,
-    parse_constant=_reject_constant,
-    object_pairs_hook=_discard,
+
+# JSON's tokens, for a check that builds no values (value_end). Runs of scalars in an array, or of
+# members with scalar values in an object, are matched at once.
+_STRING = r'"[^"\\\x00-\x1f]*(?:\\(?:["\\/bfnrt]|u[0-9a-fA-F]{4})[^"\\\x00-\x1f]*)*"'
+_SCALAR = (  # and empty containers, which hold nothing to check
+    rf"(?:{_STRING}|-?(?:0|[1-9][0-9]*)(?:\.[0-9]+)?(?:[eE][+-]?[0-9]+)?|true|false|null"
+    r"|\[[ \t\n\r]*\]|\{[ \t\n\r]*\})"
+)
+_SCALAR_TOKEN = re.compile(_SCALAR)
+_SCALARS = re.compile(rf"{_SCALAR}(?:[ \t\n\r]*,[ \t\n\r]*{_SCALAR})*+")
+_NAME = re.compile(rf"{_STRING}[ \t\n\r]*:[ \t\n\r]*")
+_SCALAR_MEMBERS = re.compile(
+    rf"{_STRING}[ \t\n\r]*:[ \t\n\r]*{_SCALAR}"
+    rf"(?:[ \t\n\r]*,[ \t\n\r]*{_STRING}[ \t\n\r]*:[ \t\n\r]*{_SCALAR})*+"
 )
 
 
@@ -112,10 +116,60 @@ def parse_object(text: str) -> dict[str, Member]:
 def _member_value(text: str, start: int) -> tuple[Any, int]:
     if text[start : start + 1] not in ("[", "{"):
         return _decoder.raw_decode(text, start)
-    _, end = _checker.raw_decode(text, start)
+    end = value_end(text, start)
     if end - start > MAX_PARSED_CHARACTERS:
         return UNPARSED, end
     return _decoder.raw_decode(text, start)
+
+
+def value_end(text: str, start: int) -> int:
+    """Where the JSON value at ``start`` ends; a json.JSONDecodeError where it is not JSON.
+
+    It builds no value (only the nesting of the containers open), so a value of megabytes is
+    checked in the memory of its text: the json module would build a list per array.
+    """
+    closers: list[str] = []
+    index, expect_value = start, True
+    while True:
+        if not (closers or expect_value):
+            return index
+        index = _skip_whitespace(text, index)
+        character = text[index : index + 1]
+        if expect_value:
+            if character in ("[", "{"):
+                closer = "]" if character == "[" else "}"
+                inner = _skip_whitespace(text, index + 1)
+                if text[inner : inner + 1] == closer:
+                    index, expect_value = inner + 1, False
+                    continue
+                closers.append(closer)
+                index, expect_value = _first_of(text, inner, closer)
+                continue
+            token = _SCALAR_TOKEN.match(text, index)
+            if token is None:
+                raise json.JSONDecodeError("expected a value", text, index)
+            index, expect_value = token.end(), False
+        elif character == closers[-1]:
+            closers.pop()
+            index += 1
+        elif character == ",":
+            index, expect_value = _first_of(text, _skip_whitespace(text, index + 1), closers[-1])
+        else:
+            raise json.JSONDecodeError(f"expected ',' or {closers[-1]!r}", text, index)
+
+
+def _first_of(text: str, index: int, closer: str) -> tuple[int, bool]:
+    """Past a run of scalars (an array's) or of scalar members (an object's) at ``index``, if
+    any; else past a member's name. Returns the index and whether a value comes next."""
+    run = (_SCALARS if closer == "]" else _SCALAR_MEMBERS).match(text, index)
+    if run is not None:
+        return run.end(), False
+    if closer == "]":
+        return index, True
+    name = _NAME.match(text, index)
+    if name is None:
+        raise json.JSONDecodeError("expected a member's name", text, index)
+    return name.end(), True
 
 
 def utf8_length(text: str) -> int:

@@ -21,15 +21,22 @@ class Metric(StrEnum):
     # The webhook, RunPod's timings of the job it resumed (Milliseconds).
     RUNPOD_DELAY_TIME = "RunPodDelayTime"
     RUNPOD_EXECUTION_TIME = "RunPodExecutionTime"
-    # The submit function, one per invocation (Count); JobIdNotRecorded besides SubmitAccepted.
+    # The webhook and the watchdog, a job's estimated cost (USD, with endpoint_id besides service;
+    # only with prices, GPU_PRICE_PER_SECOND).
+    ESTIMATED_GPU_COST = "EstimatedGpuCost"
+    # The submit function, one per invocation (Count); JobIdNotRecorded besides SubmitAccepted or
+    # SubmitUncertain (RunPod may have accepted the job: the task waits for its webhook).
     SUBMIT_ACCEPTED = "SubmitAccepted"
     JOB_ID_NOT_RECORDED = "JobIdNotRecorded"
     INVALID_REQUEST = "InvalidRequest"
     SUBMIT_REJECTED = "SubmitRejected"
     SUBMIT_THROTTLED = "SubmitThrottled"
+    SUBMIT_UNCERTAIN = "SubmitUncertain"
     SUBMIT_FAILED = "SubmitFailed"
     # The watchdog, per run, only when not zero (Count).
     RECOVERED_BY_WATCHDOG = "RecoveredByWatchdog"
     JOB_LOST = "JobLost"
     ORPHAN_JOB_CANCELLED = "OrphanJobCancelled"
     WATCHDOG_BEHIND = "WatchdogBehind"
+    # The watchdog, per run, only when a stale record waits (Seconds).
+    OLDEST_WAIT = "OldestWaitSeconds"

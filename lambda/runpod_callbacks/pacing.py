@@ -58,3 +58,35 @@ class CallLimit:
         if wait:
             self._sleep(wait)
         return True
+
+
+# RunPod's limits per endpoint: /status 2,000 per 10 s and 400 at once; /cancel 100 per 10 s and
+# 20 at once. The module keeps to 60% of each, so the caller's own calls keep 40%: /status is the
+# watchdog's alone; /cancel is shared by the watchdog and the canceller, which run apart.
+STATUS_PER_SECOND = 120
+CANCEL_PER_SECOND = 3
+CANCEL_AT_ONCE = 6
+
+
+class RunPodLimits:
+    """Each endpoint's pacing, made when first asked for; shared by a process's threads."""
+
+    def __init__(self, status_at_once: int) -> None:
+        self._status_at_once = status_at_once
+        self._status: dict[str, CallLimit] = {}
+        self._cancel: dict[str, CallLimit] = {}
+        self._lock = threading.Lock()
+
+    def status(self, endpoint_id: str) -> CallLimit:
+        return self._limit(self._status, endpoint_id, STATUS_PER_SECOND, self._status_at_once)
+
+    def cancel(self, endpoint_id: str) -> CallLimit:
+        return self._limit(self._cancel, endpoint_id, CANCEL_PER_SECOND, CANCEL_AT_ONCE)
+
+    def _limit(
+        self, limits: dict[str, CallLimit], endpoint_id: str, per_second: float, at_once: int
+    ) -> CallLimit:
+        with self._lock:
+            if endpoint_id not in limits:
+                limits[endpoint_id] = CallLimit(per_second, burst=per_second, at_once=at_once)
+            return limits[endpoint_id]

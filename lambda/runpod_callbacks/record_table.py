@@ -91,3 +91,9 @@ def iso_now() -> str:
 def iso_time(moment: datetime) -> str:
     """ISO 8601 UTC with milliseconds (2026-01-06T12:00:00.000Z); these compare as text."""
     return moment.astimezone(UTC).isoformat(timespec="milliseconds").replace("+00:00", "Z")
+
+
+def from_iso_time(text: str) -> datetime:
+    """The moment of an ISO 8601 time; one without a zone (own submitters') is taken as UTC."""
+    moment = datetime.fromisoformat(text.replace("Z", "+00:00"))
+    return moment if moment.tzinfo else moment.replace(tzinfo=UTC)

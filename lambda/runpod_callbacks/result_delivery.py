@@ -43,12 +43,13 @@ from runpod_callbacks.errors import (
     TaskExpired,
     UnknownCallback,
 )
+from runpod_callbacks.job_cost import estimated_cost_usd
+from runpod_callbacks.job_logs import log_outcome, redact, scrub
 from runpod_callbacks.job_status import JobStatus, Milliseconds
 from runpod_callbacks.json_text import carried_text
 from runpod_callbacks.large_outputs import LargeOutputStore
 from runpod_callbacks.metric_names import Metric
 from runpod_callbacks.record_table import RecordRefused, RecordStatus, iso_now
-from runpod_callbacks.redaction import redact
 from runpod_callbacks.step_functions import Heartbeat, SendAnswer, Sent, heartbeat, resume_task
 from runpod_callbacks.task_outcome import (
     Decide,
@@ -82,6 +83,9 @@ class Delivered(NamedTuple):
     message: str
     runpod_timings_ms: dict[Metric, float]
     """RunPod's delay and execution times, reported once: by the delivery that resumed the task."""
+    endpoint_id: str | None = None
+    estimated_cost_usd: Decimal | None = None
+    """The job's GPU time at its endpoint's price (job_cost), when a price is given."""
 
     @property
     def metric(self) -> Metric:
@@ -116,9 +120,14 @@ class ResultDelivery:
             f"for callback {redact(callback_token)}"
         )
         claim = self._claim(callback_token, job.job_id)
-        if isinstance(claim, Finished):
+        if not isinstance(claim, Finished) and claim.endpoint_id:
+            logger.thread_safe_append_keys(endpoint_id=claim.endpoint_id)
+        if isinstance(claim, Finished):  # a duplicate
             status = claim.record_status.lower()
-            logger.info(f"Callback {redact(callback_token)} already {status}, returning success")
+            log_outcome(
+                f"Callback {redact(callback_token)} already {status}, returning success",
+                Metric.DUPLICATE_DELIVERY,
+            )
             return Delivered(Resumed.ALREADY, claim.record_status, f"already {status}", {})
         if claim.sent is not None and claim.sent.surely_delivered:
             # An earlier delivery resumed the task and only failed to record it: record what it
@@ -146,7 +155,7 @@ class ResultDelivery:
             claim = self._claim(callback_token, job_id)
         except (DeliveryInFlight, TaskExpired):
             return False
-        if isinstance(claim, Finished):
+        if isinstance(claim, Finished):  # a duplicate
             return False
         if claim.maybe_delivered_before:
             self._release(claim)
@@ -200,7 +209,11 @@ class ResultDelivery:
             if claim.sent is not None:  # record what the task most likely got
                 outcome = _outcome_of(claim.sent)
             return self._finish(claim, job, outcome, Resumed.EARLIER)
-        logger.warning(f"Task token expired for callback {redact(claim.callback_token)}")
+        log_outcome(
+            f"Task token expired for callback {redact(claim.callback_token)}",
+            Metric.TASK_EXPIRED,
+            warning=True,
+        )
         self._finalize(claim, RecordStatus.EXPIRED, record_result(job, outcome), sent=None)
         raise TaskExpired("the task no longer waits for this callback")
 
@@ -211,6 +224,8 @@ class ResultDelivery:
         except AwsUnavailable:
             self._release(claim)
             raise
+        except RecordRefused as refused:  # every retry would meet it: send unmarked
+            logger.warning(f"Could not mark the send on the record ({refused}); sending anyway")
         if self._records.lease_time_left_ms(claim) < WORST_CALL_MS:
             self._release(claim)
             raise AwsUnavailable("the record was marked too slowly to send within the lease")
@@ -228,15 +243,20 @@ class ResultDelivery:
     ) -> Delivered:
         """Record the outcome the task got (kept on the record as surely sent, should this fail)."""
         sent = _sent(outcome, surely_delivered=True)
-        self._finalize(claim, outcome.record_status, record_result(job, outcome), sent=sent)
-        return _delivered(job, outcome, claim.callback_token, resumed)
+        cost = estimated_cost_usd(claim.endpoint_id, job.execution_time_ms)
+        result = record_result(job, outcome)
+        if cost is not None:
+            result["estimated_cost_usd"] = cost
+        self._finalize(claim, outcome.record_status, result, sent=sent)
+        delivered = _delivered(job, outcome, claim.callback_token, resumed, cost)
+        return delivered._replace(endpoint_id=claim.endpoint_id, estimated_cost_usd=cost)
 
     def _finalize(
         self, claim: Claim, status: str, result: dict[str, Any], *, sent: SentOutcome | None
     ) -> None:
         """Record the outcome (``sent``: what the task got, kept should this fail); a result
-        DynamoDB refuses is stored in its minimal form."""
-        for candidate in (result, _minimal_result(result)):
+        DynamoDB refuses is stored in its minimal form, or not at all."""
+        for candidate in (result, _minimal_result(result), None):
             try:
                 if not self._records.finalize(claim, status, candidate):
                     logger.warning("Lease ran out before finalizing; its new holder finalizes")
@@ -272,7 +292,11 @@ def _minimal_result(result: dict[str, Any]) -> dict[str, Any]:
 
 
 def _delivered(
-    job: JobStatus, outcome: TaskOutcome, callback_token: str, resumed: Resumed
+    job: JobStatus,
+    outcome: TaskOutcome,
+    callback_token: str,
+    resumed: Resumed,
+    cost: Decimal | None,
 ) -> Delivered:
     timings = {
         name: float(value)
@@ -282,20 +306,24 @@ def _delivered(
         )
         if value is not None and _plausible_metric(value)
     }
+    facts = {
+        "runpod_execution_ms": timings.get(Metric.RUNPOD_EXECUTION_TIME),
+        "runpod_delay_ms": timings.get(Metric.RUNPOD_DELAY_TIME),
+        "estimated_cost_usd": None if cost is None else float(cost),
+    }
     if outcome.succeeded:
-        logger.info(f"Sent TaskSuccess for job {job.job_id}")
+        log_outcome(f"Sent TaskSuccess for job {job.job_id}", Metric.TASK_SUCCEEDED, facts=facts)
         return Delivered(resumed, outcome.record_status, "task resumed", timings)
-    message = _loggable(outcome.message or str(outcome.error), callback_token)
-    logger.info(f"Sent TaskFailure for job {job.job_id}: {message} ({outcome.error})")
+    message = scrub(outcome.message or str(outcome.error), callback_token)
+    message = carried_text(message[:LOGGED_MESSAGE_CHARACTERS])
+    log_outcome(
+        f"Sent TaskFailure for job {job.job_id}: {message} ({outcome.error})",
+        Metric.TASK_FAILED,
+        facts=facts,
+    )
     return Delivered(resumed, outcome.record_status, f"task failed with {outcome.error}", timings)
 
 
 def _plausible_metric(value: Milliseconds) -> bool:
     low, high = METRIC_MILLISECONDS
     return value == 0 or low <= value <= high
-
-
-def _loggable(message: str, callback_token: str) -> str:
-    """RunPod's message for one log line: short, valid UTF-8, and never the whole token."""
-    shortened = message[:LOGGED_MESSAGE_CHARACTERS]
-    return carried_text(shortened).replace(callback_token, redact(callback_token))

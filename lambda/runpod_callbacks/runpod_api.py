@@ -10,6 +10,7 @@ for /run (see _fresh_connection_for); an answer is read only up to a bound.
 
 import http.client
 import json
+import os
 import ssl
 import threading
 import time
@@ -19,7 +20,7 @@ from typing import Any, NamedTuple
 
 from runpod_callbacks.api_key import ApiKeyUnavailable, KeySource
 from runpod_callbacks.errors import SubmitFailed, SubmitRejected, SubmitThrottled
-from runpod_callbacks.redaction import scrub
+from runpod_callbacks.job_logs import scrub
 
 DEFAULT_BASE_URL = "https://api.runpod.ai/v2"
 TIMEOUT_S = 10
@@ -46,10 +47,21 @@ class Answer(NamedTuple):
 
 class NoAnswer(NamedTuple):
     reason: str
+    sent: bool
+    """The request left on a connection: RunPod may have acted on it, its answer lost."""
+
+
+# What RunPod answers before it acts on a request: sent again, it cannot be done twice.
+NOT_ACTED_ON = frozenset({429, 503})
 
 
 class RunPodUnavailable(Exception):
     """No definite answer after the retries: network failures, 429 or 5xx."""
+
+
+class RunPodMayHaveAccepted(Exception):
+    """A /run that RunPod may have acted on though no answer says so (the answer lost or cut,
+    a 5xx other than 503): sent again, it could start a second job."""
 
 
 class RunPodRefused(Exception):
@@ -58,6 +70,15 @@ class RunPodRefused(Exception):
 
 class AnswerTooLarge(Exception):
     """RunPod's answer is longer than this client reads."""
+
+
+# The watchdog and the canceller try each call once and give up soon: a record RunPod does not
+# answer for waits for the next run (or event retry).
+BACKGROUND_TIMEOUT_S = 5
+
+
+def base_url() -> str:
+    return os.environ.get("RUNPOD_API_BASE_URL") or DEFAULT_BASE_URL
 
 
 class RunPodApi:
@@ -82,24 +103,33 @@ class RunPodApi:
         self._time_left_s = time_left_s or (lambda: float("inf"))
         self._connections = threading.local()
         self._known_keys: set[str] = set()
+        self._renewal = threading.Lock()
+        self._renewed = False
+
+    @classmethod
+    def background(cls, api_key: KeySource) -> "RunPodApi":
+        """For the watchdog and the canceller: one try per call, soon given up."""
+        return cls(base_url(), api_key, attempts=1, timeout_s=BACKGROUND_TIMEOUT_S)
 
     def run(self, endpoint_id: str, job: dict[str, Any]) -> str:
         """Submit the job; returns RunPod's job id.
 
-        Retries 5xx and network failures (a retry after a lost answer can start a second job:
-        RunPod has no idempotency key). A 429 is raised at once as SubmitThrottled (after
-        waiting out a Retry-After of at most a second), for the state machine to retry with
-        backoff. Raises SubmitRejected for other 4xx.
+        RunPod has no idempotency key: a /run is sent again only when RunPod surely did not act
+        on it (no connection, or 503), else RunPodMayHaveAccepted. A 429 is raised at once as
+        SubmitThrottled (after waiting out a Retry-After of at most a second), for the state
+        machine to retry with backoff. Raises SubmitRejected for other 4xx.
         """
         path = f"{_segment(endpoint_id)}/run"
         try:
-            answer = self.exchange("POST", path, job, rate_limited=True)
+            answer = self.exchange("POST", path, job, rate_limited=True, once=True)
             wait_s = answer.retry_after_s
             short = wait_s is not None and wait_s <= RETRY_AFTER_WAIT_MAX_S
             if answer.status == 429 and short and self._slept(wait_s or 0):
-                answer = self.exchange("POST", path, job, rate_limited=True)
-        except (RunPodUnavailable, ApiKeyUnavailable, AnswerTooLarge) as unavailable:
+                answer = self.exchange("POST", path, job, rate_limited=True, once=True)
+        except (RunPodUnavailable, ApiKeyUnavailable) as unavailable:
             raise SubmitFailed(str(unavailable)) from None
+        except AnswerTooLarge as too_large:
+            raise RunPodMayHaveAccepted(str(too_large)) from None
         if answer.status == 429:
             wait = answer.retry_after_s
             after = "" if wait is None else f"; retry after {wait:g} s"
@@ -136,19 +166,36 @@ class RunPodApi:
         *,
         max_bytes: int = MAX_ANSWER_BYTES,
         rate_limited: bool = False,
+        once: bool = False,
     ) -> Answer:
         """One request, tried while RunPod is unavailable; the first definite answer. A 401 or
-        403 reads the key from the secret again and, when it changed (a rotation), asks again
-        with the new key. ``rate_limited``: a 429 is an answer too, not tried again."""
+        403 reads the key from the secret again, once for this client's life, and asks again
+        with it when it changed (a rotation). ``rate_limited``: a 429 is an answer too, not
+        tried again. ``once``: never sent again once RunPod may have acted on it (raises
+        RunPodMayHaveAccepted)."""
+
+        def tried(key: str) -> Answer:
+            return self._tried(
+                method, path, payload, key, max_bytes, rate_limited=rate_limited, once=once
+            )
+
         api_key = self._api_key(False)
-        answer = self._tried(method, path, payload, api_key, max_bytes, rate_limited=rate_limited)
+        answer = tried(api_key)
         if answer.status in KEY_REFUSED:
-            renewed = self._api_key(True)
-            if renewed != api_key:
-                answer = self._tried(
-                    method, path, payload, renewed, max_bytes, rate_limited=rate_limited
-                )
+            current = self._renewed_key(api_key)
+            if current != api_key:
+                answer = tried(current)
         return answer
+
+    def _renewed_key(self, refused_key: str) -> str:
+        """The key to ask again with: read again from the secret by the first thread whose key
+        RunPod refused; the others take what it read."""
+        with self._renewal:
+            current = self._api_key(False)
+            if current == refused_key and not self._renewed:
+                self._renewed = True
+                current = self._api_key(True)
+        return current
 
     def _tried(
         self,
@@ -159,6 +206,7 @@ class RunPodApi:
         max_bytes: int,
         *,
         rate_limited: bool,
+        once: bool,
     ) -> Answer:
         """Up to ``attempts`` tries, backing off, while the time left fits one more; raises
         RunPodUnavailable when none got a definite answer (network, 5xx, 429)."""
@@ -172,11 +220,14 @@ class RunPodApi:
                 break
             answer = self._try(method, path, payload, api_key, max_bytes)
             if isinstance(answer, NoAnswer):
-                failure = answer.reason
+                failure, acted_on = answer.reason, answer.sent
             elif answer.status < 500 and (answer.status != 429 or rate_limited):
                 return answer
             else:
                 failure = f"RunPod answered {answer.status}: {self._message(answer.body)}"
+                acted_on = answer.status not in NOT_ACTED_ON
+            if once and acted_on:
+                raise RunPodMayHaveAccepted(failure)
         raise RunPodUnavailable(f"{failure} (after {self._attempts} attempts at most)")
 
     def _slept(self, seconds: float) -> bool:
@@ -198,13 +249,19 @@ class RunPodApi:
             "User-Agent": "terraform-aws-runpod-webhook",
         }
         fresh = _fresh_connection_for(method, path)
-        failure: Exception | None = None
+        deadline = time.monotonic() + self._timeout_s
         for _ in range(2):
             connection, reused = self._connection(fresh=fresh)
             try:
+                if connection.sock is None:
+                    connection.connect()
+            except Exception as error:  # the request never left
+                self._drop(connection)
+                return NoAnswer(_unreachable(error), sent=False)
+            try:
                 connection.request(method, f"{self._base_path}/{path}", body=body, headers=headers)
                 response = connection.getresponse()
-                content = _read(response, max_bytes)
+                content = _read(response, max_bytes, connection, deadline)
                 if fresh or response.will_close or not response.isclosed():
                     self._drop(connection)
                 return Answer(response.status, content, _retry_after_s(response))
@@ -213,11 +270,10 @@ class RunPodApi:
                 raise
             except Exception as error:
                 self._drop(connection)
-                failure = error
                 if not (reused and isinstance(error, _STALE_CONNECTION)):
-                    break  # else RunPod closed the kept connection while idle: a new one
-        # By type only: a ValueError here can hold the Authorization header's value.
-        return NoAnswer(f"RunPod unreachable: {type(failure).__name__}")
+                    return NoAnswer(_unreachable(error), sent=True)
+                # RunPod closed the kept connection while it was idle: ask on a new one.
+        return NoAnswer("RunPod closed two connections in a row", sent=True)
 
     def _connection(self, *, fresh: bool) -> tuple[http.client.HTTPConnection, bool]:
         """A connection, and whether it served an earlier request (then RunPod may have closed
@@ -252,7 +308,7 @@ class RunPodApi:
         except (ValueError, AttributeError):
             job_id = None
         if not isinstance(job_id, str) or not job_id:
-            raise SubmitFailed(f"RunPod answered without a job id: {self._message(body)}")
+            raise RunPodMayHaveAccepted(f"RunPod answered without a job id: {self._message(body)}")
         return job_id
 
     def _message(self, body: bytes) -> str:
@@ -267,14 +323,25 @@ class RunPodApi:
                 (str(document[key]) for key in ("error", "message", "detail") if document.get(key)),
                 text,
             )
-        for key in self._known_keys:
+        for key in tuple(self._known_keys):  # another thread may add a rotated key meanwhile
             text = text.replace(key, "[API key]")
         return scrub(text)[:MAX_MESSAGE_CHARACTERS]
 
 
 _TLS = ssl.create_default_context()
 # What a kept connection that RunPod closed while it was idle raises before any answer.
-_STALE_CONNECTION = (http.client.RemoteDisconnected, ConnectionResetError, BrokenPipeError)
+_STALE_CONNECTION = (
+    http.client.RemoteDisconnected,
+    ConnectionResetError,
+    BrokenPipeError,
+    ssl.SSLEOFError,
+)
+READ_CHUNK_BYTES = 64 * 1024
+
+
+def _unreachable(error: Exception) -> str:
+    # By type only: a ValueError here can hold the Authorization header's value.
+    return f"RunPod unreachable: {type(error).__name__}"
 
 
 def _fresh_connection_for(method: str, path: str) -> bool:
@@ -283,16 +350,35 @@ def _fresh_connection_for(method: str, path: str) -> bool:
     return method == "POST" and path.endswith("/run")
 
 
-def _read(response: http.client.HTTPResponse, max_bytes: int) -> bytes:
+def _read(
+    response: http.client.HTTPResponse,
+    max_bytes: int,
+    connection: http.client.HTTPConnection,
+    deadline: float,
+) -> bytes:
+    """The body, up to ``max_bytes``, by the attempt's deadline: a socket's timeout bounds each
+    read, not a body trickling in."""
     length = response.getheader("Content-Length")
     if length is not None and length.isdigit() and int(length) > max_bytes:
         raise AnswerTooLarge(f"RunPod's answer is {length} bytes; at most {max_bytes} are read")
-    content = response.read(max_bytes + 1)
-    if len(content) > max_bytes:
+    chunks: list[bytes] = []
+    received = 0
+    while received <= max_bytes:
+        left_s = deadline - time.monotonic()
+        if left_s <= 0:
+            raise TimeoutError("RunPod's answer did not come within the attempt's timeout")
+        if connection.sock is not None:
+            connection.sock.settimeout(left_s)
+        chunk = response.read(min(READ_CHUNK_BYTES, max_bytes + 1 - received))
+        if not chunk:
+            break
+        chunks.append(chunk)
+        received += len(chunk)
+    if received > max_bytes:
         raise AnswerTooLarge(f"RunPod's answer is over {max_bytes} bytes")
     if response.length:  # the connection closed before the Content-Length promised came
-        raise http.client.IncompleteRead(content, response.length)
-    return content
+        raise http.client.IncompleteRead(b"".join(chunks), response.length)
+    return b"".join(chunks)
 
 
 def _retry_after_s(response: http.client.HTTPResponse) -> float | None:

@@ -79,12 +79,16 @@ class StaleRecords:
             },
             "Limit": QUERY_PAGE,
         }
+        held: list[dict[str, Any]] = []
         while True:
             page = self._table.call("Query", **request)
-            # Ties on created_at come in no set order: sort each page, and filter by the key.
-            for record in sorted(
-                (from_item(item) for item in page.get("Items", [])), key=index_key
-            ):
+            records = held + [from_item(item) for item in page.get("Items", [])]
+            # Ties on created_at come in no set order, and a page may end inside a group of them:
+            # sort, and hold the page's last group back until the next page has come.
+            records.sort(key=index_key)
+            more = "LastEvaluatedKey" in page
+            held = _last_group(records) if more else []
+            for record in records[: len(records) - len(held)]:
                 key = index_key(record)
                 if key.created_at >= created_before:
                     continue
@@ -92,7 +96,7 @@ class StaleRecords:
                     stop_before is None or key < stop_before
                 ):
                     yield record
-            if "LastEvaluatedKey" not in page:
+            if not more:
                 return
             request["ExclusiveStartKey"] = page["LastEvaluatedKey"]
 
@@ -119,3 +123,14 @@ class StaleRecords:
             ExpressionAttributeNames=names,
             ExpressionAttributeValues={":after": to_attribute(after._asdict())},
         )
+
+
+def _last_group(records: list[dict[str, Any]]) -> list[dict[str, Any]]:
+    """The sorted records' last ones that share one created_at."""
+    if not records:
+        return []
+    last = index_key(records[-1]).created_at
+    first = len(records) - 1
+    while first > 0 and index_key(records[first - 1]).created_at == last:
+        first -= 1
+    return records[first:]

@@ -16,6 +16,7 @@ from aws_lambda_powertools import Logger
 from runpod_callbacks.aws import WORST_CALL_MS
 from runpod_callbacks.dynamodb_values import to_attribute
 from runpod_callbacks.errors import AwsUnavailable, InvalidRequest, SubmitError, SubmitFailed
+from runpod_callbacks.job_logs import redact
 from runpod_callbacks.json_text import is_utf8
 from runpod_callbacks.record_table import (
     PENDING_SHARD,
@@ -27,8 +28,7 @@ from runpod_callbacks.record_table import (
     iso_time,
     pending_shard,
 )
-from runpod_callbacks.redaction import redact
-from runpod_callbacks.runpod_api import TIMEOUT_S, RunPodApi
+from runpod_callbacks.runpod_api import TIMEOUT_S, RunPodApi, RunPodMayHaveAccepted
 from runpod_callbacks.step_functions import Sent, resume_task
 from runpod_callbacks.task_outcome import fit_cause
 
@@ -36,6 +36,10 @@ logger = Logger(child=True)
 
 DEFAULT_RECORD_LIFETIME_S = 7 * 24 * 3600
 ENDPOINT_ID_PATTERN = re.compile(r"[A-Za-z0-9_-]{1,64}")
+# $$.Execution.Id: a standard execution's ARN (of a Distributed Map's child too).
+EXECUTION_ARN_PATTERN = re.compile(
+    r"arn:aws[a-z-]*:states:[a-z0-9-]+:\d{12}:execution:[^\s]{1,900}"
+)
 POLICY_KEYS = frozenset({"executionTimeout", "ttl", "lowPriority"})
 MAX_TASK_TOKEN_LENGTH = 2048
 MAX_RECORD_LIFETIME_S = 366 * 24 * 3600
@@ -68,6 +72,8 @@ class SubmitRequest(NamedTuple):
     segment_filename: str
     policy: dict[str, Any] | None
     record_lifetime_s: int
+    execution_arn: str | None = None
+    """The waiting execution ($$.Execution.Id): its stop cancels the job at once (canceller)."""
 
     @property
     def runpod_ttl_ms(self) -> int:
@@ -107,6 +113,7 @@ def parse_submit_request(payload: Any) -> SubmitRequest:
         segment_filename=str(names["segment_filename"]),
         policy=_policy(payload.get("policy")),
         record_lifetime_s=_record_lifetime_s(payload.get("record_lifetime_s")),
+        execution_arn=_execution_arn(payload.get("execution_arn")),
     )
     shortest = request.runpod_ttl_ms // 1000 + RUNPOD_RESULT_RETENTION_S
     if request.record_lifetime_s < shortest:
@@ -133,6 +140,14 @@ def _policy(policy: Any) -> dict[str, Any] | None:
     if not isinstance(policy.get("lowPriority", False), bool):
         raise InvalidRequest("policy.lowPriority must be true or false")
     return policy
+
+
+def _execution_arn(value: Any) -> str | None:
+    if value is None:
+        return None
+    if not isinstance(value, str) or not EXECUTION_ARN_PATTERN.fullmatch(value):
+        raise InvalidRequest("execution_arn must be the execution's ARN ($$.Execution.Id)")
+    return value
 
 
 def _record_lifetime_s(lifetime: Any) -> int:
@@ -241,6 +256,7 @@ class JobSubmission:
                 "runpod_forgets_at": iso_time(forgets_at),
                 "ttl": int(now.timestamp()) + request.record_lifetime_s,
             }
+            | ({"execution_arn": request.execution_arn} if request.execution_arn else {})
         )
         if existing is not None:
             return self._already_submitted(existing, callback_token)
@@ -256,6 +272,14 @@ class JobSubmission:
         except SubmitError as error:
             self._fail_unsubmitted(callback_token, error)
             raise
+        except RunPodMayHaveAccepted as uncertain:
+            # Sent again, the job could run twice: the task waits for its webhook instead, and
+            # the watchdog ends it once RunPod could no longer answer for such a job.
+            logger.warning(
+                f"RunPod may have accepted the job for callback {redact(callback_token)}"
+                f" ({uncertain}); not submitting it again: its webhook settles the task"
+            )
+            return Submitted(job_id=None, status="SUBMITTED_UNCERTAIN", job_id_recorded=False)
         logger.info(f"RunPod accepted job {job_id} for callback {redact(callback_token)}")
         # From here on the job runs and is paid for: nothing may fail the task any more.
         recorded = self._record_job_id(callback_token, job_id)

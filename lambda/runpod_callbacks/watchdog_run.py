@@ -9,7 +9,7 @@ For each stale record (from the ``pending_shard-created_at`` index, never a Scan
   RunPod.InvalidOutput, as the same answer would come on every run.
 - the job still runs: heartbeat the task; if Step Functions no longer waits, cancel the job once
   and mark the record EXPIRED (``cancelled``).
-- no job id yet (its write failed after RunPod accepted the job): heartbeat the task until
+- no job id (RunPod's answer to /run was lost, or storing the id failed): heartbeat the task until
   RunPod can no longer answer for the job (``runpod_forgets_at``), then fail it with
   RunPod.JobLost; no endpoint id (own submitters): heartbeat only. A task that no longer waits
   leaves its record EXPIRED.
@@ -21,17 +21,19 @@ in turn whatever their number; those it could not reach (time, ``max_records``) 
 ``behind`` and come first next run. RunPod unavailable or rate-limited leaves a record for the
 next run; one failing record never stops the others; the claim makes overlapping runs (and a
 racing webhook) safe. The API key is read once, and only when a record needs RunPod; a key that
-cannot be read ends the run, as it would fail every record alike.
+cannot be read leaves those records for the next run, and the others are settled.
 """
 
+import contextlib
 import itertools
 import threading
 import time
-from collections import Counter
+from collections import Counter, defaultdict
 from collections.abc import Callable, Iterator
 from concurrent.futures import Future, ThreadPoolExecutor
-from dataclasses import dataclass, field
+from dataclasses import dataclass
 from datetime import UTC, datetime, timedelta
+from decimal import Decimal
 from enum import Enum
 from typing import Any, NamedTuple
 
@@ -39,15 +41,16 @@ from aws_lambda_powertools import Logger
 
 from runpod_callbacks.api_key import ApiKeyUnavailable
 from runpod_callbacks.errors import DeliveryInFlight, InvalidWebhook, TaskError, TaskExpired
+from runpod_callbacks.job_cancel import Cancelled, cancel_and_expire
+from runpod_callbacks.job_logs import about_job, log_outcome, redact, scrub
 from runpod_callbacks.job_status import (
     RUNNING_STATUSES,
     JobStatus,
     lost_job,
     parse_job_status,
 )
-from runpod_callbacks.pacing import CallLimit
-from runpod_callbacks.record_table import iso_time
-from runpod_callbacks.redaction import redact, scrub
+from runpod_callbacks.pacing import CallLimit, RunPodLimits
+from runpod_callbacks.record_table import from_iso_time, iso_time
 from runpod_callbacks.result_delivery import ResultDelivery, Resumed
 from runpod_callbacks.runpod_api import (
     MAX_STATUS_BYTES,
@@ -64,21 +67,21 @@ logger = Logger(child=True)
 # Stop starting records while this much of the function's time is left: the records in flight
 # then finish (RunPod's answer and a /health, 5 s each; the delivery's bounded AWS calls).
 SPARE_MS = 30_000
-# Our share of RunPod's limits per endpoint (/status 2,000 per 10 s and 400 at once; /cancel 100
-# per 10 s and 20 at once): 60%, so the caller's own calls keep 40%.
-STATUS_PER_SECOND = 120
-CANCEL_PER_SECOND = 6
-CANCEL_AT_ONCE = 12
 # SendTaskHeartbeat is a bucket of 1,500 refilled at 300 a second per account in most regions
 # (3,000 and 500 in the largest): the watchdog keeps under the smaller refill.
 HEARTBEATS_PER_SECOND = 250
-# Workers per endpoint: enough for STATUS_PER_SECOND at RunPod's slowest usual round trip
+# Workers per endpoint: enough for pacing.STATUS_PER_SECOND at RunPod's slowest usual round trip
 # (300 ms, and the heartbeat's).
 WORKERS_PER_ENDPOINT = 48
+# Lambda allows 1,024 threads: with many endpoints, each lane gets its share of these.
+MAX_WORKERS = 480
+# The records not reached are counted (for WatchdogBehind) up to this many, for at most this long.
 BEHIND_COUNT_LIMIT = 100_000
+BEHIND_COUNT_SECONDS = 10
 # /status answers up to this size are read by every worker at once; a larger one (up to
-# runpod_api.MAX_STATUS_BYTES) is read again, and settled, one at a time.
-PARALLEL_ANSWER_BYTES = 1024 * 1024
+# runpod_api.MAX_STATUS_BYTES) is read again, and settled, one at a time. Every worker holding
+# one stays within the function's memory.
+PARALLEL_ANSWER_BYTES = 256 * 1024
 EXPIRED_REASON = "Step Functions no longer waits for the task (stopped, timed out or failed)"
 
 
@@ -99,10 +102,14 @@ class Settled(Enum):
 
 
 class Summary:
-    """How many stale records a run settled each way."""
+    """How many stale records a run settled each way; how long the oldest has waited; the GPU
+    cost of the jobs it settled, by endpoint (with prices, job_cost)."""
 
     def __init__(self, settled: Counter[Settled] | None = None) -> None:
         self._settled: Counter[Settled] = settled or Counter()
+        self.oldest_wait_s: float | None = None
+        """How long the oldest stale record has waited since it was created (None: none)."""
+        self.gpu_cost_usd: dict[str, Decimal] = {}
 
     def __getitem__(self, kind: Settled) -> int:
         return self._settled[kind]
@@ -125,20 +132,6 @@ class Summary:
 class WatchdogSettings:
     stale_after_s: int = 60
     max_records: int = 25_000
-
-
-@dataclass
-class _EndpointLimits:
-    status: CallLimit = field(
-        default_factory=lambda: CallLimit(
-            STATUS_PER_SECOND, burst=STATUS_PER_SECOND, at_once=WORKERS_PER_ENDPOINT
-        )
-    )
-    cancel: CallLimit = field(
-        default_factory=lambda: CallLimit(
-            CANCEL_PER_SECOND, burst=CANCEL_PER_SECOND, at_once=CANCEL_AT_ONCE
-        )
-    )
 
 
 class _Taken(NamedTuple):
@@ -172,8 +165,10 @@ class WatchdogRun:
         self._heartbeats = CallLimit(
             HEARTBEATS_PER_SECOND, burst=HEARTBEATS_PER_SECOND, at_once=10 * WORKERS_PER_ENDPOINT
         )
-        self._endpoints: dict[str, _EndpointLimits] = {}
+        self._runpod_limits = RunPodLimits(status_at_once=WORKERS_PER_ENDPOINT)
         self._one_large_answer = threading.Lock()
+        self._lock = threading.Lock()
+        self._gpu_cost_usd: defaultdict[str, Decimal] = defaultdict(Decimal)
 
     def run(self) -> Summary:
         """Settle the stale records, starting where the last run stopped."""
@@ -181,22 +176,27 @@ class WatchdogRun:
         created_before = iso_time(now - timedelta(seconds=self._settings.stale_after_s))
         try:
             start_at = self._store.cursor()
-            taken, rest, key_missing = self._settle_all(self._stream(created_before, start_at), now)
-            unreached = [entry.key for entry in taken if entry.settled.result() is Settled.BEHIND]
-            first_untaken = next(rest, None)
-            if unreached:
-                next_start: IndexKey | None = unreached[0]
-            else:
-                next_start = None if first_untaken is None else index_key(first_untaken)
-            if next_start != start_at:
-                self._store.save_cursor(next_start)
-        except Exception:  # reading the index failed: the records wait for the next run
-            logger.exception("Could not read the stale records")
+        except Exception:  # the records wait for the next run
+            logger.exception("Could not read where the last watchdog run stopped")
             return Summary(Counter({Settled.ERROR: 1}))
+        if start_at is not None and start_at.created_at >= created_before:
+            start_at = None  # the threshold moved back past it (stale_after_s was raised)
+        stream = self._stream(created_before, start_at)
+        records, read_whole = self._take(stream)
+        taken, key_readable = self._settle_all(records, now)
+        untaken = self._count_behind(stream) if read_whole else []
         summary = Summary(Counter(entry.settled.result() for entry in taken))
-        summary.add(Settled.ERROR, int(key_missing))
-        if first_untaken is not None:
-            summary.add(Settled.BEHIND, 1 + sum(1 for _ in rest))
+        summary.add(Settled.ERROR, int(not read_whole) + int(not key_readable))
+        summary.add(Settled.BEHIND, len(untaken))
+        unreached = [entry.key for entry in taken if entry.settled.result() is Settled.BEHIND]
+        if read_whole or unreached:
+            next_start = (unreached + untaken + [None])[0]
+            if next_start != start_at:
+                self._save_cursor(next_start, summary)
+        created = [entry.key.created_at for entry in taken] + [key.created_at for key in untaken]
+        with contextlib.suppress(ValueError):  # an own submitter's created_at may not be ISO 8601
+            summary.oldest_wait_s = (now - from_iso_time(min(created))).total_seconds()
+        summary.gpu_cost_usd = dict(self._gpu_cost_usd)
         if summary[Settled.BEHIND]:
             logger.warning(
                 f"{summary[Settled.BEHIND]} stale records not reached this run; the next run"
@@ -210,50 +210,90 @@ class WatchdogRun:
         if start_at is not None:
             yield from self._store.stale_pending(created_before, stop_before=start_at)
 
-    def _settle_all(
-        self, stream: Iterator[dict[str, Any]], now: datetime
-    ) -> tuple[list[_Taken], Iterator[dict[str, Any]], bool]:
-        """Start each record, up to max_records, on its endpoint's lane and wait for them all.
-        Returns them in this run's order, the stream's rest (the records not taken), and
-        whether the run ended early because the API key could not be read."""
-        lanes: dict[str, ThreadPoolExecutor] = {}
-        taken: list[_Taken] = []
-        key_read = False
+    def _take(self, stream: Iterator[dict[str, Any]]) -> tuple[list[dict[str, Any]], bool]:
+        """This run's records, up to max_records; False when the index could not be read to the
+        end of them (the records read are settled all the same)."""
+        records: list[dict[str, Any]] = []
         try:
-            for record in stream:
-                if not key_read and _asks_runpod(record):
-                    try:
-                        self._read_api_key()  # once, before the first record that needs it
-                    except ApiKeyUnavailable as unavailable:  # the same for every record
-                        logger.error(f"Watchdog cannot ask RunPod: {unavailable}")
-                        return taken, itertools.chain([record], stream), True
-                    key_read = True
-                lane_name = _text(record.get("endpoint_id"))
-                lane = lanes.get(lane_name)
-                if lane is None:
-                    lane = lanes[lane_name] = ThreadPoolExecutor(
-                        WORKERS_PER_ENDPOINT, thread_name_prefix=f"watchdog-{lane_name or 'sfn'}"
-                    )
-                future = lane.submit(self._settle_safely, record, now)
-                taken.append(_Taken(index_key(record), future))
-                if len(taken) >= self._settings.max_records:
-                    break
+            records.extend(itertools.islice(stream, self._settings.max_records))
+        except Exception:
+            logger.exception(f"Could not read the stale records past the first {len(records)}")
+            return records, False
+        return records, True
+
+    def _settle_all(
+        self, records: list[dict[str, Any]], now: datetime
+    ) -> tuple[list[_Taken], bool]:
+        """Settle each record on its endpoint's lane and wait for them all; in this run's order.
+        Without the API key (read once, and only if a record needs RunPod) the records that need
+        RunPod are left for the next run; the others are settled. False: the key was unreadable.
+        """
+        key_readable = not any(map(_asks_runpod, records)) or self._api_key_readable()
+        lane_names = {_text(record.get("endpoint_id")) for record in records}
+        workers = lane_workers(len(lane_names))
+        lanes = {
+            name: ThreadPoolExecutor(workers, thread_name_prefix=f"watchdog-{name or 'sfn'}")
+            for name in lane_names
+        }
+        taken: list[_Taken] = []
+        try:
+            for record in records:
+                if key_readable or not _asks_runpod(record):
+                    lane = lanes[_text(record.get("endpoint_id"))]
+                    settled = lane.submit(self._settle_safely, record, now)
+                else:
+                    settled = Future()
+                    settled.set_result(Settled.BEHIND)
+                taken.append(_Taken(index_key(record), settled))
         finally:
             for lane in lanes.values():
                 lane.shutdown(wait=True)
-        return taken, itertools.islice(stream, BEHIND_COUNT_LIMIT), False
+        return taken, key_readable
+
+    def _api_key_readable(self) -> bool:
+        try:
+            self._read_api_key()
+        except ApiKeyUnavailable as unavailable:  # the same for every record
+            logger.error(f"Watchdog cannot ask RunPod: {unavailable}")
+            return False
+        return True
+
+    def _count_behind(self, rest: Iterator[dict[str, Any]]) -> list[IndexKey]:
+        """The records this run did not take, up to a bound of number and time; unreadable, as
+        many as were read."""
+        behind: list[IndexKey] = []
+        stop_at = self._deadline + BEHIND_COUNT_SECONDS
+        with contextlib.suppress(Exception):
+            for record in itertools.islice(rest, BEHIND_COUNT_LIMIT):
+                behind.append(index_key(record))
+                if time.monotonic() >= stop_at:
+                    break
+        return behind
+
+    def _save_cursor(self, next_start: IndexKey | None, summary: Summary) -> None:
+        try:
+            self._store.save_cursor(next_start)
+        except Exception:  # the next run starts where this one did: records are settled again
+            logger.exception("Could not save where the watchdog run stopped")
+            summary.add(Settled.ERROR)
 
     def _settle_safely(self, record: dict[str, Any], now: datetime) -> Settled:
         """What became of the record; a failure is counted, never raised."""
         if time.monotonic() >= self._deadline:
             return Settled.BEHIND
         token = str(record.get("callback_token", ""))
-        try:
-            return self._settle(record, now)
-        except Exception as error:  # one failing record never stops the others
-            reason = scrub(f"{type(error).__name__}: {error}", token)
-            logger.warning(f"Callback {redact(token)} not settled: {reason}")
-            return Settled.ERROR
+        job_id, endpoint_id = _text(record.get("job_id")), _text(record.get("endpoint_id"))
+        with about_job(token, job_id, endpoint_id):
+            try:
+                return self._settle(record, now)
+            except Exception as error:  # one failing record never stops the others
+                reason = scrub(f"{type(error).__name__}: {error}", token)
+                log_outcome(
+                    f"Callback {redact(token)} not settled: {reason}",
+                    Settled.ERROR.value,
+                    warning=True,
+                )
+                return Settled.ERROR
 
     def _settle(self, record: dict[str, Any], now: datetime) -> Settled:
         callback_token = str(record["callback_token"])
@@ -279,8 +319,7 @@ class WatchdogRun:
     ) -> bytes | Settled | None:
         """RunPod's /status answer (None: RunPod does not know the job), paced; SKIPPED when
         RunPod did not answer, BEHIND when the run's time is up. Raises AnswerTooLarge."""
-        limits = self._endpoints.setdefault(endpoint_id, _EndpointLimits())
-        with limits.status.call(self._deadline) as may_call:
+        with self._runpod_limits.status(endpoint_id).call(self._deadline) as may_call:
             if not may_call:
                 return Settled.BEHIND
             try:
@@ -337,8 +376,9 @@ class WatchdogRun:
         if not forgets_at or iso_time(now) < forgets_at:
             return self._heartbeat(callback_token, record, "", endpoint_id="")
         message = (
-            "RunPod accepted the job, but its id was never stored and no webhook came; RunPod"
-            f" no longer answers for it (since {forgets_at})"
+            "The job's id was never stored (RunPod's answer to /run was lost, or storing it"
+            " failed) and no webhook came; RunPod would no longer answer for the job"
+            f" (since {forgets_at})"
         )
         return self._end(callback_token, "", TaskError.JOB_LOST, message)
 
@@ -353,9 +393,15 @@ class WatchdogRun:
             return Settled.EXPIRED
         if delivered.resumed is Resumed.ALREADY:
             return Settled.SKIPPED
+        if delivered.estimated_cost_usd is not None and delivered.endpoint_id:
+            with self._lock:
+                self._gpu_cost_usd[delivered.endpoint_id] += delivered.estimated_cost_usd
         if delivered.resumed is Resumed.EARLIER:
             return Settled.ALREADY_RESUMED
-        logger.info(f"Watchdog settled job {job.job_id} ({delivered.message}): no webhook came")
+        log_outcome(
+            f"Watchdog settled job {job.job_id} ({delivered.message}): no webhook came",
+            counted.value,
+        )
         return counted
 
     def _heartbeat(
@@ -378,22 +424,29 @@ class WatchdogRun:
         return self._cancel(callback_token, job_id, endpoint_id)
 
     def _cancel(self, callback_token: str, job_id: str, endpoint_id: str) -> Settled:
-        limits = self._endpoints.setdefault(endpoint_id, _EndpointLimits())
-        with limits.cancel.call(self._deadline) as may_call:
-            if not may_call:
-                return Settled.BEHIND
-            try:
-                cancelled = self._delivery.expire(
-                    callback_token,
-                    job_id,
-                    EXPIRED_REASON,
-                    cancel_job=lambda: self._runpod.cancel(endpoint_id, job_id),
-                )
-            except RunPodUnavailable:  # the record stays PENDING: the next run cancels
-                return Settled.SKIPPED
-        if cancelled:
-            logger.warning(f"Cancelled RunPod job {job_id}: nobody waits for its result")
-        return Settled.CANCELLED if cancelled else Settled.SKIPPED
+        cancelled = cancel_and_expire(
+            self._delivery,
+            self._runpod,
+            self._runpod_limits,
+            callback_token=callback_token,
+            job_id=job_id,
+            endpoint_id=endpoint_id,
+            reason=EXPIRED_REASON,
+            deadline=self._deadline,
+        )
+        if cancelled is Cancelled.NO_TIME:
+            return Settled.BEHIND
+        if cancelled is not Cancelled.YES:  # the record stays for the next run, or is not ours
+            return Settled.SKIPPED
+        message = f"Cancelled RunPod job {job_id}: nobody waits for its result"
+        log_outcome(message, Settled.CANCELLED.value, warning=True)
+        return Settled.CANCELLED
+
+
+def lane_workers(lanes: int) -> int:
+    """Workers per endpoint's lane: WORKERS_PER_ENDPOINT, fewer when many lanes share
+    MAX_WORKERS."""
+    return max(1, min(WORKERS_PER_ENDPOINT, MAX_WORKERS // max(lanes, 1)))
 
 
 def _asks_runpod(record: dict[str, Any]) -> bool:

@@ -144,11 +144,12 @@ ENDPOINT_ID = "upscaler-v2"
 @dataclass
 class RunPodWorld:
     """The whole system: a state machine whose Task invokes the submit function, a fake RunPod
-    on loopback, the webhook behind a loopback HTTP server, and the watchdog."""
+    on loopback, the webhook behind a loopback HTTP server, the watchdog and the canceller."""
 
     local: LocalWebhook
     submit: Any
     watchdog: Any
+    canceller: Any
     runpod: FakeRunPod
     state_machine_arn: str
 
@@ -179,12 +180,20 @@ class RunPodWorld:
         summary: dict[str, int] = self.watchdog.lambda_handler({}, context)
         return summary
 
+    def stopped(self, job: Job) -> dict[str, Any]:
+        """What EventBridge hands the canceller once the job's execution was stopped."""
+        execution = self.local.stepfunctions.describe_execution(executionArn=job.execution_arn)
+        event = aws_setup.status_change_event(execution, "ABORTED")
+        answer: dict[str, Any] = self.canceller.lambda_handler(event, LocalLambdaContext())
+        return answer
+
     def webhook_token(self) -> str:
         return str(self.runpod.runs[-1].body["webhook"]).rsplit("/", 1)[-1]
 
 
 @pytest.fixture
 def world(local_webhook: LocalWebhook, monkeypatch: pytest.MonkeyPatch) -> Iterator[RunPodWorld]:
+    import canceller
     import submit
     import watchdog
 
@@ -192,7 +201,7 @@ def world(local_webhook: LocalWebhook, monkeypatch: pytest.MonkeyPatch) -> Itera
     secret = boto3.client("secretsmanager").create_secret(
         Name="runpod-api-key", SecretString=API_KEY
     )
-    for function in (submit, watchdog):
+    for function in (submit, watchdog, canceller):
         function.logger.registered_handler.setStream(_CurrentStdout())
     runpod = FakeRunPod(retry_interval_s=0.05, job_delay_s=0.05)
     function_arn = aws_setup.create_submit_function(
@@ -205,7 +214,7 @@ def world(local_webhook: LocalWebhook, monkeypatch: pytest.MonkeyPatch) -> Itera
         monkeypatch.setenv("WEBHOOK_BASE_URL", f"{webhook}/webhook")
         monkeypatch.setenv("RUNPOD_API_BASE_URL", api)
         monkeypatch.setenv("RUNPOD_API_KEY_SECRET_ARN", secret["ARN"])
-        yield RunPodWorld(local, submit, watchdog, runpod, machine)
+        yield RunPodWorld(local, submit, watchdog, canceller, runpod, machine)
 
 
 _watchdog_clock_ahead = [timedelta(0)]

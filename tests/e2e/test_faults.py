@@ -214,11 +214,17 @@ def test_task_token_step_functions_refuses_is_gone_for_good(
     assert record["status"] == "EXPIRED"
 
 
-def test_result_dynamodb_refuses_is_stored_in_its_minimal_form(
-    local_webhook: LocalWebhook, faults: AwsFaults
+@pytest.mark.parametrize(
+    ("tries", "stored"),
+    [({3}, "minimal"), ({3, 4}, "status only")],
+    ids=["minimal-result", "status-only"],
+)
+def test_result_dynamodb_refuses_is_stored_smaller_and_the_record_still_ends(
+    local_webhook: LocalWebhook, faults: AwsFaults, tries: set[int], stored: str
 ) -> None:
     job = local_webhook.start_job()
-    faults.fail("UpdateItem", refused("ValidationException", message="Item too large"), tries={3})
+    too_large = refused("ValidationException", message="Item too large")
+    faults.fail("UpdateItem", too_large, tries=tries)
 
     response = local_webhook.deliver(job.callback_token, body("completed.json"))
 
@@ -227,9 +233,30 @@ def test_result_dynamodb_refuses_is_stored_in_its_minimal_form(
     record = local_webhook.record(job.callback_token)
     assert record is not None
     assert record["status"] == "COMPLETED"
-    assert record["result"]["runpod_status"] == "COMPLETED"
-    assert "output" not in record["result"]
-    assert record["result"]["result_omitted"]
+    assert "pending_shard" not in record  # out of the watchdog's index
+    if stored == "minimal":
+        assert record["result"]["runpod_status"] == "COMPLETED"
+        assert "output" not in record["result"]
+        assert record["result"]["result_omitted"]
+    else:
+        assert "result" not in record
+
+
+def test_send_mark_dynamodb_refuses_still_resumes_the_task(
+    local_webhook: LocalWebhook, faults: AwsFaults
+) -> None:
+    """Marking the send is bookkeeping for a later delivery: a refusal of it (which every retry
+    would meet) must not keep the result from the task."""
+    job = local_webhook.start_job()
+    faults.fail("UpdateItem", refused("ValidationException"), tries={2})
+
+    response = local_webhook.deliver(job.callback_token, body("completed.json"))
+
+    assert response["statusCode"] == 200
+    assert local_webhook.execution(job)["status"] == "SUCCEEDED"
+    record = local_webhook.record(job.callback_token)
+    assert record is not None
+    assert record["status"] == "COMPLETED"
 
 
 def test_claim_dynamodb_refuses_is_a_conflict_that_changes_nothing(

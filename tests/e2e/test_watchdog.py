@@ -10,7 +10,9 @@ import pytest
 
 from localdev.local_webhook import Job, LocalWebhook
 from runpod_callbacks import watchdog_run
-from tests.e2e.aws_faults import THROTTLED, AwsFaults, when_request_holds
+from runpod_callbacks.record_table import RecordTable
+from runpod_callbacks.stale_records import WATCHDOG_CURSOR, IndexKey, StaleRecords, index_key
+from tests.e2e.aws_faults import THROTTLED, AwsFaults, refused, when_request_holds
 from tests.e2e.conftest import (
     API_KEY,
     ENDPOINT_ID,
@@ -277,22 +279,25 @@ def test_run_with_nothing_stale_calls_nobody_and_publishes_no_metric(
     assert '"_aws"' not in capsys.readouterr().out  # a metric is billed for each hour it gets data
 
 
-def test_key_that_cannot_be_read_ends_the_run_and_the_next_run_recovers(
+def test_key_that_cannot_be_read_leaves_runpod_records_for_the_next_run_and_settles_the_rest(
     world_with_stale_records: RunPodWorld, watchdog_secret_reads: list[str]
 ) -> None:
-    """Every record would fail alike: one read of the secret, no record touched, and the results
-    wait for the run after the key is fixed."""
+    """The records that need RunPod would fail alike: one read of the secret, none of them
+    touched, and their results wait for the run after the key is fixed. Records that need only
+    a heartbeat are settled meanwhile."""
     world = world_with_stale_records
     world.runpod.webhooks_lost = True
     jobs = [world.run_job()[0] for _ in range(2)]
     world.runpod.wait_for_webhooks()
+    own = world.local.start_job(job_id="")  # an own submitter's record: a heartbeat only
     let_records_go_stale()
     secrets = boto3.client("secretsmanager")
     secrets.put_secret_value(SecretId="runpod-api-key", SecretBinary=API_KEY.encode())
 
     summary = world.run_watchdog()
 
-    assert (summary["errors"], summary["recovered"]) == (1, 0)
+    assert (summary["errors"], summary["behind"], summary["recovered"]) == (1, 2, 0)
+    assert summary["heartbeats"] == 1
     assert len(watchdog_secret_reads) == 1
     assert world.runpod.status_requests == []
     for job in jobs:
@@ -306,6 +311,71 @@ def test_key_that_cannot_be_read_ends_the_run_and_the_next_run_recovers(
 
     assert (summary["errors"], summary["recovered"]) == (0, 2)
     assert [world.local.execution(job)["status"] for job in jobs] == ["SUCCEEDED"] * 2
+    assert world.local.status_now(own) == "RUNNING"
+
+
+def test_index_that_fails_mid_read_still_settles_what_was_read(
+    world_with_stale_records: RunPodWorld,
+) -> None:
+    world = world_with_stale_records
+    world.runpod.webhooks_lost = True
+    jobs = [world.run_job()[0] for _ in range(3)]
+    world.runpod.wait_for_webhooks()
+    let_records_go_stale()
+    keys = sorted(index_key(world.local.record(job.callback_token) or {}) for job in jobs)
+    store = StaleRecords(RecordTable(world.watchdog.dynamodb, world.local.table_name))
+    store.save_cursor(keys[1])  # a run reads keys[1:], then wraps around to read keys[0]
+    faults = AwsFaults(world.watchdog.dynamodb)
+    faults.fail("Query", when_request_holds("created_at <= :high", THROTTLED))
+    try:
+        summary = world.run_watchdog()
+    finally:
+        faults.clear()
+
+    assert (summary["errors"], summary["recovered"]) == (1, 2)
+    assert world.run_watchdog()["recovered"] == 1
+    assert [world.local.execution(job)["status"] for job in jobs] == ["SUCCEEDED"] * 3
+
+
+@pytest.mark.parametrize("fault", [THROTTLED, refused("ValidationException")])
+def test_cursor_that_cannot_be_saved_keeps_the_runs_summary(
+    world_with_stale_records: RunPodWorld, fault: Any
+) -> None:
+    world = world_with_stale_records
+    world.runpod.jobs_run_until_cancelled = True
+    world.run_job()
+    let_records_go_stale()
+    monkeypatch_cursor = AwsFaults(world.watchdog.dynamodb)
+    monkeypatch_cursor.fail("UpdateItem", when_request_holds(WATCHDOG_CURSOR, fault))
+    monkeypatch_cursor.fail("UpdateItem", when_request_holds("REMOVE #after", fault))
+    try:
+        summary = world.run_watchdog(remaining_time_ms=watchdog_run.SPARE_MS)  # nothing reached
+    finally:
+        monkeypatch_cursor.clear()
+
+    assert (summary["behind"], summary["errors"]) == (1, 1)
+
+
+def test_cursor_newer_than_the_threshold_starts_from_the_oldest(
+    world_with_stale_records: RunPodWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """stale_after_s raised between two runs: the saved place is younger than the new threshold
+    (a Query from it to the threshold would be refused)."""
+    world = world_with_stale_records
+    world.runpod.jobs_run_until_cancelled = True
+    world.run_job()
+    let_records_go_stale()
+    store = StaleRecords(RecordTable(world.watchdog.dynamodb, world.local.table_name))
+    store.save_cursor(IndexKey("9999-01-01T00:00:00.000Z", "later"))
+    queries = when_request_holds("created_at BETWEEN", refused("ValidationException"))
+    faults = AwsFaults(world.watchdog.dynamodb)
+    faults.fail("Query", queries)
+    try:
+        summary = world.run_watchdog()
+    finally:
+        faults.clear()
+
+    assert (summary["heartbeats"], summary["errors"]) == (1, 0)
 
 
 ECHOED_WEBHOOK = [
@@ -426,18 +496,22 @@ def test_status_answer_that_is_not_utf8_fails_the_task_as_invalid_output(
     assert record["status"] == "FAILED"
 
 
+@pytest.mark.parametrize("cause", ["id-not-stored", "runpod-answer-lost"])
 def test_job_whose_id_was_never_stored_waits_only_while_runpod_can_still_answer(
-    world_with_stale_records: RunPodWorld, watchdog_sends: SentTasks
+    world_with_stale_records: RunPodWorld, watchdog_sends: SentTasks, cause: str
 ) -> None:
-    """RunPod accepted the job but its id could not be stored, and every webhook was lost. The
-    watchdog cannot ask /status without the id: it heartbeats the task while the job's webhook
-    may still come, then fails it with RunPod.JobLost once RunPod can no longer answer for the
-    job (its ttl plus the 30 minutes it keeps a result). It once heartbeated such a task
-    forever."""
+    """RunPod took the job but its id could not be stored (or RunPod's answer was lost, and
+    whether it took the job is unknown), and no webhook came. The watchdog cannot ask /status
+    without the id: it heartbeats the task while the job's webhook may still come, then fails it
+    with RunPod.JobLost once RunPod could no longer answer for the job (its ttl plus the 30
+    minutes it keeps a result). It once heartbeated such a task forever."""
     world = world_with_stale_records
     world.runpod.webhooks_lost = True
     faults = AwsFaults(world.submit.dynamodb)
-    faults.fail("UpdateItem", THROTTLED)  # every try to store the job id
+    if cause == "id-not-stored":
+        faults.fail("UpdateItem", THROTTLED)  # every try to store the job id
+    else:
+        world.runpod.answers.append((502, {"error": "bad gateway"}))
     execution, payload = world.start()
     try:
         world.invoke({**payload, "policy": {"ttl": 60_000}})

@@ -8,8 +8,9 @@ import boto3
 import moto
 
 from runpod_callbacks.large_outputs import LargeOutputStore
+from runpod_callbacks.runpod_api import MAX_STATUS_BYTES
 from runpod_callbacks.submission import MIN_TIMEOUT_S
-from runpod_callbacks.watchdog_run import SPARE_MS
+from runpod_callbacks.watchdog_run import MAX_WORKERS, PARALLEL_ANSWER_BYTES, SPARE_MS, lane_workers
 from tests.terraform.tf_tools import REPO
 
 # The shortest time a run takes records for, once SPARE_MS is kept for those in flight.
@@ -32,6 +33,30 @@ def test_watchdog_timeout_floor_leaves_time_to_take_records() -> None:
     floor = validation_floor("watchdog.timeout")
 
     assert floor == SPARE_MS // 1000 + MIN_WATCHDOG_INTAKE_S
+
+
+# Lambda's limit of threads (and processes) per function instance.
+LAMBDA_THREADS = 1024
+# Python, boto3, Powertools and the watchdog module once imported: 51 MiB here (ru_maxrss),
+# with room for the records a run holds.
+RUNTIME_MIB = 100
+# A JSON answer held as bytes, as text and parsed takes about this many times its size.
+DECODED_FACTOR = 5
+MIB = 1024 * 1024
+
+
+def test_watchdog_threads_stay_under_lambdas_limit_for_any_number_of_endpoints() -> None:
+    assert all(lane_workers(lanes) * lanes <= MAX_WORKERS for lanes in range(1, MAX_WORKERS + 1))
+    assert MAX_WORKERS <= LAMBDA_THREADS // 2  # botocore's and the runtime's threads besides
+
+
+def test_watchdog_memory_floor_holds_every_worker_reading_an_answer_at_once() -> None:
+    """Every worker holds an answer of up to PARALLEL_ANSWER_BYTES; a larger one is read (up to
+    MAX_STATUS_BYTES) by one worker at a time."""
+    parallel = MAX_WORKERS * PARALLEL_ANSWER_BYTES * 2  # as bytes and as text
+    alone = MAX_STATUS_BYTES * DECODED_FACTOR
+
+    assert RUNTIME_MIB + (parallel + alone) / MIB <= validation_floor("watchdog.memory_size")
 
 
 def test_the_longest_result_key_fits_s3s_limit() -> None:

@@ -1,11 +1,14 @@
 """RunPod's JSON read exactly: numbers as Decimal, each member's text as written."""
 
 import json
+import tracemalloc
 from decimal import Decimal
 
 import pytest
+from hypothesis import given
+from hypothesis import strategies as st
 
-from runpod_callbacks.json_text import UNPARSED, NotAnObject, parse_object, to_json
+from runpod_callbacks.json_text import UNPARSED, NotAnObject, parse_object, to_json, value_end
 
 
 def test_members_keep_their_text_and_exact_values() -> None:
@@ -73,5 +76,64 @@ def test_a_large_member_that_is_not_json_is_refused_all_the_same(broken: str) ->
     padding = ",".join(["1"] * 40_000)
     text = '{"output": [' + padding + "," + broken + "]}"
 
-    with pytest.raises(ValueError, match=r"Expecting|is not JSON|Extra data|delimiter"):
+    with pytest.raises(json.JSONDecodeError):
         parse_object(text)
+
+
+def test_a_large_member_is_checked_in_the_memory_of_its_text() -> None:
+    """The json module would build a list per array: about 24 bytes of memory per byte of
+    ``[[],[],...]``, a watchdog killed by one answer of tens of megabytes."""
+    text = '{"id":"j","status":"COMPLETED","output":[' + "[]," * 999_999 + "[]]}"
+
+    tracemalloc.start()
+    try:
+        members = parse_object(text)
+        peak = tracemalloc.get_traced_memory()[1]
+    finally:
+        tracemalloc.stop()
+
+    assert members["output"].value is UNPARSED
+    assert peak < 1.5 * len(text)  # the member's text, kept, and little else
+
+
+JSON_VALUES = st.recursive(
+    st.none()
+    | st.booleans()
+    | st.integers()
+    | st.floats(allow_nan=False, allow_infinity=False)
+    | st.text(),
+    lambda children: st.lists(children) | st.dictionaries(st.text(), children),
+    max_leaves=30,
+)
+
+
+@given(JSON_VALUES, st.sampled_from([None, 0, 2, 4]))
+def test_the_check_ends_every_json_value_where_json_does(value: object, indent: int | None) -> None:
+    text = json.dumps(value, indent=indent)
+
+    assert value_end(text + " ,", 0) == len(text)
+
+
+@given(JSON_VALUES, st.integers(min_value=0), st.sampled_from(list(',:[]{}"0eE-+.\\ xnt\x01')))
+def test_the_check_refuses_exactly_what_json_refuses(
+    value: object, position: int, character: str
+) -> None:
+    text = json.dumps(value)
+    at = position % (len(text) + 1)
+    mutated = text[:at] + character + text[at:]
+
+    start = len(mutated) - len(mutated.lstrip(" \t\n\r"))  # where a member's value starts
+    try:
+        _, json_end = json.JSONDecoder(parse_constant=_refuse).raw_decode(mutated, start)
+    except ValueError:
+        json_end = None
+    try:
+        end: int | None = value_end(mutated, start)
+    except json.JSONDecodeError:
+        end = None
+
+    assert end == json_end
+
+
+def _refuse(name: str) -> None:
+    raise ValueError(name)

@@ -3,7 +3,7 @@ RunPod's text quotes the webhook URL that carries it."""
 
 import pytest
 
-from runpod_callbacks.redaction import redact, scrub
+from runpod_callbacks.job_logs import redact, scrub
 
 TOKEN = "Dpm1Uj0RBaTjhNP9NJiRb0U0Eira7qsA"
 
