@@ -22,6 +22,11 @@ resource "aws_dynamodb_table" "this" {
     type = "S"
   }
 
+  attribute {
+    name = "execution_arn"
+    type = "S"
+  }
+
   # The watchdog finds stale PENDING records with Queries on this index, never a Scan. Only
   # PENDING records carry `pending_shard` ("0" to "15"), so the index holds them alone, spread
   # over 16 keys: one key value takes about 1,000 writes a second, the index 16 times that.
@@ -34,6 +39,15 @@ resource "aws_dynamodb_table" "this" {
     range_key          = "created_at"
     projection_type    = "INCLUDE"
     non_key_attributes = ["job_id", "endpoint_id", "task_token", "runpod_forgets_at"]
+  }
+
+  # The canceller finds a stopped execution's records by its ARN, never a Scan. Records without
+  # `execution_arn` (none given) stay out of it.
+  global_secondary_index {
+    name               = "execution_arn"
+    hash_key           = "execution_arn"
+    projection_type    = "INCLUDE"
+    non_key_attributes = ["status", "job_id", "endpoint_id"]
   }
 
   ttl {

@@ -38,7 +38,7 @@ data "aws_iam_policy_document" "tracing" {
   }
 }
 
-# The RunPod API key, read by the submit function and the watchdog.
+# The RunPod API key, read by the submit function, the watchdog and the canceller.
 data "aws_iam_policy_document" "runpod_api_key" {
   count = local.create_submit || local.create_watchdog ? 1 : 0
 
@@ -307,6 +307,56 @@ resource "aws_iam_role_policy" "watchdog_schedule" {
   name   = "${local.watchdog_function_name}-schedule-invoke"
   role   = aws_iam_role.watchdog_schedule[0].id
   policy = data.aws_iam_policy_document.watchdog_schedule[0].json
+}
+
+################################################################################
+# Canceller (optional)
+################################################################################
+
+data "aws_iam_policy_document" "canceller" {
+  count = local.create_canceller ? 1 : 0
+
+  source_policy_documents = [
+    data.aws_iam_policy_document.table_key.json,
+    data.aws_iam_policy_document.tracing.json,
+    data.aws_iam_policy_document.runpod_api_key[0].json,
+  ]
+
+  statement {
+    sid       = "FindRecordsOfAnExecution"
+    actions   = ["dynamodb:Query"]
+    resources = ["${aws_dynamodb_table.this.arn}/index/execution_arn"]
+  }
+
+  statement {
+    sid       = "ExpireCallbackRecords"
+    actions   = ["dynamodb:UpdateItem"]
+    resources = [aws_dynamodb_table.this.arn]
+  }
+
+  statement {
+    sid       = "OwnLogGroup"
+    actions   = ["logs:CreateLogStream", "logs:PutLogEvents"]
+    resources = ["${aws_cloudwatch_log_group.canceller[0].arn}:*"]
+  }
+}
+
+resource "aws_iam_role" "canceller" {
+  count = local.create_canceller ? 1 : 0
+
+  name               = local.canceller_function_name
+  description        = "Runs ${local.canceller_function_name}: finds a stopped execution's callback records, cancels their RunPod jobs"
+  assume_role_policy = data.aws_iam_policy_document.assume_role.json
+
+  tags = local.tags
+}
+
+resource "aws_iam_role_policy" "canceller" {
+  count = local.create_canceller ? 1 : 0
+
+  name   = "${local.canceller_function_name}-least-privilege"
+  role   = aws_iam_role.canceller[0].id
+  policy = data.aws_iam_policy_document.canceller[0].json
 }
 
 ################################################################################

@@ -39,6 +39,8 @@ locals {
   # Settings every function of the module shares. Each adds its POWERTOOLS_SERVICE_NAME, the
   # `service` dimension of its metrics (the watchdog's alarms select its metrics by it).
   metrics_namespace = "RunPodWebhook"
+  webhook_service   = "runpod-webhook"
+  submit_service    = "runpod-submit"
   watchdog_service  = "runpod-watchdog"
   powertools_environment = {
     CALLBACK_TABLE_NAME          = aws_dynamodb_table.this.name
@@ -47,6 +49,11 @@ locals {
     POWERTOOLS_TRACE_DISABLED    = tostring(!var.tracing_enabled)
   }
   tracing_mode = var.tracing_enabled ? "Active" : "PassThrough"
+  # The functions that settle jobs estimate their cost (none when no price is given: existing
+  # states plan clean).
+  pricing_environment = length(var.gpu_price_per_second) == 0 ? {} : {
+    GPU_PRICE_PER_SECOND = jsonencode(var.gpu_price_per_second)
+  }
 
   # The account id, read from the table's ARN (no STS call while planning).
   account_id = split(":", aws_dynamodb_table.this.arn)[4]

@@ -115,3 +115,17 @@ output "large_outputs_bucket_arn" {
   description = "ARN of that bucket, e.g. for the policies of the steps that read the results; null when large outputs are off."
   value       = local.large_outputs_bucket_arn
 }
+
+################################################################################
+# Operations
+################################################################################
+
+output "dashboard_url" {
+  description = "The CloudWatch dashboard of deliveries, RunPod's times, the watchdog, the oldest wait, GPU spend, the API and the functions; null when `dashboard_enabled` is false."
+  value       = var.dashboard_enabled ? "https://${data.aws_region.current.id}.console.aws.amazon.com/cloudwatch/home?region=${data.aws_region.current.id}#dashboards/dashboard/${var.prefix}-runpod-webhook" : null
+}
+
+output "canceller_function_name" {
+  description = "Name of the canceller function (it cancels the RunPod jobs of stopped executions); null when it is not created (see `cancel_on_stop`)."
+  value       = try(aws_lambda_function.canceller[0].function_name, null)
+}

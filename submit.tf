@@ -36,7 +36,7 @@ resource "aws_lambda_function" "submit" {
 
   environment {
     variables = merge(local.powertools_environment, {
-      POWERTOOLS_SERVICE_NAME   = "runpod-submit"
+      POWERTOOLS_SERVICE_NAME   = local.submit_service
       WEBHOOK_BASE_URL          = "${aws_api_gateway_stage.this.invoke_url}/webhook"
       RUNPOD_API_KEY_SECRET_ARN = var.runpod_api_key_secret_arn
       RUNPOD_API_BASE_URL       = var.runpod_api_base_url

@@ -213,12 +213,18 @@ variable "logs_kms_key_arn" {
 ################################################################################
 
 variable "alarms" {
-  description = "CloudWatch alarms on the webhook function's errors and throttles, on API 5xx and, with the watchdog, on its errors, on results it recovered (webhooks are being lost), on jobs lost before anyone fetched them and on stale records a run could not reach (`WatchdogBehind`); they notify `sns_topic_arns`."
+  description = "CloudWatch alarms on the webhook function's errors and throttles, on API 5xx and, with the watchdog, on its errors, on results it recovered (webhooks are being lost), on jobs lost before anyone fetched them, on stale records a run could not reach (`WatchdogBehind`) and on a job waiting longer than `oldest_wait_seconds` (24 h by default, RunPod's default `ttl`: set it to a few times your jobs' usual time); they notify `sns_topic_arns`."
   type = object({
-    enabled        = optional(bool, false)
-    sns_topic_arns = optional(list(string), [])
+    enabled             = optional(bool, false)
+    sns_topic_arns      = optional(list(string), [])
+    oldest_wait_seconds = optional(number, 86400)
   })
   default = {}
+
+  validation {
+    condition     = var.alarms.oldest_wait_seconds >= 60
+    error_message = "alarms.oldest_wait_seconds must be at least 60."
+  }
 }
 
 ################################################################################
@@ -307,9 +313,53 @@ variable "watchdog" {
   }
 
   validation {
-    condition     = var.watchdog.memory_size >= 128 && var.watchdog.memory_size <= 10240
-    error_message = "watchdog.memory_size must be between 128 and 10240 MB."
+    condition     = var.watchdog.memory_size >= 512 && var.watchdog.memory_size <= 10240
+    error_message = "watchdog.memory_size must be between 512 and 10240 MB: a run reads RunPod's answers on up to 480 threads at once."
   }
+}
+
+################################################################################
+# Canceller
+################################################################################
+
+variable "cancel_on_stop" {
+  description = "Cancel the RunPod jobs of an execution at once when it stops (ABORTED, TIMED_OUT, FAILED), instead of at the watchdog's next sweep: the state machines to watch, by ARN (`state_machine_arns`; a Distributed Map's children included) or by name prefix in this account and region (`state_machine_name_prefixes`). Either creates the canceller `<prefix>-runpod-canceller` and an EventBridge rule on Step Functions' status change events (standard workflows; Express ones emit none). Needs the watchdog (the RunPod API key), and the job's `execution_arn` in the submit function's payload (`$$.Execution.Id`)."
+  type = object({
+    state_machine_arns          = optional(list(string), [])
+    state_machine_name_prefixes = optional(list(string), [])
+  })
+  default = {}
+
+  validation {
+    condition     = alltrue([for arn in var.cancel_on_stop.state_machine_arns : can(regex("^arn:[^:]+:states:[^:]+:[0-9]{12}:stateMachine:.+$", arn))])
+    error_message = "cancel_on_stop.state_machine_arns must be state machine ARNs (arn:<partition>:states:<region>:<account>:stateMachine:<name>)."
+  }
+
+  validation {
+    condition     = alltrue([for prefix in var.cancel_on_stop.state_machine_name_prefixes : can(regex("^[A-Za-z0-9_-]+$", prefix))])
+    error_message = "cancel_on_stop.state_machine_name_prefixes must be the beginnings of state machine names (letters, digits, - and _)."
+  }
+}
+
+################################################################################
+# Costs and dashboard
+################################################################################
+
+variable "gpu_price_per_second" {
+  description = "RunPod's price in USD per second of worker time, by endpoint id (`*` for every other endpoint). With it, each ended job's record and the `EstimatedGpuCost` metric carry its `executionTime` times that price. RunPod also bills cold starts and idle workers, which belong to no job: the estimate is below its bill (README, Operations)."
+  type        = map(number)
+  default     = {}
+
+  validation {
+    condition     = alltrue([for price in values(var.gpu_price_per_second) : price >= 0])
+    error_message = "gpu_price_per_second prices must be zero or more (USD a second)."
+  }
+}
+
+variable "dashboard_enabled" {
+  description = "Create the CloudWatch dashboard `<prefix>-runpod-webhook` (output `dashboard_url`): deliveries by outcome, RunPod's times, the watchdog, the oldest wait, the API and each function. CloudWatch bills $3 a month per dashboard beyond an account's first three."
+  type        = bool
+  default     = true
 }
 
 ################################################################################

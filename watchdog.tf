@@ -44,7 +44,7 @@ resource "aws_lambda_function" "watchdog" {
       RUNPOD_API_BASE_URL       = var.runpod_api_base_url
       STALE_AFTER_SECONDS       = tostring(var.watchdog.stale_after_seconds)
       MAX_RECORDS_PER_RUN       = tostring(var.watchdog.max_records_per_run)
-    }, local.large_outputs_environment)
+    }, local.large_outputs_environment, local.pricing_environment)
   }
 
   tracing_config {

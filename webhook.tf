@@ -33,8 +33,9 @@ resource "aws_lambda_function" "webhook" {
   environment {
     variables = merge(
       local.powertools_environment,
-      { POWERTOOLS_SERVICE_NAME = "runpod-webhook" },
+      { POWERTOOLS_SERVICE_NAME = local.webhook_service },
       local.large_outputs_environment,
+      local.pricing_environment,
     )
   }
 

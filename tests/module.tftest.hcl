@@ -150,19 +150,23 @@ run "table_has_the_watchdog_index_whatever_the_switches" {
       { name = "callback_token", type = "S" },
       { name = "pending_shard", type = "S" },
       { name = "created_at", type = "S" },
+      { name = "execution_arn", type = "S" },
     ])
     error_message = "the table declares its key and the index's keys, all strings"
   }
 
   assert {
-    condition = [for index in aws_dynamodb_table.this.global_secondary_index : {
+    condition = toset([for index in aws_dynamodb_table.this.global_secondary_index : {
       name            = index.name, hash_key = index.hash_key, range_key = index.range_key,
       projection_type = index.projection_type, non_key_attributes = index.non_key_attributes
-      }] == [{
+      }]) == toset([{
       name            = "pending_shard-created_at", hash_key = "pending_shard", range_key = "created_at",
       projection_type = "INCLUDE", non_key_attributes = toset(["job_id", "endpoint_id", "task_token", "runpod_forgets_at"])
-    }]
-    error_message = "one index, pending_shard-created_at (pending_shard, created_at), projecting what the watchdog reads"
+      }, {
+      name            = "execution_arn", hash_key = "execution_arn", range_key = null,
+      projection_type = "INCLUDE", non_key_attributes = toset(["status", "job_id", "endpoint_id"])
+    }])
+    error_message = "two indexes: pending_shard-created_at, projecting what the watchdog reads; execution_arn, what the canceller reads"
   }
 
   assert {
@@ -1070,8 +1074,8 @@ run "alarms_cover_the_watchdog_when_it_exists" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.this) == 7
-    error_message = "the webhook's three alarms and the watchdog's four"
+    condition     = length(aws_cloudwatch_metric_alarm.this) == 8
+    error_message = "the webhook's three alarms and the watchdog's five"
   }
 
   assert {

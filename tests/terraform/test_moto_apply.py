@@ -37,7 +37,7 @@ def test_table_has_the_record_schema(deployed: Any, moto_endpoint: str) -> None:
     assert table["KeySchema"] == [{"AttributeName": "callback_token", "KeyType": "HASH"}]
     assert sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
         {"AttributeName": name, "AttributeType": "S"}
-        for name in ("callback_token", "created_at", "pending_shard")
+        for name in ("callback_token", "created_at", "execution_arn", "pending_shard")
     ]
     assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
     assert ttl["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
@@ -52,9 +52,10 @@ def test_table_has_the_watchdog_index_without_the_watchdog(
 ) -> None:
     table = aws("dynamodb", moto_endpoint).describe_table(TableName="dev-runpod-callbacks")["Table"]
 
-    (index,) = table["GlobalSecondaryIndexes"]
+    indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
+    index = indexes["pending_shard-created_at"]
 
-    assert index["IndexName"] == "pending_shard-created_at"
+    assert set(indexes) == {"pending_shard-created_at", "execution_arn"}
     assert index["KeySchema"] == [
         {"AttributeName": "pending_shard", "KeyType": "HASH"},
         {"AttributeName": "created_at", "KeyType": "RANGE"},

@@ -10,6 +10,8 @@ shows the Terraform change only. Nothing is destroyed or replaced:
   exists, the watchdog is created beside it;
 - from the status-created_at index (d2f1ce3): the table's index is swapped in place for the
   sharded pending_shard-created_at, and the watchdog takes its new memory and record limit.
+
+Both gain the canceller's execution_arn index in place, the dashboard and the saved queries.
 """
 
 import json
@@ -50,17 +52,33 @@ SHARDED_INDEX = {
     "non_key_attributes": PROJECTED,
     "on_demand_throughput": [],
 }
-# The table gains the index the watchdog queries: new key attributes and the index, nothing else.
+# The index the canceller finds a stopped execution's records by.
+EXECUTION_INDEX = {
+    "name": "execution_arn",
+    "hash_key": "execution_arn",
+    "range_key": "",
+    "projection_type": "INCLUDE",
+    "non_key_attributes": ["endpoint_id", "job_id", "status"],
+    "on_demand_throughput": [],
+}
+# The table gains the indexes the watchdog and the canceller query: new key attributes and the
+# indexes, nothing else.
 TABLE_CHANGE = {
     "attribute": (
         [{"name": "callback_token", "type": "S"}],
         [
             {"name": "callback_token", "type": "S"},
             {"name": "created_at", "type": "S"},
+            {"name": "execution_arn", "type": "S"},
             {"name": "pending_shard", "type": "S"},
         ],
     ),
-    "global_secondary_index": ([], [SHARDED_INDEX]),
+    "global_secondary_index": ([], [EXECUTION_INDEX, SHARDED_INDEX]),
+}
+# What an operator reads: the dashboard and the saved Logs Insights queries, new everywhere.
+OBSERVABILITY = {f"{MODULE}.aws_cloudwatch_dashboard.this[0]"} | {
+    f'{MODULE}.aws_cloudwatch_query_definition.this["{name}"]'
+    for name in ("failures-by-outcome", "one-job", "slowest-jobs")
 }
 # The watchdog's resources: new, created on upgrade wherever the submit function exists.
 WATCHDOG = {
@@ -119,7 +137,7 @@ def status_index_module_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
             "moto",
             {TABLE, f"{MODULE}.aws_api_gateway_rest_api.this"},
             {WEBHOOK_POLICY},
-            set(),
+            OBSERVABILITY,
         ),
         (
             "moto_submit",
@@ -130,7 +148,7 @@ def status_index_module_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
                 f"{MODULE}.aws_cloudwatch_log_group.submit[0]",
             },
             {WEBHOOK_POLICY, SUBMIT_POLICY},
-            WATCHDOG,
+            WATCHDOG | OBSERVABILITY,
         ),
     ],
 )
@@ -189,6 +207,7 @@ SHARDED_INDEX_CHANGE = {
         [
             {"name": "callback_token", "type": "S"},
             {"name": "created_at", "type": "S"},
+            {"name": "execution_arn", "type": "S"},
             {"name": "pending_shard", "type": "S"},
         ],
     ),
@@ -205,7 +224,7 @@ SHARDED_INDEX_CHANGE = {
                 "write_capacity": 0,
             }
         ],
-        [SHARDED_INDEX],
+        [EXECUTION_INDEX, SHARDED_INDEX],
     ),
 }
 WATCHDOG_FUNCTION = f"{MODULE}.aws_lambda_function.watchdog[0]"
@@ -232,7 +251,7 @@ def test_a_state_with_the_status_index_upgrades_in_place(
         if change["change"]["actions"] != ["no-op"]
     } == {TABLE: ["update"], WATCHDOG_FUNCTION: ["update"]} | {
         address: ["update"] for address in reread
-    }
+    } | {address: ["create"] for address in OBSERVABILITY}
     assert _differences(changes[TABLE]["change"]) == SHARDED_INDEX_CHANGE
     watchdog = _differences(changes[WATCHDOG_FUNCTION]["change"])
     assert watchdog.pop("memory_size") == (256, 1024)
