@@ -17,7 +17,7 @@ locals {
     {
       title = "Webhook: deliveries by outcome", stat = "Sum"
       metrics = [
-        for name in ["TaskSucceeded", "TaskFailed", "DuplicateDelivery", "TaskExpired", "DeliveryInFlight", "AwsUnavailable", "UnknownCallback", "InvalidWebhook", "JobIdMismatch", "CorruptRecord"] :
+        for name in ["TaskSucceeded", "TaskFailed", "DuplicateDelivery", "TaskExpired", "DeliveryInFlight", "AwsUnavailable", "UnknownCallback", "UnknownRoute", "InvalidWebhook", "JobIdMismatch", "RecordNotPending", "CorruptRecord", "UnexpectedError"] :
         [local.metrics_namespace, name, "service", local.webhook_service]
       ]
     },
@@ -33,7 +33,7 @@ locals {
     {
       title = "Submit function: submissions", stat = "Sum"
       metrics = [
-        for name in ["SubmitAccepted", "SubmitThrottled", "SubmitFailed", "SubmitRejected", "InvalidRequest", "JobIdNotRecorded"] :
+        for name in ["SubmitAccepted", "SubmitUncertain", "SubmitThrottled", "SubmitFailed", "SubmitRejected", "InvalidRequest", "JobIdNotRecorded"] :
         [local.metrics_namespace, name, "service", local.submit_service]
       ]
     },

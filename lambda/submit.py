@@ -5,6 +5,8 @@ fails at once finds its record when the webhook arrives.
 """
 
 import os
+from collections.abc import Iterator
+from contextlib import contextmanager
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -14,6 +16,7 @@ from aws_lambda_powertools.utilities.typing import LambdaContext
 from runpod_callbacks import aws
 from runpod_callbacks.api_key import ApiKeyCache, ApiKeyUnavailable
 from runpod_callbacks.errors import SubmitError, SubmitFailed
+from runpod_callbacks.job_logs import about_job, log_outcome
 from runpod_callbacks.metric_names import Metric
 from runpod_callbacks.record_table import RecordTable
 from runpod_callbacks.runpod_api import RunPodApi, base_url
@@ -41,7 +44,9 @@ aws.required_settings(REQUIRED_SETTINGS)  # fail the cold start, not the first j
 
 def submit_job(payload: Any, context: LambdaContext) -> dict[str, Any]:
     table, webhook_base_url, secret_arn = aws.required_settings(REQUIRED_SETTINGS)
-    request = parse_submit_request(payload)
+    with failure_logged():
+        request = parse_submit_request(payload)
+    callback_token = callback_token_for(request.task_token)
     api_key = api_keys.source(secret_arn)
     runpod = RunPodApi(
         base_url(),
@@ -52,17 +57,27 @@ def submit_job(payload: Any, context: LambdaContext) -> dict[str, Any]:
     submission = JobSubmission(
         SubmissionRecords(RecordTable(dynamodb, table)), runpod, webhook_base_url
     )
-    try:
-        api_key(False)  # a key that cannot be read fails here, before anything is written
-    except ApiKeyUnavailable as unavailable:
-        raise SubmitFailed(str(unavailable)) from None
-    submitted = submission.submit(request, callback_token_for(request.task_token))
+    with about_job(callback_token, "", request.endpoint_id), failure_logged():
+        try:
+            api_key(False)  # a key that cannot be read fails here, before anything is written
+        except ApiKeyUnavailable as unavailable:
+            raise SubmitFailed(str(unavailable)) from None
+        submitted = submission.submit(request, callback_token)
     accepted = submitted.status != "SUBMITTED_UNCERTAIN"
     outcome = Metric.SUBMIT_ACCEPTED if accepted else Metric.SUBMIT_UNCERTAIN
     metrics.add_metric(name=outcome, unit=MetricUnit.Count, value=1)
     if not submitted.job_id_recorded:
         metrics.add_metric(name=Metric.JOB_ID_NOT_RECORDED, unit=MetricUnit.Count, value=1)
     return {"job_id": submitted.job_id, "status": submitted.status}
+
+
+@contextmanager
+def failure_logged() -> Iterator[None]:
+    try:
+        yield
+    except SubmitError as error:
+        log_outcome(f"Submission failed: {error}", error.metric_name, warning=True)
+        raise
 
 
 @logger.inject_lambda_context
@@ -73,6 +88,5 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, Any]:
         return submit_job(event, context)
     except SubmitError as error:
         metrics.add_metric(name=error.metric_name, unit=MetricUnit.Count, value=1)
-        logger.warning(f"Submission failed: {error}")
         fail_waiting_task(stepfunctions, event, error)
         raise

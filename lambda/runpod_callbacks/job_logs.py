@@ -39,15 +39,18 @@ def scrub(text: str, *callback_tokens: str) -> str:
 
 @contextmanager
 def about_job(callback_token: str, job_id: str, endpoint_id: str | None = None) -> Iterator[None]:
-    """Every line this thread logs in the block carries the job's keys."""
-    keys = {"callback": redact(callback_token), "job_id": job_id}
-    if endpoint_id:
-        keys["endpoint_id"] = endpoint_id
-    logger.thread_safe_append_keys(**keys)
+    """Every line this thread logs in the block carries the job's keys (those known: a job id
+    learnt inside the block is added with job_id_learnt)."""
+    keys = {"callback": redact(callback_token), "job_id": job_id, "endpoint_id": endpoint_id}
+    logger.thread_safe_append_keys(**{name: value for name, value in keys.items() if value})
     try:
         yield
     finally:
         logger.thread_safe_remove_keys(["callback", "job_id", "endpoint_id"])
+
+
+def job_id_learnt(job_id: str) -> None:
+    logger.thread_safe_append_keys(job_id=job_id)
 
 
 def log_outcome(

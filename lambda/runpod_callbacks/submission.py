@@ -16,8 +16,9 @@ from aws_lambda_powertools import Logger
 from runpod_callbacks.aws import WORST_CALL_MS
 from runpod_callbacks.dynamodb_values import to_attribute
 from runpod_callbacks.errors import AwsUnavailable, InvalidRequest, SubmitError, SubmitFailed
-from runpod_callbacks.job_logs import redact
+from runpod_callbacks.job_logs import job_id_learnt, log_outcome, redact
 from runpod_callbacks.json_text import is_utf8
+from runpod_callbacks.metric_names import Metric
 from runpod_callbacks.record_table import (
     PENDING_SHARD,
     ConditionFailed,
@@ -275,12 +276,18 @@ class JobSubmission:
         except RunPodMayHaveAccepted as uncertain:
             # Sent again, the job could run twice: the task waits for its webhook instead, and
             # the watchdog ends it once RunPod could no longer answer for such a job.
-            logger.warning(
+            log_outcome(
                 f"RunPod may have accepted the job for callback {redact(callback_token)}"
-                f" ({uncertain}); not submitting it again: its webhook settles the task"
+                f" ({uncertain}); not submitting it again: its webhook settles the task",
+                Metric.SUBMIT_UNCERTAIN,
+                warning=True,
             )
             return Submitted(job_id=None, status="SUBMITTED_UNCERTAIN", job_id_recorded=False)
-        logger.info(f"RunPod accepted job {job_id} for callback {redact(callback_token)}")
+        job_id_learnt(job_id)
+        log_outcome(
+            f"RunPod accepted job {job_id} for callback {redact(callback_token)}",
+            Metric.SUBMIT_ACCEPTED,
+        )
         # From here on the job runs and is paid for: nothing may fail the task any more.
         recorded = self._record_job_id(callback_token, job_id)
         return Submitted(job_id=job_id, status="SUBMITTED", job_id_recorded=recorded)
