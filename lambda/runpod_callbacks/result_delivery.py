@@ -8,6 +8,7 @@ the watchdog, from the claim to the finished record.
 | earlier send  | an earlier send was surely taken        | record it, send nothing again (200)    |
 | decide        | (an output too large is written to S3)  | S3 unavailable: release, 503           |
 | mark the send | lease renewed; in ``maybe_delivered_by``| lease taken over meanwhile: 409        |
+|               |                                         | refused by DynamoDB: send unmarked     |
 | send          |                                         | taken: finalize (200)                  |
 |               |                                         | refused as it is: RunPod.InvalidOutput |
 |               |                                         | transient: release, keeping what may   |
@@ -15,6 +16,7 @@ the watchdog, from the claim to the finished record.
 |               |                                         | token gone: delivered before? finalize |
 |               |                                         | that (200); else EXPIRED (410)         |
 | finalize      | COMPLETED / FAILED / EXPIRED            | lease lost: its new holder finalizes   |
+|               |                                         | refused: minimal result, then status   |
 
 A send that may have reached Step Functions is never repeated by a later delivery that finds the
 token gone: it records the job as delivered. A delivery that dies before its send leaves no mark,
