@@ -4,7 +4,6 @@ once, and mark their records EXPIRED. The watchdog's sweep stays the backstop: E
 emit no such events, and a branch that stops waiting inside a running execution is no execution
 event."""
 
-import os
 import time
 from collections import Counter
 from datetime import UTC, datetime
@@ -19,7 +18,7 @@ from runpod_callbacks.api_key import ApiKeyCache
 from runpod_callbacks.callback_records import CallbackRecords
 from runpod_callbacks.job_cancel import Cancelled, cancel_and_expire
 from runpod_callbacks.job_logs import about_job, log_outcome
-from runpod_callbacks.metric_names import Metric
+from runpod_callbacks.metric_names import Metric, namespace
 from runpod_callbacks.pacing import RunPodLimits
 from runpod_callbacks.record_table import RecordTable
 from runpod_callbacks.result_delivery import ResultDelivery
@@ -37,7 +36,7 @@ REQUIRED_SETTINGS = ("CALLBACK_TABLE_NAME", "RUNPOD_API_KEY_SECRET_ARN")
 SPARE_MS = 10_000
 
 logger = Logger()
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RunPodWebhook"))
+metrics = Metrics(namespace=namespace())
 
 dynamodb = aws.client("dynamodb")
 stepfunctions = aws.client("stepfunctions", tries=1)

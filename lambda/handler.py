@@ -1,7 +1,6 @@
 """Lambda entry point: RunPod's webhook → API Gateway (REST, proxy) → resume Step Functions."""
 
 import json
-import os
 from typing import Any
 
 from aws_lambda_powertools import Logger, Metrics
@@ -18,7 +17,7 @@ from runpod_callbacks.job_cost import prices, publish_cost
 from runpod_callbacks.job_logs import about_job, log_outcome
 from runpod_callbacks.job_status import body_text, parse_callback_token, parse_ended_job
 from runpod_callbacks.large_outputs import large_output_store
-from runpod_callbacks.metric_names import Metric
+from runpod_callbacks.metric_names import Metric, namespace
 from runpod_callbacks.record_table import RecordTable
 from runpod_callbacks.result_delivery import ResultDelivery
 from runpod_callbacks.tracing import capture_lambda_handler
@@ -26,7 +25,7 @@ from runpod_callbacks.tracing import capture_lambda_handler
 TABLE_NAME_VARIABLE = "CALLBACK_TABLE_NAME"
 
 logger = Logger()  # service from POWERTOOLS_SERVICE_NAME, as the domain modules' child loggers
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RunPodWebhook"))
+metrics = Metrics(namespace=namespace())
 app = APIGatewayRestResolver()
 
 dynamodb = aws.client("dynamodb")

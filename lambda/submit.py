@@ -4,7 +4,6 @@ The record (with the task token) is written before RunPod hears of the job, so e
 fails at once finds its record when the webhook arrives.
 """
 
-import os
 from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
@@ -17,7 +16,7 @@ from runpod_callbacks import aws
 from runpod_callbacks.api_key import ApiKeyCache, ApiKeyUnavailable
 from runpod_callbacks.errors import SubmitError, SubmitFailed
 from runpod_callbacks.job_logs import about_job, log_outcome
-from runpod_callbacks.metric_names import Metric
+from runpod_callbacks.metric_names import Metric, namespace
 from runpod_callbacks.record_table import RecordTable
 from runpod_callbacks.runpod_api import RunPodApi, base_url
 from runpod_callbacks.submission import (
@@ -33,7 +32,7 @@ from runpod_callbacks.tracing import capture_lambda_handler
 REQUIRED_SETTINGS = ("CALLBACK_TABLE_NAME", "WEBHOOK_BASE_URL", "RUNPOD_API_KEY_SECRET_ARN")
 
 logger = Logger()  # service from POWERTOOLS_SERVICE_NAME, as the domain modules' child loggers
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RunPodWebhook"))
+metrics = Metrics(namespace=namespace())
 
 dynamodb = aws.client("dynamodb")
 stepfunctions = aws.client("stepfunctions", tries=1)  # step_functions.resume_task tries itself

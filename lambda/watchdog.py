@@ -13,7 +13,7 @@ from runpod_callbacks.api_key import ApiKeyCache
 from runpod_callbacks.callback_records import CallbackRecords
 from runpod_callbacks.job_cost import prices, publish_cost
 from runpod_callbacks.large_outputs import large_output_store
-from runpod_callbacks.metric_names import Metric
+from runpod_callbacks.metric_names import Metric, namespace
 from runpod_callbacks.record_table import RecordTable
 from runpod_callbacks.result_delivery import ResultDelivery
 from runpod_callbacks.runpod_api import RunPodApi
@@ -24,7 +24,7 @@ from runpod_callbacks.watchdog_run import Settled, Summary, WatchdogRun, Watchdo
 REQUIRED_SETTINGS = ("CALLBACK_TABLE_NAME", "RUNPOD_API_KEY_SECRET_ARN")
 
 logger = Logger()  # service from POWERTOOLS_SERVICE_NAME, as the domain modules' child loggers
-metrics = Metrics(namespace=os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RunPodWebhook"))
+metrics = Metrics(namespace=namespace())
 
 dynamodb = aws.client("dynamodb")
 stepfunctions = aws.client("stepfunctions", tries=1)  # step_functions.resume_task tries itself

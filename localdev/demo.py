@@ -1,11 +1,13 @@
-"""`make demo`: a state machine runs RunPod jobs as waiting tasks, resumed by the webhook, and
-the watchdog settles what the webhook cannot: a result whose webhooks were all lost, a job whose
-execution was stopped.
+"""`make demo`: a state machine runs RunPod jobs as waiting tasks, resumed by the webhook; the
+watchdog recovers a result whose webhooks were all lost; the canceller cancels the job of a
+stopped execution as soon as Step Functions' event comes. Each ended job gets its estimated cost.
 
 Everything runs here: moto plays AWS (state machines really execute), a loopback HTTP server
-plays API Gateway in front of the real lambda/handler.py, lambda/submit.py and lambda/watchdog.py
-run as Lambda would run them, and a fake RunPod accepts the jobs, answers /status and /cancel
-and calls the webhook over real HTTP. Exit status 0 only when every outcome is the expected one.
+plays API Gateway in front of the real lambda/handler.py; lambda/submit.py, lambda/watchdog.py
+and lambda/canceller.py run as Lambda would run them (the canceller is handed the event
+EventBridge would deliver: moto sends none), and a fake RunPod accepts the jobs, answers /status
+and /cancel and calls the webhook over real HTTP. Exit status 0 only when every outcome is the
+expected one.
 """
 
 import json
@@ -29,6 +31,10 @@ from localdev.webhook_server import serve_webhook
 TABLE = "demo-runpod-callbacks"
 ENDPOINT_ID = "upscaler-v2"
 STALE_AFTER_SECONDS = 1  # the module's default is 60: the demo does not wait a minute
+GPU_PRICE = {ENDPOINT_ID: 0.00031}  # USD a second of worker time (gpu_price_per_second)
+# How long a stopped execution's job runs on at most without the canceller: the watchdog's
+# default period (2 minutes) plus its default stale_after_seconds (60).
+SWEEP_DELAY_S = 180
 COLOUR = sys.stdout.isatty() and os.environ.get("NO_COLOR") is None
 
 
@@ -54,6 +60,7 @@ class LocalSystem:
     stepfunctions: Any
     submit: Any
     watchdog: Any
+    canceller: Any
     runpod: FakeRunPod
     state_machine_arn: str
     webhook_base_url: str
@@ -66,7 +73,10 @@ def run_demo() -> int:
     report = Report()
     runpod = FakeRunPod(retry_interval_s=1)
     with local_aws() as endpoint, serve_fake_runpod(runpod) as runpod_api:
-        handler = load_function("handler", endpoint, CALLBACK_TABLE_NAME=TABLE)
+        prices = json.dumps(GPU_PRICE)
+        handler = load_function(
+            "handler", endpoint, CALLBACK_TABLE_NAME=TABLE, GPU_PRICE_PER_SECOND=prices
+        )
         with serve_webhook(handler.lambda_handler) as webhook:
             system = set_up_local_system(endpoint, runpod, runpod_api, f"{webhook}/webhook")
             print(paint("RunPod → webhook → Step Functions, all on this machine", "bold"))
@@ -92,7 +102,8 @@ def set_up_local_system(
     endpoint: str | None, runpod: FakeRunPod, runpod_api: str, webhook_base_url: str
 ) -> LocalSystem:
     """The table, the API key's secret, a state machine whose task invokes the submit function,
-    and the submit and watchdog functions loaded against them; also used by `make bench`.
+    and the submit, watchdog and canceller functions loaded against them; also used by
+    `make bench`.
     Endpoint None: the AWS botocore reaches by itself (moto in-process under mock_aws)."""
     dynamodb = boto3.client("dynamodb", endpoint_url=endpoint)
     stepfunctions = boto3.client("stepfunctions", endpoint_url=endpoint)
@@ -120,11 +131,21 @@ def set_up_local_system(
         RUNPOD_API_KEY_SECRET_ARN=secret["ARN"],
         RUNPOD_API_BASE_URL=runpod_api,
         STALE_AFTER_SECONDS=str(STALE_AFTER_SECONDS),
+        GPU_PRICE_PER_SECOND=json.dumps(GPU_PRICE),
+    )
+    canceller = load_function(
+        "canceller",
+        endpoint,
+        CALLBACK_TABLE_NAME=TABLE,
+        RUNPOD_API_KEY_SECRET_ARN=secret["ARN"],
+        RUNPOD_API_BASE_URL=runpod_api,
     )
     machine = aws_setup.create_state_machine(
         stepfunctions, "upscale-segment", aws_setup.submitting_task_definition(function_arn)
     )
-    return LocalSystem(dynamodb, stepfunctions, submit, watchdog, runpod, machine, webhook_base_url)
+    return LocalSystem(
+        dynamodb, stepfunctions, submit, watchdog, canceller, runpod, machine, webhook_base_url
+    )
 
 
 def _play(report: Report, system: LocalSystem) -> None:
@@ -150,7 +171,6 @@ def _play(report: Report, system: LocalSystem) -> None:
     orphan, job_id = _run_job(report, system, "seg_0004.mp4", {"video": "s3://videos/seg4.mp4"})
     system.runpod.jobs_run_until_cancelled = False
     _stop(report, system, orphan, "seg_0004.mp4")
-    _watchdog(report, system, "cancelled")
     report.line(
         "RunPod job",
         "seg_0004.mp4",
@@ -177,12 +197,25 @@ def _watchdog(report: Report, system: LocalSystem, expected: str) -> None:
 
 
 def _stop(report: Report, system: LocalSystem, execution_arn: str, segment: str) -> None:
-    """A user stops the execution while its job runs."""
+    """A user stops the execution while its job runs; Step Functions' event reaches the
+    canceller."""
     token = str(system.runpod.runs[-1].body["webhook"]).rsplit("/", 1)[-1]
     record = system.dynamodb.get_item(TableName=TABLE, Key={"callback_token": {"S": token}})
     task_token = record["Item"]["task_token"]["S"]
+    stopped_at = time.monotonic()
     final = aws_setup.stop_waiting_execution(system.stepfunctions, execution_arn, task_token)
-    report.line("stop execution", segment, f"RUNNING → {final['status']}", "the job runs on")
+    moto_says = f"the job runs on (moto says {final['status']})"
+    report.line("stop execution", segment, "RUNNING → ABORTED", moto_says)
+    event = aws_setup.status_change_event(final, "ABORTED")
+    counts = system.canceller.lambda_handler(event, LocalLambdaContext())
+    after_s = time.monotonic() - stopped_at
+    report.line(
+        "canceller",
+        "(EventBridge)",
+        f"cancelled {counts.get('cancelled', 0)}",
+        f"{after_s:.2f} s after the stop, not at the sweep (up to {SWEEP_DELAY_S // 60} min)",
+        counts.get("cancelled") == 1,
+    )
 
 
 def _run_job(
@@ -254,7 +287,7 @@ def _journey(
 
 def _summary(dynamodb: Any) -> None:
     print(paint("Callback records", "bold"))
-    _row(("callback", "job_id", "segment", "status", "completed_at"))
+    _row(("callback", "job_id", "segment", "status", "est. cost"))
     items = [item for item in dynamodb.scan(TableName=TABLE)["Items"] if "status" in item]
     for item in sorted(items, key=lambda row: row["segment_filename"]["S"]):
         _row(
@@ -263,12 +296,18 @@ def _summary(dynamodb: Any) -> None:
                 item.get("job_id", {}).get("S", ""),
                 item["segment_filename"]["S"],
                 item["status"]["S"],
-                item.get("completed_at", {}).get("S", ""),
+                _cost(item),
             )
         )
 
 
-def _row(cells: tuple[str, ...], widths: tuple[int, ...] = (10, 18, 14, 11, 26)) -> None:
+def _cost(item: dict[str, Any]) -> str:
+    """The record's estimated GPU cost: RunPod's execution time times the endpoint's price."""
+    usd = item.get("result", {}).get("M", {}).get("estimated_cost_usd", {}).get("N")
+    return f"${usd}" if usd else ""
+
+
+def _row(cells: tuple[str, ...], widths: tuple[int, ...] = (10, 18, 14, 11, 12)) -> None:
     print(
         "   "
         + " ".join(f"{cell:<{width}}" for cell, width in zip(cells, widths, strict=True)).rstrip()

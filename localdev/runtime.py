@@ -12,6 +12,7 @@ SERVICE_NAMES = {
     "handler": "runpod-webhook",
     "submit": "runpod-submit",
     "watchdog": "runpod-watchdog",
+    "canceller": "runpod-canceller",
 }
 
 

@@ -21,10 +21,14 @@ resource "aws_secretsmanager_secret_version" "runpod_api_key" {
 module "runpod_webhook" {
   source = "../.."
 
-  prefix                             = var.prefix
-  create_submit_function             = true # the secret's ARN is only known once it exists
-  runpod_api_key_secret_arn          = aws_secretsmanager_secret.runpod_api_key.arn
-  large_outputs                      = { enabled = true } # results over 256 KiB go to S3 (output_s3)
+  prefix                    = var.prefix
+  create_submit_function    = true # the secret's ARN is only known once it exists
+  runpod_api_key_secret_arn = aws_secretsmanager_secret.runpod_api_key.arn
+  large_outputs             = { enabled = true } # results over 256 KiB go to S3 (output_s3)
+  # A stopped execution's RunPod job is cancelled within seconds, not at the watchdog's next sweep.
+  # By name prefix: the state machine's ARN would make a cycle (it names the submit function).
+  cancel_on_stop                     = { state_machine_name_prefixes = ["${var.prefix}-upscale-segment"] }
+  gpu_price_per_second               = var.gpu_price_per_second
   create_api_gateway_cloudwatch_role = var.create_api_gateway_cloudwatch_role
   tags                               = { Project = "video-upscaling" }
 }
@@ -49,6 +53,7 @@ locals {
             "input.$"            = "$.input"
             "exec_id.$"          = "$$.Execution.Name"
             "segment_filename.$" = "$.segment_filename"
+            "execution_arn.$"    = "$$.Execution.Id" # for the canceller
             policy               = { ttl = var.runpod_job_ttl_ms }
           }
         }

@@ -50,3 +50,9 @@ variable "runpod_job_ttl_ms" {
   type        = number
   default     = 3600000
 }
+
+variable "gpu_price_per_second" {
+  description = "RunPod's price in USD per second of worker time, by endpoint id, for the jobs' estimated cost (the module's variable of the same name); empty: no estimate."
+  type        = map(number)
+  default     = {}
+}

@@ -8,10 +8,10 @@ import json
 import os
 from decimal import Decimal
 
-from aws_lambda_powertools.metrics import MetricUnit, single_metric
+from aws_lambda_powertools.metrics import EphemeralMetrics, MetricUnit
 
 from runpod_callbacks.job_status import Milliseconds
-from runpod_callbacks.metric_names import Metric
+from runpod_callbacks.metric_names import Metric, namespace
 
 PRICES_VARIABLE = "GPU_PRICE_PER_SECOND"
 ANY_ENDPOINT = "*"
@@ -37,11 +37,12 @@ def estimated_cost_usd(
 
 
 def publish_cost(endpoint_id: str, usd: Decimal) -> None:
-    """One EstimatedGpuCost data point, with the endpoint as a dimension besides ``service``."""
-    with single_metric(
-        name=Metric.ESTIMATED_GPU_COST, unit=MetricUnit.NoUnit, value=float(usd)
-    ) as metric:
-        metric.add_dimension(name="endpoint_id", value=endpoint_id)
+    """One EstimatedGpuCost data point, with the endpoint as a dimension besides ``service``
+    (in a document of its own: the function's other metrics have no such dimension)."""
+    metrics = EphemeralMetrics(namespace=namespace())
+    metrics.add_dimension(name="endpoint_id", value=endpoint_id)
+    metrics.add_metric(name=Metric.ESTIMATED_GPU_COST, unit=MetricUnit.NoUnit, value=float(usd))
+    metrics.flush_metrics()
 
 
 @functools.cache

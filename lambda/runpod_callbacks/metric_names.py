@@ -1,6 +1,12 @@
 """Every metric the functions emit: EMF, namespace RunPodWebhook, dimension ``service``."""
 
+import os
 from enum import StrEnum
+
+
+def namespace() -> str:
+    """The metrics' namespace: Terraform sets it on every function (local.metrics_namespace)."""
+    return os.environ.get("POWERTOOLS_METRICS_NAMESPACE", "RunPodWebhook")
 
 
 class Metric(StrEnum):

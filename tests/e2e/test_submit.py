@@ -2,6 +2,7 @@
 
 import base64
 import json
+import os
 import re
 import time
 import traceback
@@ -72,7 +73,7 @@ def test_webhook_token_is_unguessable_url_safe_and_maps_to_the_record(world: Run
     token = world.webhook_token()
 
     assert str(world.runpod.runs[0].body["webhook"]).startswith(
-        world.submit.os.environ["WEBHOOK_BASE_URL"] + "/"
+        os.environ["WEBHOOK_BASE_URL"] + "/"
     )
     assert re.fullmatch(r"[A-Za-z0-9_-]+", token)  # base64url without padding
     assert len(base64.urlsafe_b64decode(token + "=" * (-len(token) % 4))) * 8 >= 128

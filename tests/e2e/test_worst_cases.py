@@ -5,6 +5,7 @@ repeated after it succeeded, an expiry hidden or a job never cancelled because a
 nothing counted as a delivery, a record out of the watchdog's reach, a secret in a log line."""
 
 import json
+import os
 from typing import Any
 
 import boto3
@@ -265,7 +266,7 @@ def test_callback_token_runpod_echoes_in_a_refusal_is_logged_only_redacted(
     callback token, the webhook's bearer secret): the token is logged only redacted."""
     _, payload = world.start()
     token = callback_token_for(payload["task_token"])
-    url = f"{world.submit.os.environ['WEBHOOK_BASE_URL']}/{token}"
+    url = f"{os.environ['WEBHOOK_BASE_URL']}/{token}"
     world.runpod.answers.append((400, {"error": f"webhook {url} is not reachable"}))
     capsys.readouterr()
 

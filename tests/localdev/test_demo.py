@@ -36,9 +36,17 @@ def test_demo_shows_every_outcome_and_exits_zero() -> None:
     assert "HTTP 404" in line("unknown token")
     assert "HTTP 400" in line("malformed body")
     assert "lost, 3 tries" in webhooks[2]
-    runs = [text for text in lines if " watchdog run " in text]
-    assert ["recovered 1" in runs[0], "cancelled 1" in runs[1]] == [True, True]
+    (run,) = [text for text in lines if " watchdog run " in text]
+    assert "recovered 1" in run
+    assert "RUNNING → ABORTED" in line("stop execution")
+    cancelled = line("canceller")
+    assert "cancelled 1" in cancelled
+    seconds = float(cancelled.split(" s after the stop")[0].rsplit(" ", 1)[-1])
+    assert seconds <= 10  # the goal; the sweep would take minutes
     assert "CANCELLED" in next(text for text in lines if text.startswith(" ✓ RunPod job "))
+    costs = [text.split()[-1] for text in lines if text.startswith("   ") and "seg_000" in text]
+    assert costs[:3] == ["$0.006329", "$0.000339", "$0.006329"]  # 20.417 s and 1.093 s of GPU
+    assert costs[3] == "EXPIRED"  # a cancelled job's cost is not known
     assert sum("RUNNING → SUCCEEDED" in text for text in lines) == 2
     assert "✗" not in demo.stdout
     assert "Every outcome is the expected one." in demo.stdout
