@@ -77,12 +77,17 @@ def local_aws(port: int = 0) -> Iterator[str]:
         with heartbeat_race_closed():
             yield endpoint
     finally:
-        _moto_api(endpoint, "reset", {})
+        reset_local_aws(endpoint)
         server.stop()
         if previous_moto_port is None:
             os.environ.pop("MOTO_PORT", None)
         else:
             os.environ["MOTO_PORT"] = previous_moto_port
+
+
+def reset_local_aws(endpoint: str) -> None:
+    """Empty a local AWS served by local_aws: every resource goes, its settings stay."""
+    _moto_api(endpoint, "reset", {})
 
 
 def _moto_api(endpoint: str, action: str, payload: Mapping[str, Any]) -> None:
