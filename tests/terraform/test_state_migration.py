@@ -11,7 +11,7 @@ it. Nothing is destroyed or replaced.
 
 import json
 import os
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -137,7 +137,7 @@ def test_a_state_from_before_the_renames_upgrades_in_place(
     before = _terraform(terraform, previous_module_tree / "roots" / root, tmp_path / "previous")
     before("init", "-input=false")
     before("apply", "-auto-approve", "-input=false", f"-state={state}")
-    policies_before = _policies(json.loads(before("show", "-json", str(state))), reread)
+    policies_before = _policies(state, reread)
     after = _terraform(terraform, module_tree / "roots" / root, tmp_path / "current")
     after("init", "-input=false")
 
@@ -173,7 +173,7 @@ def test_a_state_from_before_the_renames_upgrades_in_place(
 
     after("apply", "-input=false", f"-state={state}", str(plan))
 
-    assert _policies(json.loads(after("show", "-json", str(state))), reread) == policies_before
+    assert _policies(state, reread) == policies_before
     after("plan", "-detailed-exitcode", "-input=false", f"-state={state}")
 
 
@@ -198,14 +198,27 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def _policies(state: dict[str, Any], addresses: set[str]) -> dict[str, str]:
-    """The `policy` of each role policy at `addresses` (or moved there) in a `show -json` state."""
-    (module,) = state["values"]["root_module"]["child_modules"]
+def _policies(state_file: Path, addresses: set[str]) -> dict[str, str]:
+    """The `policy` of each role policy at `addresses` (or moved there), read from the state file
+    itself: `terraform show -json` would start the provider for it."""
     policies = {
-        MOVES.get(resource["address"], resource["address"]): resource["values"].get("policy")
-        for resource in module["resources"]
+        MOVES.get(address, address): attributes.get("policy")
+        for address, attributes in _managed_instances(json.loads(state_file.read_text()))
     }
     return {address: policies[address] for address in addresses}
+
+
+def _managed_instances(state: dict[str, Any]) -> Iterator[tuple[str, dict[str, Any]]]:
+    """(address, attributes) of each managed resource instance in a state file (format 4)."""
+    for resource in state["resources"]:
+        if resource["mode"] != "managed":
+            continue
+        address = ".".join(
+            filter(None, [resource.get("module"), resource["type"], resource["name"]])
+        )
+        for instance in resource["instances"]:
+            index = f"[{json.dumps(instance['index_key'])}]" if "index_key" in instance else ""
+            yield address + index, instance["attributes"]
 
 
 def _terraform(terraform: str, root: Path, data_dir: Path) -> Callable[..., str]:
