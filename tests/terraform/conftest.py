@@ -1,7 +1,7 @@
 """An offline copy of the module (package.tf swapped for its double), terraform, and moto for it."""
 
 import os
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -39,6 +39,25 @@ def module_tree(terraform: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         # garbage. 400 trades some memory for that CPU. A GOGC already set is kept.
         environment.setenv("GOGC", os.environ.get("GOGC", "400"))
         yield tree
+
+
+@pytest.fixture(scope="session")
+def initialised(terraform: str, module_tree: Path) -> Callable[[str], Path]:
+    """`terraform init` of a root of the module tree, once a session whichever test asks first
+    (the validate, plan and `terraform test` tests share them); returns the root's directory."""
+    done: set[str] = set()
+
+    def init(root: str) -> Path:
+        directory = module_tree / root
+        if root not in done:
+            result = tf_tools.run_terraform(
+                terraform, "init", "-backend=false", "-input=false", cwd=directory
+            )
+            assert result.returncode == 0, result.stdout + result.stderr
+            done.add(root)
+        return directory
+
+    return init
 
 
 @pytest.fixture(scope="module")
