@@ -61,14 +61,11 @@ def initialised(terraform: str, module_tree: Path) -> Callable[[str], Path]:
 
 
 @pytest.fixture(scope="module")
-def moto_endpoint(module_tree: Path) -> Iterator[str]:
+def moto_endpoint() -> Iterator[str]:
     """moto as AWS for terraform, holding the AWS-managed layer the module defaults to.
 
-    Module-scoped: MOTO_ACCOUNT_ID and MOTO_PORT must not outlive a test module. Request it before
-    a pytest-terraform root: that root is then destroyed while moto still runs.
+    Module-scoped: MOTO_ACCOUNT_ID and MOTO_PORT must not outlive a test module.
     """
-    from pytest_terraform import tf as pytest_terraform_state  # only once terraform was found
-
     with pytest.MonkeyPatch.context() as environment:
         environment.setenv("MOTO_ACCOUNT_ID", moto_aws.POWERTOOLS_ACCOUNT)
         # AWS-managed IAM policies exist in every AWS account; moto holds them only when asked.
@@ -77,7 +74,4 @@ def moto_endpoint(module_tree: Path) -> Iterator[str]:
         with local_aws() as endpoint:
             moto_aws.publish_powertools_layer(endpoint)
             environment.setenv("TF_VAR_aws_endpoint", endpoint)
-            environment.setattr(
-                pytest_terraform_state.LazyModuleDir, "value", str(module_tree / "roots")
-            )
             yield endpoint

@@ -12,7 +12,12 @@ Two gaps of moto's server are filled here, both from moto's own state:
 """
 
 import io
+import json
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,6 +26,8 @@ from moto.core.responses import ActionResult
 from moto.stepfunctions.parser.api import InvalidDefinition
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
+
+from tests.terraform.tf_tools import checked_terraform
 
 # AWS publishes the Powertools layer from this account. Running moto as that account lets the
 # layer moto publishes carry exactly the ARN the module asks for, so a second plan is clean.
@@ -80,6 +87,34 @@ def aws(service: str, endpoint: str) -> Any:
     return boto3.client(service, endpoint_url=endpoint)
 
 
-def output(deployed: Any, name: str) -> Any:
-    """An output of an applied pytest-terraform root."""
-    return deployed.outputs[name]["value"]
+@dataclass(frozen=True)
+class Deployed:
+    """A root of the module tree, applied; its state file is the root's terraform.tfstate."""
+
+    root: Path
+
+    @property
+    def state(self) -> Path:
+        return self.root / "terraform.tfstate"
+
+
+@contextmanager
+def applied(terraform: str, root: Path) -> Iterator[Deployed]:
+    """Apply `root` to the test module's moto server (the moto_endpoint fixture), then destroy it.
+
+    The destroy does not refresh: the tests put back what they change in the deployment (the
+    second plan checks that moto still holds what the state says).
+    """
+    checked_terraform(terraform, "init", "-input=false", cwd=root)
+    try:
+        checked_terraform(terraform, "apply", "-auto-approve", "-input=false", cwd=root)
+        yield Deployed(root)
+    finally:
+        checked_terraform(
+            terraform, "destroy", "-auto-approve", "-input=false", "-refresh=false", cwd=root
+        )
+
+
+def output(deployed: Deployed, name: str) -> Any:
+    """An output of an applied root."""
+    return json.loads(deployed.state.read_text())["outputs"][name]["value"]

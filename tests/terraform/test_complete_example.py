@@ -13,12 +13,7 @@ import pytest
 
 from localdev import aws_setup
 from tests.terraform import tf_tools
-from tests.terraform.moto_aws import POWERTOOLS_ACCOUNT, aws, output
-
-if tf_tools.terraform_binary() is None:
-    tf_tools.unavailable("no terraform binary for pytest-terraform", module_level=True)
-
-from pytest_terraform import terraform as terraform_root
+from tests.terraform.moto_aws import POWERTOOLS_ACCOUNT, Deployed, applied, aws, output
 
 ENDPOINT_ID = "upscaler-v2"
 TASK = "UpscaleOnRunPod"
@@ -38,9 +33,6 @@ CAUGHT_RUNPOD_ERRORS = {
 CAUGHT_STATES_ERRORS = {"States.Timeout", "States.HeartbeatTimeout"}
 WATCHDOG_PERIOD_S = {"rate(1 minute)": 60} | {f"rate({n} minutes)": 60 * n for n in range(2, 11)}
 
-terraform_root("example_complete", scope="module", teardown=terraform_root.TEARDOWN_ON)
-
-
 API_KEY = "rp_moto_test_key"
 
 
@@ -57,12 +49,15 @@ def example_inputs() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def deployed(moto_endpoint: str, example_inputs: None, example_complete: Any) -> Any:
-    return example_complete
+def deployed(
+    terraform: str, module_tree: Path, moto_endpoint: str, example_inputs: None
+) -> Iterator[Deployed]:
+    with applied(terraform, module_tree / "roots" / "example_complete") as root:
+        yield root
 
 
 @pytest.fixture(scope="module")
-def state_machine(deployed: Any, moto_endpoint: str) -> dict[str, Any]:
+def state_machine(deployed: Deployed, moto_endpoint: str) -> dict[str, Any]:
     return dict(
         aws("stepfunctions", moto_endpoint).describe_state_machine(
             stateMachineArn=output(deployed, "state_machine_arn")
@@ -71,7 +66,7 @@ def state_machine(deployed: Any, moto_endpoint: str) -> dict[str, Any]:
 
 
 def test_task_invokes_the_submit_function_and_waits_for_its_token(
-    deployed: Any, state_machine: dict[str, Any]
+    deployed: Deployed, state_machine: dict[str, Any]
 ) -> None:
     task = json.loads(state_machine["definition"])["States"][TASK]
 
@@ -92,7 +87,7 @@ def test_task_catches_the_runpod_errors(state_machine: dict[str, Any]) -> None:
 
 
 def test_task_expects_a_heartbeat_from_the_deployed_watchdog_every_few_periods(
-    deployed: Any, state_machine: dict[str, Any], moto_endpoint: str
+    deployed: Deployed, state_machine: dict[str, Any], moto_endpoint: str
 ) -> None:
     """The watchdog beats a waiting task once a period; three periods tolerate two missed runs."""
     task = json.loads(state_machine["definition"])["States"][TASK]
@@ -106,7 +101,7 @@ def test_task_expects_a_heartbeat_from_the_deployed_watchdog_every_few_periods(
 
 
 def test_role_carries_the_module_state_machine_policy(
-    deployed: Any, state_machine: dict[str, Any], moto_endpoint: str
+    deployed: Deployed, state_machine: dict[str, Any], moto_endpoint: str
 ) -> None:
     iam = aws("iam", moto_endpoint)
     role = state_machine["roleArn"].rsplit("/", 1)[-1]
@@ -121,7 +116,7 @@ def test_role_carries_the_module_state_machine_policy(
 
 
 def test_an_execution_hands_the_submit_function_its_task_token(
-    deployed: Any, moto_endpoint: str
+    deployed: Deployed, moto_endpoint: str
 ) -> None:
     stepfunctions = aws("stepfunctions", moto_endpoint)
     name = aws_setup.execution_name()
@@ -146,7 +141,7 @@ def test_an_execution_hands_the_submit_function_its_task_token(
 
 @pytest.mark.parametrize("error", ["RunPod.FAILED", "RunPod.TIMED_OUT", "RunPod.JobLost"])
 def test_a_runpod_failure_ends_in_the_failure_state(
-    deployed: Any, moto_endpoint: str, error: str
+    deployed: Deployed, moto_endpoint: str, error: str
 ) -> None:
     stepfunctions = aws("stepfunctions", moto_endpoint)
     execution = stepfunctions.start_execution(
@@ -186,7 +181,7 @@ def test_the_task_is_followed_by_a_choice_on_where_the_result_is(
     assert choice["Default"] == "SegmentUpscaled"
 
 
-def test_the_state_machine_may_read_the_results_in_the_deployed_bucket(deployed: Any) -> None:
+def test_the_state_machine_may_read_the_results_in_the_deployed_bucket(deployed: Deployed) -> None:
     bucket = output(deployed, "large_outputs_bucket_name")
     policy = json.loads(output(deployed, "state_machine_policy_json"))
 
@@ -222,7 +217,7 @@ LOCATION = {
     ids=["inline", "in-s3"],
 )
 def test_a_result_inline_or_in_s3_ends_the_segment_upscaled(
-    deployed: Any,
+    deployed: Deployed,
     moto_endpoint: str,
     result: dict[str, Any],
     path: list[str],
@@ -252,7 +247,7 @@ def test_a_result_inline_or_in_s3_ends_the_segment_upscaled(
 
 
 def test_the_api_key_reaches_the_secret_and_never_the_state(
-    deployed: Any, moto_endpoint: str
+    deployed: Deployed, moto_endpoint: str
 ) -> None:
     secrets = aws("secretsmanager", moto_endpoint)
     (secret,) = secrets.list_secrets(Filters=[{"Key": "name", "Values": ["dev-runpod-api-key"]}])[
@@ -260,7 +255,7 @@ def test_the_api_key_reaches_the_secret_and_never_the_state(
     ]
 
     stored = secrets.get_secret_value(SecretId=secret["ARN"])["SecretString"]
-    state = Path(deployed.terraform.state_path).read_text()
+    state = deployed.state.read_text()
 
     assert stored == API_KEY
     assert secret["ARN"] in state
@@ -268,7 +263,7 @@ def test_the_api_key_reaches_the_secret_and_never_the_state(
 
 
 def test_the_region_logs_through_the_role_the_example_asked_for(
-    deployed: Any, moto_endpoint: str
+    deployed: Deployed, moto_endpoint: str
 ) -> None:
     iam = aws("iam", moto_endpoint)
     role_arn = aws("apigateway", moto_endpoint).get_account()["cloudwatchRoleArn"]
@@ -284,7 +279,7 @@ def test_the_region_logs_through_the_role_the_example_asked_for(
     ]
 
 
-def test_second_plan_shows_no_changes(deployed: Any, terraform: str) -> None:
-    result = tf_tools.plan_again(terraform, deployed)
+def test_second_plan_shows_no_changes(deployed: Deployed, terraform: str) -> None:
+    result = tf_tools.plan_again(terraform, deployed.root)
 
     assert result.returncode == 0, result.stdout + result.stderr

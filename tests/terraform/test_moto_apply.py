@@ -5,35 +5,30 @@ import importlib
 import json
 import uuid
 from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from localdev import aws_setup
 from tests.terraform import tf_tools
-from tests.terraform.moto_aws import POWERTOOLS_ACCOUNT, aws, output
-
-if tf_tools.terraform_binary() is None:
-    tf_tools.unavailable("no terraform binary for pytest-terraform", module_level=True)
-
-from pytest_terraform import terraform as terraform_root
-
-terraform_root("moto", scope="module", teardown=terraform_root.TEARDOWN_ON)
+from tests.terraform.moto_aws import POWERTOOLS_ACCOUNT, Deployed, applied, aws, output
 
 
 @pytest.fixture(scope="module")
-def deployed(moto_endpoint: str, moto: Any) -> Any:
-    """The applied root (pytest-terraform destroys it at the end of the session)."""
-    return moto
+def deployed(terraform: str, module_tree: Path, moto_endpoint: str) -> Iterator[Deployed]:
+    """The module with prefix = "dev" and every other input at its default."""
+    with applied(terraform, module_tree / "roots" / "moto") as root:
+        yield root
 
 
-def test_table_arn_output_names_the_deployed_table(deployed: Any, moto_endpoint: str) -> None:
+def test_table_arn_output_names_the_deployed_table(deployed: Deployed, moto_endpoint: str) -> None:
     table = aws("dynamodb", moto_endpoint).describe_table(TableName="dev-runpod-callbacks")["Table"]
 
     assert output(deployed, "table_arn") == table["TableArn"]
 
 
-def test_route_integrates_the_webhook_function(deployed: Any, moto_endpoint: str) -> None:
+def test_route_integrates_the_webhook_function(deployed: Deployed, moto_endpoint: str) -> None:
     apigateway = aws("apigateway", moto_endpoint)
     api_id = output(deployed, "rest_api_id")
     resources = apigateway.get_resources(restApiId=api_id)["items"]
@@ -48,7 +43,7 @@ def test_route_integrates_the_webhook_function(deployed: Any, moto_endpoint: str
     ]
 
 
-def test_iam_is_least_privilege(deployed: Any, moto_endpoint: str) -> None:
+def test_iam_is_least_privilege(deployed: Deployed, moto_endpoint: str) -> None:
     iam = aws("iam", moto_endpoint)
     table_arn = output(deployed, "table_arn")
 
@@ -88,7 +83,7 @@ def test_iam_is_least_privilege(deployed: Any, moto_endpoint: str) -> None:
     } == {"dynamodb:PutItem", "dynamodb:UpdateItem"}
 
 
-def test_only_api_gateway_may_invoke_the_function(deployed: Any, moto_endpoint: str) -> None:
+def test_only_api_gateway_may_invoke_the_function(deployed: Deployed, moto_endpoint: str) -> None:
     policy = json.loads(
         aws("lambda", moto_endpoint).get_policy(FunctionName="dev-runpod-webhook")["Policy"]
     )
@@ -98,7 +93,7 @@ def test_only_api_gateway_may_invoke_the_function(deployed: Any, moto_endpoint: 
 
 
 def test_a_callback_resumes_an_execution_through_what_was_deployed(
-    deployed: Any, moto_endpoint: str
+    deployed: Deployed, moto_endpoint: str
 ) -> None:
     execution = _resume_through_the_deployed_webhook(
         moto_endpoint,
@@ -111,8 +106,8 @@ def test_a_callback_resumes_an_execution_through_what_was_deployed(
     assert json.loads(execution["output"])["output"] == {"ok": 1}
 
 
-def test_second_plan_shows_no_changes(deployed: Any, terraform: str) -> None:
-    result = tf_tools.plan_again(terraform, deployed)
+def test_second_plan_shows_no_changes(deployed: Deployed, terraform: str) -> None:
+    result = tf_tools.plan_again(terraform, deployed.root)
 
     assert result.returncode == 0, result.stdout + result.stderr
 
@@ -170,17 +165,17 @@ def _list(value: Any) -> list[str]:
     return [value] if isinstance(value, str) else list(value)
 
 
-terraform_root("moto_submit", scope="module", teardown=terraform_root.TEARDOWN_ON)
-
-
 @pytest.fixture(scope="module")
-def deployed_with_submit(moto_endpoint: str, moto_submit: Any) -> Any:
+def deployed_with_submit(
+    terraform: str, module_tree: Path, moto_endpoint: str
+) -> Iterator[Deployed]:
     """The module with the complete example's inputs: an API key secret and the submit function."""
-    return moto_submit
+    with applied(terraform, module_tree / "roots" / "moto_submit") as root:
+        yield root
 
 
 def test_state_machine_policy_may_invoke_the_deployed_submit_function(
-    deployed_with_submit: Any, moto_endpoint: str
+    deployed_with_submit: Deployed, moto_endpoint: str
 ) -> None:
     configuration = aws("lambda", moto_endpoint).get_function_configuration(
         FunctionName="sub-runpod-submit"
@@ -192,7 +187,9 @@ def test_state_machine_policy_may_invoke_the_deployed_submit_function(
     assert configuration["FunctionArn"] in _list(invoke["Resource"])
 
 
-def test_submit_role_reads_only_its_secret(deployed_with_submit: Any, moto_endpoint: str) -> None:
+def test_submit_role_reads_only_its_secret(
+    deployed_with_submit: Deployed, moto_endpoint: str
+) -> None:
     iam = aws("iam", moto_endpoint)
     (name,) = iam.list_role_policies(RoleName="sub-runpod-submit")["PolicyNames"]
     document = _document(
@@ -221,7 +218,9 @@ def test_submit_role_reads_only_its_secret(deployed_with_submit: Any, moto_endpo
     ]
 
 
-def test_watchdog_role_is_least_privilege(deployed_with_submit: Any, moto_endpoint: str) -> None:
+def test_watchdog_role_is_least_privilege(
+    deployed_with_submit: Deployed, moto_endpoint: str
+) -> None:
     iam = aws("iam", moto_endpoint)
     table_arn = output(deployed_with_submit, "table_arn")
     (name,) = iam.list_role_policies(RoleName="sub-runpod-watchdog")["PolicyNames"]
@@ -247,7 +246,7 @@ def test_watchdog_role_is_least_privilege(deployed_with_submit: Any, moto_endpoi
 
 
 def test_a_schedule_invokes_the_watchdog_through_its_own_role(
-    deployed_with_submit: Any, moto_endpoint: str
+    deployed_with_submit: Deployed, moto_endpoint: str
 ) -> None:
     iam = aws("iam", moto_endpoint)
     function_arn = output(deployed_with_submit, "watchdog_function_arn")
@@ -272,27 +271,28 @@ def test_a_schedule_invokes_the_watchdog_through_its_own_role(
 
 
 def test_second_plan_of_the_module_with_the_watchdog_shows_no_changes(
-    deployed_with_submit: Any, terraform: str
+    deployed_with_submit: Deployed, terraform: str
 ) -> None:
-    result = tf_tools.plan_again(terraform, deployed_with_submit)
+    result = tf_tools.plan_again(terraform, deployed_with_submit.root)
 
     assert result.returncode == 0, result.stdout + result.stderr
 
-
-terraform_root("moto_large_outputs", scope="module", teardown=terraform_root.TEARDOWN_ON)
 
 RESULTS_BUCKET = f"big-runpod-results-{POWERTOOLS_ACCOUNT}-us-east-1"
 
 
 @pytest.fixture(scope="module")
-def deployed_with_large_outputs(moto_endpoint: str, moto_large_outputs: Any) -> Any:
+def deployed_with_large_outputs(
+    terraform: str, module_tree: Path, moto_endpoint: str
+) -> Iterator[Deployed]:
     """The module with large outputs in the bucket it creates, under a customer-managed key, and
     the watchdog: both functions that write results."""
-    return moto_large_outputs
+    with applied(terraform, module_tree / "roots" / "moto_large_outputs") as root:
+        yield root
 
 
 def test_bucket_policy_refuses_every_request_without_tls(
-    deployed_with_large_outputs: Any, moto_endpoint: str
+    deployed_with_large_outputs: Deployed, moto_endpoint: str
 ) -> None:
     policy = json.loads(aws("s3", moto_endpoint).get_bucket_policy(Bucket=RESULTS_BUCKET)["Policy"])
 
@@ -312,7 +312,7 @@ def test_bucket_policy_refuses_every_request_without_tls(
 
 
 def test_writers_may_put_results_under_the_prefix_and_nothing_else(
-    deployed_with_large_outputs: Any, moto_endpoint: str
+    deployed_with_large_outputs: Deployed, moto_endpoint: str
 ) -> None:
     iam = aws("iam", moto_endpoint)
     key_arn = output(deployed_with_large_outputs, "kms_key_arn")
@@ -334,7 +334,7 @@ def test_writers_may_put_results_under_the_prefix_and_nothing_else(
 
 
 def test_a_result_too_large_for_step_functions_reaches_the_task_through_the_bucket(
-    deployed_with_large_outputs: Any, moto_endpoint: str
+    deployed_with_large_outputs: Deployed, moto_endpoint: str
 ) -> None:
     """Terraform's bucket and environment, the handler's PutObject: no SSE header is sent, the
     bucket's default encryption (the customer-managed key) applies."""
@@ -382,9 +382,9 @@ def _bucket_open_to_this_test(s3: Any, bucket: str) -> Iterator[None]:
 
 
 def test_second_plan_of_the_module_with_large_outputs_shows_no_changes(
-    deployed_with_large_outputs: Any, terraform: str
+    deployed_with_large_outputs: Deployed, terraform: str
 ) -> None:
-    result = tf_tools.plan_again(terraform, deployed_with_large_outputs)
+    result = tf_tools.plan_again(terraform, deployed_with_large_outputs.root)
 
     assert result.returncode == 0, result.stdout + result.stderr
 

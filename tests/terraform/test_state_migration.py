@@ -226,10 +226,6 @@ def _terraform(terraform: str, root: Path, data_dir: Path) -> Callable[..., str]
     environment = {**os.environ, "TF_DATA_DIR": str(data_dir)}
 
     def run(*arguments: str) -> str:
-        result = tf_tools.run_terraform(terraform, *arguments, cwd=root, env=environment)
-        assert result.returncode == 0, (
-            f"terraform {arguments[0]} in {root}:\n{result.stdout[-3000:]}\n{result.stderr}"
-        )
-        return result.stdout
+        return tf_tools.checked_terraform(terraform, *arguments, cwd=root, env=environment)
 
     return run
