@@ -50,10 +50,9 @@ def initialised(terraform: str, module_tree: Path) -> Callable[[str], Path]:
     def init(root: str) -> Path:
         directory = module_tree / root
         if root not in done:
-            result = tf_tools.run_terraform(
+            tf_tools.checked_terraform(
                 terraform, "init", "-backend=false", "-input=false", cwd=directory
             )
-            assert result.returncode == 0, result.stdout + result.stderr
             done.add(root)
         return directory
 
