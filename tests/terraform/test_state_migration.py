@@ -92,89 +92,100 @@ def previous_module_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
 
 
 @pytest.mark.usefixtures("moto_endpoint")
-@pytest.mark.parametrize(
-    ("root", "kept", "reread", "created"),
-    [
-        (
-            "moto",
-            {TABLE, f"{MODULE}.aws_api_gateway_rest_api.this"},
-            {WEBHOOK_POLICY},
-            set(),
-        ),
-        (
-            "moto_submit",
-            {
-                f"{MODULE}.aws_lambda_function.submit[0]",
-                f"{MODULE}.aws_iam_role.submit[0]",
-                SUBMIT_POLICY,
-                f"{MODULE}.aws_cloudwatch_log_group.submit[0]",
-            },
-            {WEBHOOK_POLICY, SUBMIT_POLICY},
-            WATCHDOG,
-        ),
-    ],
-)
-def test_a_state_from_before_the_renames_upgrades_in_place(
-    terraform: str,
-    module_tree: Path,
-    previous_module_tree: Path,
-    tmp_path: Path,
-    root: str,
-    kept: set[str],
-    reread: set[str],
-    created: set[str],
-) -> None:
-    """Anything the renames missed would plan as a delete plus a create; anything else changed
-    as an update. So: the renamed resources move from their old address, the watchdog's are the
-    only creates, the table is updated in place with the index and nothing else, the stage's
-    method settings with the new throttling defaults and nothing else.
+class Upgrade:
+    """An upgrade of a state `root` applied by the previous module (one subclass per root, so that
+    pytest-xdist, with --dist loadscope, can run the upgrades on different workers)."""
 
-    Terraform reads a policy document whose statements name the table only once the table's
-    update is applied, so the roles' policies that name it plan as updates known after apply;
-    applying the upgrade proves each comes out as it was, and a plan after it is clean.
-    """
-    state, plan = tmp_path / "terraform.tfstate", tmp_path / "upgrade.tfplan"
-    before = _terraform(terraform, previous_module_tree / "roots" / root, tmp_path / "previous")
-    before("init", "-input=false")
-    before("apply", "-auto-approve", "-input=false", f"-state={state}")
-    policies_before = _policies(state, reread)
-    after = _terraform(terraform, module_tree / "roots" / root, tmp_path / "current")
-    after("init", "-input=false")
+    root: str
+    kept: frozenset[str]
+    """Resources that keep their address."""
+    reread: frozenset[str]
+    """Role policies whose document Terraform reads again once the table is updated."""
+    created: frozenset[str]
 
-    after("plan", "-input=false", f"-state={state}", f"-out={plan}")
+    def test_a_state_from_before_the_renames_upgrades_in_place(
+        self, terraform: str, module_tree: Path, previous_module_tree: Path, tmp_path: Path
+    ) -> None:
+        """Anything the renames missed would plan as a delete plus a create; anything else changed
+        as an update. So: the renamed resources move from their old address, the watchdog's are the
+        only creates, the table is updated in place with the index and nothing else, the stage's
+        method settings with the new throttling defaults and nothing else.
 
-    changes = {
-        change["address"]: change
-        for change in json.loads(after("show", "-json", str(plan)))["resource_changes"]
-        if change["mode"] == "managed"
-    }
-    assert {
-        address: change["change"]["actions"]
-        for address, change in changes.items()
-        if change["change"]["actions"] != ["no-op"]
-    } == {TABLE: ["update"], METHOD_SETTINGS: ["update"]} | {
-        address: ["update"] for address in reread
-    } | {address: ["create"] for address in created}
-    moved = {
-        c["previous_address"]: address for address, c in changes.items() if "previous_address" in c
-    }
-    assert moved == MOVES
-    assert kept <= {address for address, c in changes.items() if "previous_address" not in c}
-    assert _differences(changes[TABLE]["change"]) == TABLE_CHANGE
-    (settings_before,), (settings_after,) = (
-        changes[METHOD_SETTINGS]["change"][moment]["settings"] for moment in ("before", "after")
-    )
-    assert _differences({"before": settings_before, "after": settings_after}) == THROTTLING_CHANGE
-    for address in reread:
-        assert _differences(changes[address]["change"]) == {
-            "policy": (policies_before[address], None)
+        Terraform reads a policy document whose statements name the table only once the table's
+        update is applied, so the roles' policies that name it plan as updates known after apply;
+        applying the upgrade proves each comes out as it was, and a plan after it is clean.
+        """
+        state, plan = tmp_path / "terraform.tfstate", tmp_path / "upgrade.tfplan"
+        before = _terraform(
+            terraform, previous_module_tree / "roots" / self.root, tmp_path / "previous"
+        )
+        before("init", "-input=false")
+        before("apply", "-auto-approve", "-input=false", f"-state={state}")
+        policies_before = _policies(state, self.reread)
+        after = _terraform(terraform, module_tree / "roots" / self.root, tmp_path / "current")
+        after("init", "-input=false")
+
+        after("plan", "-input=false", f"-state={state}", f"-out={plan}")
+
+        changes = {
+            change["address"]: change
+            for change in json.loads(after("show", "-json", str(plan)))["resource_changes"]
+            if change["mode"] == "managed"
         }
-        assert changes[address]["change"]["after_unknown"] == {"policy": True}
+        assert {
+            address: change["change"]["actions"]
+            for address, change in changes.items()
+            if change["change"]["actions"] != ["no-op"]
+        } == {TABLE: ["update"], METHOD_SETTINGS: ["update"]} | {
+            address: ["update"] for address in self.reread
+        } | {address: ["create"] for address in self.created}
+        moved = {
+            c["previous_address"]: address
+            for address, c in changes.items()
+            if "previous_address" in c
+        }
+        assert moved == MOVES
+        assert self.kept <= {
+            address for address, c in changes.items() if "previous_address" not in c
+        }
+        assert _differences(changes[TABLE]["change"]) == TABLE_CHANGE
+        (settings_before,), (settings_after,) = (
+            changes[METHOD_SETTINGS]["change"][moment]["settings"] for moment in ("before", "after")
+        )
+        assert (
+            _differences({"before": settings_before, "after": settings_after}) == THROTTLING_CHANGE
+        )
+        for address in self.reread:
+            assert _differences(changes[address]["change"]) == {
+                "policy": (policies_before[address], None)
+            }
+            assert changes[address]["change"]["after_unknown"] == {"policy": True}
 
-    after("apply", "-input=false", f"-state={state}", str(plan))
+        after("apply", "-input=false", f"-state={state}", str(plan))
 
-    assert _policies(state, reread) == policies_before
-    after("plan", "-detailed-exitcode", "-input=false", f"-state={state}")
+        assert _policies(state, self.reread) == policies_before
+        after("plan", "-detailed-exitcode", "-input=false", f"-state={state}")
+
+
+class TestTheModuleAlone(Upgrade):
+    root = "moto"
+    kept = frozenset({TABLE, f"{MODULE}.aws_api_gateway_rest_api.this"})
+    reread = frozenset({WEBHOOK_POLICY})
+    created = frozenset()
+
+
+class TestTheModuleWithTheSubmitFunction(Upgrade):
+    root = "moto_submit"
+    kept = frozenset(
+        {
+            f"{MODULE}.aws_lambda_function.submit[0]",
+            f"{MODULE}.aws_iam_role.submit[0]",
+            SUBMIT_POLICY,
+            f"{MODULE}.aws_cloudwatch_log_group.submit[0]",
+        }
+    )
+    reread = frozenset({WEBHOOK_POLICY, SUBMIT_POLICY})
+    created = frozenset(WATCHDOG)
 
 
 def _differences(change: dict[str, Any]) -> dict[str, tuple[Any, Any]]:
@@ -198,7 +209,7 @@ def _sorted(value: Any) -> Any:
     return value
 
 
-def _policies(state_file: Path, addresses: set[str]) -> dict[str, str]:
+def _policies(state_file: Path, addresses: frozenset[str]) -> dict[str, str]:
     """The `policy` of each role policy at `addresses` (or moved there), read from the state file
     itself: `terraform show -json` would start the provider for it."""
     policies = {
