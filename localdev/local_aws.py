@@ -79,7 +79,7 @@ def local_aws(port: int = 0) -> Iterator[str]:
         with heartbeat_race_closed():
             yield endpoint
     finally:
-        reset(endpoint)
+        reset_local_aws(endpoint)
         server.stop()
         if previous_moto_port is None:
             os.environ.pop("MOTO_PORT", None)
@@ -87,8 +87,8 @@ def local_aws(port: int = 0) -> Iterator[str]:
             os.environ["MOTO_PORT"] = previous_moto_port
 
 
-def reset(endpoint: str) -> None:
-    """Forget every resource of the moto server at the endpoint (its settings stay)."""
+def reset_local_aws(endpoint: str) -> None:
+    """Empty a local AWS served by local_aws: every resource goes, its settings stay."""
     _moto_api(endpoint, "reset", {})
 
 

@@ -7,6 +7,10 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from http.server import HTTPServer
 
+# serve_forever notices shutdown() only between polls (0.5 s apart by default), and every test
+# that serves stops its servers: poll often, so they stop at once.
+POLL_INTERVAL_S = 0.05
+
 
 def post_json(url: str, body: str, timeout_s: float = 30) -> tuple[int, bytes]:
     """POST a JSON text; returns the status and body, error statuses included.
@@ -26,7 +30,9 @@ def post_json(url: str, body: str, timeout_s: float = 30) -> tuple[int, bytes]:
 @contextmanager
 def serve_in_thread(server: HTTPServer, name: str) -> Iterator[str]:
     """Serve until the block ends; yields the server's base URL."""
-    thread = threading.Thread(target=server.serve_forever, name=name, daemon=True)
+    thread = threading.Thread(
+        target=server.serve_forever, args=(POLL_INTERVAL_S,), name=name, daemon=True
+    )
     thread.start()
     try:
         yield f"http://127.0.0.1:{server.server_address[1]}"

@@ -23,6 +23,34 @@ for variable in ("AWS_PROFILE", "AWS_ENDPOINT_URL", "POWERTOOLS_TRACE_DISABLED")
     os.environ.pop(variable, None)
 
 
+# pytest-xdist hands its workers one scope (a module, or a class) after another in collection
+# order (--dist loadscope --no-loadscope-reorder). These take from about 40 s to 100 s on the
+# project's 2-core development machine: they go first, so none of them starts last. Roughly longest
+# first (`terraform test` leads: it is all CPU, so it stretches most when the cores are shared),
+# with the two one-test upgrade classes apart: a worker is sent its next scope as soon as two
+# tests or fewer are left on it, so adjacent ones would queue on the same worker.
+LONGEST_FIRST = (
+    "tests/terraform/test_module.py",
+    "tests/terraform/test_state_migration.py::TestTheModuleAlone",
+    "tests/terraform/test_complete_example.py",
+    "tests/terraform/test_state_migration.py::TestTheModuleWithTheSubmitFunction",
+    "tests/terraform/test_moto_apply_large_outputs.py",
+    "tests/terraform/test_state_migration.py::TestTheStatusIndex",
+    "tests/terraform/test_moto_apply_watchdog.py",
+    "tests/terraform/test_moto_apply.py",
+)
+
+
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """The LONGEST_FIRST scopes first; every other test keeps its place."""
+
+    def rank(item: pytest.Item) -> int:
+        scope = item.nodeid.rsplit("::", 1)[0]  # as pytest-xdist's loadscope splits it
+        return LONGEST_FIRST.index(scope) if scope in LONGEST_FIRST else len(LONGEST_FIRST)
+
+    items.sort(key=rank)
+
+
 def pytest_sessionfinish(session: pytest.Session, exitstatus: int) -> None:
     """With CI=true every test must run: a skip turns the run red."""
     reporter = session.config.pluginmanager.get_plugin("terminalreporter")

@@ -13,7 +13,7 @@ from moto.stepfunctions.responses import StepFunctionResponse
 
 from localdev import aws_setup
 from localdev.fake_runpod import FakeJob, FakeRunPod, finish_job, serve_fake_runpod
-from localdev.local_aws import local_aws
+from localdev.local_aws import local_aws, reset_local_aws
 from tests.e2e.conftest import body
 from tests.e2e.lambda_instance import deliver_once, watch_once
 
@@ -28,25 +28,38 @@ def _locked(method: Callable[..., Any], lock: threading.Lock) -> Callable[..., A
     return with_lock
 
 
-@pytest.fixture
-def moto_server(monkeypatch: pytest.MonkeyPatch) -> Iterator[tuple[str, Counter[str]]]:
-    """moto with DynamoDB's per-item atomicity, counting the SendTask* calls it receives."""
+@pytest.fixture(scope="module")
+def shared_moto_server() -> Iterator[tuple[str, Counter[str]]]:
+    """moto with DynamoDB's per-item atomicity, counting the SendTask* calls it receives; one
+    server for the module (starting one takes longer than a test here)."""
     lock = threading.Lock()
-    for operation in ("get_item", "put_item", "update_item", "delete_item"):
-        monkeypatch.setattr(
-            DynamoDBBackend, operation, _locked(getattr(DynamoDBBackend, operation), lock)
-        )
     received: Counter[str] = Counter()
-    for operation in ("send_task_success", "send_task_failure"):
-        original = getattr(StepFunctionResponse, operation)
+    with pytest.MonkeyPatch.context() as monkeypatch:
+        for operation in ("get_item", "put_item", "update_item", "delete_item"):
+            monkeypatch.setattr(
+                DynamoDBBackend, operation, _locked(getattr(DynamoDBBackend, operation), lock)
+            )
+        for operation in ("send_task_success", "send_task_failure"):
+            original = getattr(StepFunctionResponse, operation)
 
-        def counted(self: Any, _original: Any = original, _name: str = operation) -> Any:
-            received[_name] += 1
-            return _original(self)
+            def counted(self: Any, _original: Any = original, _name: str = operation) -> Any:
+                received[_name] += 1
+                return _original(self)
 
-        monkeypatch.setattr(StepFunctionResponse, operation, counted)
-    with local_aws() as endpoint:
-        yield endpoint, received
+            monkeypatch.setattr(StepFunctionResponse, operation, counted)
+        with local_aws() as endpoint:
+            yield endpoint, received
+
+
+@pytest.fixture
+def moto_server(
+    shared_moto_server: tuple[str, Counter[str]],
+) -> tuple[str, Counter[str]]:
+    """The module's server, empty and with nothing counted, as if started for this test."""
+    endpoint, received = shared_moto_server
+    reset_local_aws(endpoint)
+    received.clear()
+    return shared_moto_server
 
 
 TABLE = "test-runpod-callbacks"

@@ -1,6 +1,7 @@
 """An offline copy of the module (package.tf swapped for its double), terraform, and moto for it."""
 
-from collections.abc import Iterator
+import os
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 import pytest
@@ -33,18 +34,37 @@ def module_tree(terraform: str, tmp_path_factory: pytest.TempPathFactory) -> Ite
         )
         environment.setenv("TF_IN_AUTOMATION", "1")
         environment.delenv("TF_PLUGIN_CACHE_DIR", raising=False)
+        # Terraform and the provider are Go programs that decode the provider's large schema on
+        # every command; at Go's default GOGC=100 about a fifth of their CPU goes to collecting
+        # garbage. 400 trades some memory for that CPU. A GOGC already set is kept.
+        environment.setenv("GOGC", os.environ.get("GOGC", "400"))
         yield tree
 
 
+@pytest.fixture(scope="session")
+def initialised(terraform: str, module_tree: Path) -> Callable[[str], Path]:
+    """`terraform init` of a root of the module tree, once a session whichever test asks first
+    (the validate, plan and `terraform test` tests share them); returns the root's directory."""
+    done: set[str] = set()
+
+    def init(root: str) -> Path:
+        directory = module_tree / root
+        if root not in done:
+            tf_tools.checked_terraform(
+                terraform, "init", "-backend=false", "-input=false", cwd=directory
+            )
+            done.add(root)
+        return directory
+
+    return init
+
+
 @pytest.fixture(scope="module")
-def moto_endpoint(module_tree: Path) -> Iterator[str]:
+def moto_endpoint() -> Iterator[str]:
     """moto as AWS for terraform, holding the AWS-managed layer the module defaults to.
 
-    Module-scoped: MOTO_ACCOUNT_ID and MOTO_PORT must not outlive a test module. Request it before
-    a pytest-terraform root: that root is then destroyed while moto still runs.
+    Module-scoped: MOTO_ACCOUNT_ID and MOTO_PORT must not outlive a test module.
     """
-    from pytest_terraform import tf as pytest_terraform_state  # only once terraform was found
-
     with pytest.MonkeyPatch.context() as environment:
         environment.setenv("MOTO_ACCOUNT_ID", moto_aws.POWERTOOLS_ACCOUNT)
         # AWS-managed IAM policies exist in every AWS account; moto holds them only when asked.
@@ -53,7 +73,4 @@ def moto_endpoint(module_tree: Path) -> Iterator[str]:
         with local_aws() as endpoint:
             moto_aws.publish_powertools_layer(endpoint)
             environment.setenv("TF_VAR_aws_endpoint", endpoint)
-            environment.setattr(
-                pytest_terraform_state.LazyModuleDir, "value", str(module_tree / "roots")
-            )
             yield endpoint

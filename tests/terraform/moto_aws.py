@@ -1,4 +1,5 @@
-"""moto as the AWS that `terraform apply` deploys to, and reading back what a root deployed.
+"""moto as the AWS that `terraform apply` deploys to: applying a root to it, and reading back and
+using what the root deployed.
 
 Two gaps of moto's server are filled here, both from moto's own state:
 
@@ -11,8 +12,15 @@ Two gaps of moto's server are filled here, both from moto's own state:
   to 300 s: plan, then apply, seem to hang.
 """
 
+import importlib
 import io
+import json
+import uuid
 import zipfile
+from collections.abc import Iterator
+from contextlib import contextmanager
+from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 import boto3
@@ -21,6 +29,9 @@ from moto.core.responses import ActionResult
 from moto.stepfunctions.parser.api import InvalidDefinition
 from moto.stepfunctions.parser.models import StepFunctionsParserBackend
 from moto.stepfunctions.responses import StepFunctionResponse
+
+from localdev import aws_setup
+from tests.terraform.tf_tools import checked_terraform
 
 # AWS publishes the Powertools layer from this account. Running moto as that account lets the
 # layer moto publishes carry exactly the ARN the module asks for, so a second plan is clean.
@@ -80,6 +91,89 @@ def aws(service: str, endpoint: str) -> Any:
     return boto3.client(service, endpoint_url=endpoint)
 
 
-def output(deployed: Any, name: str) -> Any:
-    """An output of an applied pytest-terraform root."""
-    return deployed.outputs[name]["value"]
+@dataclass(frozen=True)
+class Deployed:
+    """A root of the module tree, applied; its state file is the root's terraform.tfstate."""
+
+    root: Path
+
+    @property
+    def state(self) -> Path:
+        return self.root / "terraform.tfstate"
+
+
+@contextmanager
+def applied(terraform: str, root: Path) -> Iterator[Deployed]:
+    """Apply `root` to the test module's moto server (the moto_endpoint fixture), then destroy it.
+
+    The destroy does not refresh: the tests put back what they change in the deployment (the
+    second plan checks that moto still holds what the state says).
+    """
+    checked_terraform(terraform, "init", "-input=false", cwd=root)
+    try:
+        checked_terraform(terraform, "apply", "-auto-approve", "-input=false", cwd=root)
+        yield Deployed(root)
+    finally:
+        checked_terraform(
+            terraform, "destroy", "-auto-approve", "-input=false", "-refresh=false", cwd=root
+        )
+
+
+def output(deployed: Deployed, name: str) -> Any:
+    """An output of an applied root."""
+    return json.loads(deployed.state.read_text())["outputs"][name]["value"]
+
+
+def resume_through_the_deployed_webhook(
+    endpoint: str, table: str, function_name: str, runpod_output: Any
+) -> dict[str, Any]:
+    """A waiting execution, then RunPod's COMPLETED webhook with `runpod_output`, handled by the
+    handler in the deployed function's environment; returns the finished execution."""
+    stepfunctions = aws("stepfunctions", endpoint)
+    machine = aws_setup.create_state_machine(
+        stepfunctions,
+        f"deployed-check-{uuid.uuid4().hex[:8]}",
+        aws_setup.waiting_task_definition(table),
+    )
+    execution_arn, token = aws_setup.start_waiting_execution(
+        stepfunctions, machine, segment_filename="seg_0001.mp4", job_id="runpod-job-1"
+    )
+    aws_setup.wait_for_record(aws("dynamodb", endpoint), table, token)
+    configuration = aws("lambda", endpoint).get_function_configuration(FunctionName=function_name)
+    body = json.dumps({"id": "runpod-job-1", "status": "COMPLETED", "output": runpod_output})
+
+    with _handler_as_deployed(configuration["Environment"]["Variables"], endpoint) as handler:
+        from localdev.lambda_context import LocalLambdaContext
+        from localdev.local_webhook import webhook_event
+
+        response = handler.lambda_handler(
+            webhook_event(token, body), LocalLambdaContext(function_name=function_name)
+        )
+
+    assert response["statusCode"] == 200, response
+    return aws_setup.wait_for_execution(stepfunctions, execution_arn)
+
+
+@contextmanager
+def _handler_as_deployed(variables: dict[str, str], endpoint: str) -> Iterator[Any]:
+    """Import the handler with the deployed function's environment, then restore the test one."""
+    import handler
+
+    with pytest.MonkeyPatch.context() as environment:
+        for name, value in {**variables, "AWS_ENDPOINT_URL": endpoint}.items():
+            environment.setenv(name, value)
+        try:
+            yield importlib.reload(handler)
+        finally:
+            environment.undo()
+            importlib.reload(handler)
+
+
+def policy_document(policy: Any) -> Any:
+    """An IAM policy document as IAM answers it: JSON text, or already parsed."""
+    return json.loads(policy) if isinstance(policy, str) else policy
+
+
+def as_list(value: Any) -> list[str]:
+    """A policy's Action or Resource, which IAM gives as one string or a list."""
+    return [value] if isinstance(value, str) else list(value)

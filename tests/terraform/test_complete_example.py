@@ -6,20 +6,17 @@ and one output (tests/terraform/roots/example_complete).
 
 import json
 from collections.abc import Iterator
+from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
 import pytest
+from moto.events.models import EventPattern
 
 from localdev import aws_setup
 from runpod_callbacks.errors import TaskError
 from tests.terraform import tf_tools
-from tests.terraform.moto_aws import POWERTOOLS_ACCOUNT, aws, output
-
-if tf_tools.terraform_binary() is None:
-    tf_tools.unavailable("no terraform binary for pytest-terraform", module_level=True)
-
-from pytest_terraform import terraform as terraform_root
+from tests.terraform.moto_aws import POWERTOOLS_ACCOUNT, Deployed, applied, aws, output
 
 ENDPOINT_ID = "upscaler-v2"
 TASK = "UpscaleOnRunPod"
@@ -28,9 +25,6 @@ CAUGHT_RUNPOD_ERRORS = {str(error) for error in TaskError}
 # What Step Functions raises when the task waits too long, or hears no heartbeat from the watchdog.
 CAUGHT_STATES_ERRORS = {"States.Timeout", "States.HeartbeatTimeout"}
 WATCHDOG_PERIOD_S = {"rate(1 minute)": 60} | {f"rate({n} minutes)": 60 * n for n in range(2, 11)}
-
-terraform_root("example_complete", scope="module", teardown=terraform_root.TEARDOWN_ON)
-
 
 API_KEY = "rp_moto_test_key"
 
@@ -48,12 +42,15 @@ def example_inputs() -> Iterator[None]:
 
 
 @pytest.fixture(scope="module")
-def deployed(moto_endpoint: str, example_inputs: None, example_complete: Any) -> Any:
-    return example_complete
+def deployed(
+    terraform: str, module_tree: Path, moto_endpoint: str, example_inputs: None
+) -> Iterator[Deployed]:
+    with applied(terraform, module_tree / "roots" / "example_complete") as root:
+        yield root
 
 
 @pytest.fixture(scope="module")
-def state_machine(deployed: Any, moto_endpoint: str) -> dict[str, Any]:
+def state_machine(deployed: Deployed, moto_endpoint: str) -> dict[str, Any]:
     return dict(
         aws("stepfunctions", moto_endpoint).describe_state_machine(
             stateMachineArn=output(deployed, "state_machine_arn")
@@ -62,7 +59,7 @@ def state_machine(deployed: Any, moto_endpoint: str) -> dict[str, Any]:
 
 
 def test_task_invokes_the_submit_function_and_waits_for_its_token(
-    deployed: Any, state_machine: dict[str, Any]
+    deployed: Deployed, state_machine: dict[str, Any]
 ) -> None:
     task = json.loads(state_machine["definition"])["States"][TASK]
 
@@ -83,7 +80,7 @@ def test_task_catches_the_runpod_errors(state_machine: dict[str, Any]) -> None:
 
 
 def test_task_expects_a_heartbeat_from_the_deployed_watchdog_every_few_periods(
-    deployed: Any, state_machine: dict[str, Any], moto_endpoint: str
+    deployed: Deployed, state_machine: dict[str, Any], moto_endpoint: str
 ) -> None:
     """The watchdog beats a waiting task once a period; three periods tolerate two missed runs."""
     task = json.loads(state_machine["definition"])["States"][TASK]
@@ -97,7 +94,7 @@ def test_task_expects_a_heartbeat_from_the_deployed_watchdog_every_few_periods(
 
 
 def test_role_carries_the_module_state_machine_policy(
-    deployed: Any, state_machine: dict[str, Any], moto_endpoint: str
+    deployed: Deployed, state_machine: dict[str, Any], moto_endpoint: str
 ) -> None:
     iam = aws("iam", moto_endpoint)
     role = state_machine["roleArn"].rsplit("/", 1)[-1]
@@ -112,7 +109,7 @@ def test_role_carries_the_module_state_machine_policy(
 
 
 def test_an_execution_hands_the_submit_function_its_task_token(
-    deployed: Any, moto_endpoint: str
+    deployed: Deployed, moto_endpoint: str
 ) -> None:
     stepfunctions = aws("stepfunctions", moto_endpoint)
     name = aws_setup.execution_name()
@@ -131,13 +128,56 @@ def test_an_execution_hands_the_submit_function_its_task_token(
         "input": job_input,
         "exec_id": name,
         "segment_filename": "seg_0001.mp4",
+        "execution_arn": execution,
         "policy": {"ttl": 3600000},
     }
 
 
+def test_a_stopped_execution_of_the_example_reaches_the_canceller(
+    deployed: Deployed, moto_endpoint: str
+) -> None:
+    """The deployed rule matches the event Step Functions sends when an execution of the
+    example's state machine stops (by the name prefix the example gives), and targets the
+    canceller, which EventBridge may invoke."""
+    events = aws("events", moto_endpoint)
+    (rule,) = events.list_rules(NamePrefix="dev-runpod-")["Rules"]
+    pattern = json.loads(rule["EventPattern"])
+    state_machine_arn = output(deployed, "state_machine_arn")
+    execution = {
+        "executionArn": state_machine_arn.replace(":stateMachine:", ":execution:") + ":run-1",
+        "stateMachineArn": state_machine_arn,
+        "name": "run-1",
+        "startDate": datetime.now(UTC),
+        "stopDate": datetime.now(UTC),
+    }
+    event = aws_setup.status_change_event(execution, "ABORTED")
+    other = {
+        **event,
+        "detail": {
+            **event["detail"],
+            "stateMachineArn": "arn:aws:states:us-east-1:123456789012:stateMachine:someone-else",
+        },
+    }
+
+    # moto does not serve TestEventPattern; its rule matcher is the one it routes events with.
+    matches = EventPattern(rule["EventPattern"], pattern).matches_event
+    assert matches(json.loads(json.dumps(event, default=str)))
+    assert not matches(json.loads(json.dumps(other, default=str)))
+    assert set(pattern["detail"]["status"]) == {"ABORTED", "TIMED_OUT", "FAILED"}
+    (target,) = events.list_targets_by_rule(Rule=rule["Name"])["Targets"]
+    canceller = aws("lambda", moto_endpoint).get_function(FunctionName="dev-runpod-canceller")
+    assert target["Arn"] == canceller["Configuration"]["FunctionArn"]
+    policy = json.loads(
+        aws("lambda", moto_endpoint).get_policy(FunctionName="dev-runpod-canceller")["Policy"]
+    )
+    (statement,) = policy["Statement"]
+    assert statement["Principal"] == {"Service": "events.amazonaws.com"}
+    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == rule["Arn"]
+
+
 @pytest.mark.parametrize("error", ["RunPod.FAILED", "RunPod.TIMED_OUT", "RunPod.JobLost"])
 def test_a_runpod_failure_ends_in_the_failure_state(
-    deployed: Any, moto_endpoint: str, error: str
+    deployed: Deployed, moto_endpoint: str, error: str
 ) -> None:
     stepfunctions = aws("stepfunctions", moto_endpoint)
     execution = stepfunctions.start_execution(
@@ -177,7 +217,7 @@ def test_the_task_is_followed_by_a_choice_on_where_the_result_is(
     assert choice["Default"] == "SegmentUpscaled"
 
 
-def test_the_state_machine_may_read_the_results_in_the_deployed_bucket(deployed: Any) -> None:
+def test_the_state_machine_may_read_the_results_in_the_deployed_bucket(deployed: Deployed) -> None:
     bucket = output(deployed, "large_outputs_bucket_name")
     policy = json.loads(output(deployed, "state_machine_policy_json"))
 
@@ -213,7 +253,7 @@ LOCATION = {
     ids=["inline", "in-s3"],
 )
 def test_a_result_inline_or_in_s3_ends_the_segment_upscaled(
-    deployed: Any,
+    deployed: Deployed,
     moto_endpoint: str,
     result: dict[str, Any],
     path: list[str],
@@ -243,7 +283,7 @@ def test_a_result_inline_or_in_s3_ends_the_segment_upscaled(
 
 
 def test_the_api_key_reaches_the_secret_and_never_the_state(
-    deployed: Any, moto_endpoint: str
+    deployed: Deployed, moto_endpoint: str
 ) -> None:
     secrets = aws("secretsmanager", moto_endpoint)
     (secret,) = secrets.list_secrets(Filters=[{"Key": "name", "Values": ["dev-runpod-api-key"]}])[
@@ -251,7 +291,7 @@ def test_the_api_key_reaches_the_secret_and_never_the_state(
     ]
 
     stored = secrets.get_secret_value(SecretId=secret["ARN"])["SecretString"]
-    state = Path(deployed.terraform.state_path).read_text()
+    state = deployed.state.read_text()
 
     assert stored == API_KEY
     assert secret["ARN"] in state
@@ -259,7 +299,7 @@ def test_the_api_key_reaches_the_secret_and_never_the_state(
 
 
 def test_the_region_logs_through_the_role_the_example_asked_for(
-    deployed: Any, moto_endpoint: str
+    deployed: Deployed, moto_endpoint: str
 ) -> None:
     iam = aws("iam", moto_endpoint)
     role_arn = aws("apigateway", moto_endpoint).get_account()["cloudwatchRoleArn"]
@@ -275,7 +315,7 @@ def test_the_region_logs_through_the_role_the_example_asked_for(
     ]
 
 
-def test_second_plan_shows_no_changes(deployed: Any, terraform: str) -> None:
-    result = tf_tools.plan_again(terraform, deployed)
+def test_second_plan_shows_no_changes(deployed: Deployed, terraform: str) -> None:
+    result = tf_tools.plan_again(terraform, deployed.root)
 
     assert result.returncode == 0, result.stdout + result.stderr

@@ -1,5 +1,6 @@
 """Static checks of the module and its examples: fmt, validate, and the `terraform test` suite."""
 
+from collections.abc import Callable
 from pathlib import Path
 
 import pytest
@@ -15,22 +16,17 @@ def test_terraform_files_are_formatted(terraform: str) -> None:
 
 
 @pytest.mark.parametrize("root", [".", "examples/basic", "examples/complete"])
-def test_module_and_examples_validate(terraform: str, module_tree: Path, root: str) -> None:
-    directory = module_tree / root
-    init = run(terraform, "init", "-backend=false", "-input=false", cwd=directory)
-    assert init.returncode == 0, init.stdout + init.stderr
-
-    validate = run(terraform, "validate", cwd=directory)
+def test_module_and_examples_validate(
+    terraform: str, initialised: Callable[[str], Path], root: str
+) -> None:
+    validate = run(terraform, "validate", cwd=initialised(root))
 
     assert validate.returncode == 0, validate.stdout + validate.stderr
 
 
-def test_terraform_test_suite_passes(terraform: str, module_tree: Path) -> None:
+def test_terraform_test_suite_passes(terraform: str, initialised: Callable[[str], Path]) -> None:
     """`terraform test` at the module's root, as a user types it, finds tests/*.tftest.hcl."""
-    init = run(terraform, "init", "-backend=false", "-input=false", cwd=module_tree)
-    assert init.returncode == 0, init.stdout + init.stderr
-
-    result = run(terraform, "test", cwd=module_tree)
+    result = run(terraform, "test", cwd=initialised("."))
 
     assert result.returncode == 0, result.stdout + result.stderr
     assert "tests/module.tftest.hcl... pass" in result.stdout, result.stdout

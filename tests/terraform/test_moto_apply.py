@@ -1,139 +1,67 @@
 """Apply the module (prefix = "dev", all else default) to a moto server and use what it deployed."""
 
-import contextlib
-import importlib
 import json
-import uuid
 from collections.abc import Iterator
-from typing import Any
+from pathlib import Path
 
 import pytest
 
-from localdev import aws_setup
 from tests.terraform import tf_tools
-from tests.terraform.moto_aws import POWERTOOLS_ACCOUNT, POWERTOOLS_LAYER, aws, output
-
-if tf_tools.terraform_binary() is None:
-    tf_tools.unavailable("no terraform binary for pytest-terraform", module_level=True)
-
-from pytest_terraform import terraform as terraform_root
-
-terraform_root("moto", scope="module", teardown=terraform_root.TEARDOWN_ON)
+from tests.terraform.moto_aws import (
+    POWERTOOLS_ACCOUNT,
+    Deployed,
+    applied,
+    as_list,
+    aws,
+    output,
+    policy_document,
+    resume_through_the_deployed_webhook,
+)
 
 
 @pytest.fixture(scope="module")
-def deployed(moto_endpoint: str, moto: Any) -> Any:
-    """The applied root (pytest-terraform destroys it at the end of the session)."""
-    return moto
+def deployed(terraform: str, module_tree: Path, moto_endpoint: str) -> Iterator[Deployed]:
+    """The module with prefix = "dev" and every other input at its default."""
+    with applied(terraform, module_tree / "roots" / "moto") as root:
+        yield root
 
 
-def test_table_has_the_record_schema(deployed: Any, moto_endpoint: str) -> None:
-    dynamodb = aws("dynamodb", moto_endpoint)
+def test_table_arn_output_names_the_deployed_table(deployed: Deployed, moto_endpoint: str) -> None:
+    table = aws("dynamodb", moto_endpoint).describe_table(TableName="dev-runpod-callbacks")["Table"]
 
-    table = dynamodb.describe_table(TableName="dev-runpod-callbacks")["Table"]
-    ttl = dynamodb.describe_time_to_live(TableName="dev-runpod-callbacks")
-    backups = dynamodb.describe_continuous_backups(TableName="dev-runpod-callbacks")
-
-    assert table["KeySchema"] == [{"AttributeName": "callback_token", "KeyType": "HASH"}]
-    assert sorted(table["AttributeDefinitions"], key=lambda a: a["AttributeName"]) == [
-        {"AttributeName": name, "AttributeType": "S"}
-        for name in ("callback_token", "created_at", "execution_arn", "pending_shard")
-    ]
-    assert table["BillingModeSummary"]["BillingMode"] == "PAY_PER_REQUEST"
-    assert ttl["TimeToLiveDescription"] == {"TimeToLiveStatus": "ENABLED", "AttributeName": "ttl"}
-    recovery = backups["ContinuousBackupsDescription"]["PointInTimeRecoveryDescription"]
-    assert recovery["PointInTimeRecoveryStatus"] == "ENABLED"
-    assert output(deployed, "table_name") == "dev-runpod-callbacks"
     assert output(deployed, "table_arn") == table["TableArn"]
 
 
-def test_table_has_the_watchdog_index_without_the_watchdog(
-    deployed: Any, moto_endpoint: str
-) -> None:
-    table = aws("dynamodb", moto_endpoint).describe_table(TableName="dev-runpod-callbacks")["Table"]
-
-    indexes = {index["IndexName"]: index for index in table["GlobalSecondaryIndexes"]}
-    index = indexes["pending_shard-created_at"]
-
-    assert set(indexes) == {"pending_shard-created_at", "execution_arn"}
-    assert index["KeySchema"] == [
-        {"AttributeName": "pending_shard", "KeyType": "HASH"},
-        {"AttributeName": "created_at", "KeyType": "RANGE"},
-    ]
-    assert index["Projection"]["ProjectionType"] == "INCLUDE"
-    assert sorted(index["Projection"]["NonKeyAttributes"]) == [
-        "endpoint_id",
-        "job_id",
-        "runpod_forgets_at",
-        "task_token",
-    ]
-    functions = aws("lambda", moto_endpoint).list_functions()["Functions"]
-    assert {function["FunctionName"] for function in functions} >= {"dev-runpod-webhook"}
-    assert "dev-runpod-watchdog" not in {function["FunctionName"] for function in functions}
-    schedules = aws("scheduler", moto_endpoint).list_schedules(NamePrefix="dev-")["Schedules"]
-    assert schedules == []
-
-
-def test_function_runs_the_handler_with_its_environment(deployed: Any, moto_endpoint: str) -> None:
-    functions = aws("lambda", moto_endpoint)
-
-    configuration = functions.get_function_configuration(FunctionName="dev-runpod-webhook")
-
-    assert configuration["Handler"] == "handler.lambda_handler"
-    assert configuration["Runtime"] == "python3.13"
-    assert configuration["Architectures"] == ["arm64"]
-    assert (
-        configuration["Environment"]["Variables"]["CALLBACK_TABLE_NAME"] == "dev-runpod-callbacks"
-    )
-    assert configuration["Environment"]["Variables"]["POWERTOOLS_TRACE_DISABLED"] == "true"
-    assert [layer["Arn"] for layer in configuration["Layers"]] == [
-        f"arn:aws:lambda:us-east-1:{POWERTOOLS_ACCOUNT}:layer:{POWERTOOLS_LAYER}:27"
-    ]
-    assert output(deployed, "webhook_function_name") == "dev-runpod-webhook"
-    assert output(deployed, "webhook_function_arn") == configuration["FunctionArn"]
-
-
-def test_route_is_a_lambda_proxy_post(deployed: Any, moto_endpoint: str) -> None:
+def test_route_integrates_the_webhook_function(deployed: Deployed, moto_endpoint: str) -> None:
     apigateway = aws("apigateway", moto_endpoint)
     api_id = output(deployed, "rest_api_id")
-
     resources = apigateway.get_resources(restApiId=api_id)["items"]
     webhook = next(item for item in resources if item["path"] == "/webhook/{callback_token}")
-    method = apigateway.get_method(restApiId=api_id, resourceId=webhook["id"], httpMethod="POST")
+
     integration = apigateway.get_integration(
         restApiId=api_id, resourceId=webhook["id"], httpMethod="POST"
     )
-    stage = apigateway.get_stage(restApiId=api_id, stageName="v1")
 
-    assert method["requestParameters"] == {"method.request.path.callback_token": True}
-    assert integration["type"] == "AWS_PROXY"
     assert integration["uri"].endswith("function:dev-runpod-webhook/invocations"), integration[
         "uri"
     ]
-    assert "destinationArn" in stage["accessLogSettings"]
-    assert output(deployed, "stage_name") == "v1"
-    assert output(deployed, "webhook_base_url") == (
-        f"https://{api_id}.execute-api.us-east-1.amazonaws.com/v1/webhook"
-    )
 
 
-def test_iam_is_least_privilege(deployed: Any, moto_endpoint: str) -> None:
+def test_iam_is_least_privilege(deployed: Deployed, moto_endpoint: str) -> None:
     iam = aws("iam", moto_endpoint)
     table_arn = output(deployed, "table_arn")
-    role = iam.get_role(RoleName="dev-runpod-webhook")["Role"]
 
     names = iam.list_role_policies(RoleName="dev-runpod-webhook")["PolicyNames"]
     attached = iam.list_attached_role_policies(RoleName="dev-runpod-webhook")["AttachedPolicies"]
     statements = [
         statement
         for name in names
-        for statement in _document(
+        for statement in policy_document(
             iam.get_role_policy(RoleName="dev-runpod-webhook", PolicyName=name)["PolicyDocument"]
         )["Statement"]
     ]
-    actions = {action for statement in statements for action in _list(statement["Action"])}
+    actions = {action for statement in statements for action in as_list(statement["Action"])}
 
-    assert output(deployed, "webhook_role_arn") == role["Arn"]
     assert attached == []
     assert actions == {
         "dynamodb:UpdateItem",
@@ -144,36 +72,33 @@ def test_iam_is_least_privilege(deployed: Any, moto_endpoint: str) -> None:
     }
     assert not any("*" in action for action in actions)
     for statement in statements:
-        if any(action.startswith("dynamodb:") for action in _list(statement["Action"])):
-            assert _list(statement["Resource"]) == [table_arn]
-        if any(action.startswith("logs:") for action in _list(statement["Action"])):
-            assert _list(statement["Resource"]) == [
+        if any(action.startswith("dynamodb:") for action in as_list(statement["Action"])):
+            assert as_list(statement["Resource"]) == [table_arn]
+        if any(action.startswith("logs:") for action in as_list(statement["Action"])):
+            assert as_list(statement["Resource"]) == [
                 f"arn:aws:logs:us-east-1:{POWERTOOLS_ACCOUNT}:log-group:/aws/lambda/dev-runpod-webhook:*"
             ]
     state_machine_policy = json.loads(output(deployed, "state_machine_policy_json"))
     assert {
         action
         for statement in state_machine_policy["Statement"]
-        for action in _list(statement["Action"])
+        for action in as_list(statement["Action"])
     } == {"dynamodb:PutItem"}  # without the submit function, its waiting Task stores records
 
 
-def test_only_the_webhook_route_may_invoke_the_function(deployed: Any, moto_endpoint: str) -> None:
+def test_only_api_gateway_may_invoke_the_function(deployed: Deployed, moto_endpoint: str) -> None:
     policy = json.loads(
         aws("lambda", moto_endpoint).get_policy(FunctionName="dev-runpod-webhook")["Policy"]
     )
 
     (statement,) = policy["Statement"]
     assert statement["Principal"] == {"Service": "apigateway.amazonaws.com"}
-    assert statement["Condition"]["ArnLike"]["AWS:SourceArn"] == (
-        f"{output(deployed, 'rest_api_execution_arn')}/*/POST/webhook/*"
-    )
 
 
 def test_a_callback_resumes_an_execution_through_what_was_deployed(
-    deployed: Any, moto_endpoint: str
+    deployed: Deployed, moto_endpoint: str
 ) -> None:
-    execution = _resume_through_the_deployed_webhook(
+    execution = resume_through_the_deployed_webhook(
         moto_endpoint,
         output(deployed, "table_name"),
         output(deployed, "webhook_function_name"),
@@ -184,399 +109,7 @@ def test_a_callback_resumes_an_execution_through_what_was_deployed(
     assert json.loads(execution["output"])["output"] == {"ok": 1}
 
 
-def test_second_plan_shows_no_changes(deployed: Any, terraform: str) -> None:
-    result = tf_tools.plan_again(terraform, deployed)
+def test_second_plan_shows_no_changes(deployed: Deployed, terraform: str) -> None:
+    result = tf_tools.plan_again(terraform, deployed.root)
 
     assert result.returncode == 0, result.stdout + result.stderr
-
-
-def _resume_through_the_deployed_webhook(
-    endpoint: str, table: str, function_name: str, runpod_output: Any
-) -> dict[str, Any]:
-    """A waiting execution, then RunPod's COMPLETED webhook with `runpod_output`, handled by the
-    handler in the deployed function's environment; returns the finished execution."""
-    stepfunctions = aws("stepfunctions", endpoint)
-    machine = aws_setup.create_state_machine(
-        stepfunctions,
-        f"deployed-check-{uuid.uuid4().hex[:8]}",
-        aws_setup.waiting_task_definition(table),
-    )
-    execution_arn, token = aws_setup.start_waiting_execution(
-        stepfunctions, machine, segment_filename="seg_0001.mp4", job_id="runpod-job-1"
-    )
-    aws_setup.wait_for_record(aws("dynamodb", endpoint), table, token)
-    configuration = aws("lambda", endpoint).get_function_configuration(FunctionName=function_name)
-    body = json.dumps({"id": "runpod-job-1", "status": "COMPLETED", "output": runpod_output})
-
-    with _handler_as_deployed(configuration["Environment"]["Variables"], endpoint) as handler:
-        from localdev.lambda_context import LocalLambdaContext
-        from localdev.local_webhook import webhook_event
-
-        response = handler.lambda_handler(
-            webhook_event(token, body), LocalLambdaContext(function_name=function_name)
-        )
-
-    assert response["statusCode"] == 200, response
-    return aws_setup.wait_for_execution(stepfunctions, execution_arn)
-
-
-@contextlib.contextmanager
-def _handler_as_deployed(variables: dict[str, str], endpoint: str) -> Iterator[Any]:
-    """Import the handler with the deployed function's environment, then restore the test one."""
-    import handler
-
-    with pytest.MonkeyPatch.context() as environment:
-        for name, value in {**variables, "AWS_ENDPOINT_URL": endpoint}.items():
-            environment.setenv(name, value)
-        try:
-            yield importlib.reload(handler)
-        finally:
-            environment.undo()
-            importlib.reload(handler)
-
-
-def _document(policy: Any) -> Any:
-    return json.loads(policy) if isinstance(policy, str) else policy
-
-
-def _list(value: Any) -> list[str]:
-    return [value] if isinstance(value, str) else list(value)
-
-
-terraform_root("moto_submit", scope="module", teardown=terraform_root.TEARDOWN_ON)
-
-
-@pytest.fixture(scope="module")
-def deployed_with_submit(moto_endpoint: str, moto_submit: Any) -> Any:
-    """The module with the complete example's inputs: an API key secret and the submit function."""
-    return moto_submit
-
-
-def test_submit_function_is_deployed_with_its_settings(
-    deployed_with_submit: Any, moto_endpoint: str
-) -> None:
-    functions = aws("lambda", moto_endpoint)
-
-    configuration = functions.get_function_configuration(FunctionName="sub-runpod-submit")
-    variables = configuration["Environment"]["Variables"]
-
-    assert configuration["Handler"] == "submit.lambda_handler"
-    assert configuration["FunctionArn"] == output(deployed_with_submit, "submit_function_arn")
-    assert configuration["FunctionName"] == output(deployed_with_submit, "submit_function_name")
-    assert variables["CALLBACK_TABLE_NAME"] == "sub-runpod-callbacks"
-    assert variables["WEBHOOK_BASE_URL"] == output(deployed_with_submit, "webhook_base_url")
-    assert variables["RUNPOD_API_KEY_SECRET_ARN"] == output(deployed_with_submit, "secret_arn")
-    assert variables["RUNPOD_API_BASE_URL"] == "https://api.runpod.ai/v2"
-    policy = json.loads(output(deployed_with_submit, "state_machine_policy_json"))
-    invoke = next(s for s in policy["Statement"] if "lambda:InvokeFunction" in _list(s["Action"]))
-    assert configuration["FunctionArn"] in _list(invoke["Resource"])
-
-
-def test_submit_role_reads_only_its_secret(deployed_with_submit: Any, moto_endpoint: str) -> None:
-    iam = aws("iam", moto_endpoint)
-    role = iam.get_role(RoleName="sub-runpod-submit")["Role"]
-    (name,) = iam.list_role_policies(RoleName="sub-runpod-submit")["PolicyNames"]
-    document = _document(
-        iam.get_role_policy(RoleName="sub-runpod-submit", PolicyName=name)["PolicyDocument"]
-    )
-
-    by_action = {
-        action: _list(statement["Resource"])
-        for statement in document["Statement"]
-        for action in _list(statement["Action"])
-    }
-
-    assert set(by_action) == {
-        "dynamodb:PutItem",
-        "dynamodb:UpdateItem",
-        "secretsmanager:GetSecretValue",
-        "states:SendTaskFailure",
-        "logs:CreateLogStream",
-        "logs:PutLogEvents",
-    }
-    assert output(deployed_with_submit, "submit_role_arn") == role["Arn"]
-    assert by_action["secretsmanager:GetSecretValue"] == [
-        output(deployed_with_submit, "secret_arn")
-    ]
-    assert by_action["dynamodb:PutItem"] == [
-        f"arn:aws:dynamodb:us-east-1:{POWERTOOLS_ACCOUNT}:table/sub-runpod-callbacks"
-    ]
-
-
-def test_watchdog_is_deployed_with_its_settings(
-    deployed_with_submit: Any, moto_endpoint: str
-) -> None:
-    configuration = aws("lambda", moto_endpoint).get_function(FunctionName="sub-runpod-watchdog")
-
-    function = configuration["Configuration"]
-    assert function["Handler"] == "watchdog.lambda_handler"
-    assert function["Runtime"] == "python3.13"
-    assert function["Architectures"] == ["arm64"]
-    assert function["Timeout"] == 120
-    assert function["MemorySize"] == 1024
-    assert function["Role"] == output(deployed_with_submit, "watchdog_role_arn")
-    assert function["FunctionArn"] == output(deployed_with_submit, "watchdog_function_arn")
-    assert function["FunctionName"] == output(deployed_with_submit, "watchdog_function_name")
-    assert configuration["Concurrency"] == {"ReservedConcurrentExecutions": 1}
-    assert function["Environment"]["Variables"] == {
-        "CALLBACK_TABLE_NAME": "sub-runpod-callbacks",
-        "LOG_LEVEL": "INFO",
-        "POWERTOOLS_METRICS_NAMESPACE": "RunPodWebhook",
-        "POWERTOOLS_SERVICE_NAME": "runpod-watchdog",
-        "POWERTOOLS_TRACE_DISABLED": "true",
-        "RUNPOD_API_KEY_SECRET_ARN": output(deployed_with_submit, "secret_arn"),
-        "RUNPOD_API_BASE_URL": "https://api.runpod.ai/v2",
-        "STALE_AFTER_SECONDS": "60",
-        "MAX_RECORDS_PER_RUN": "25000",
-    }
-
-
-def test_watchdog_role_is_least_privilege(deployed_with_submit: Any, moto_endpoint: str) -> None:
-    iam = aws("iam", moto_endpoint)
-    table_arn = output(deployed_with_submit, "table_arn")
-    (name,) = iam.list_role_policies(RoleName="sub-runpod-watchdog")["PolicyNames"]
-    document = _document(
-        iam.get_role_policy(RoleName="sub-runpod-watchdog", PolicyName=name)["PolicyDocument"]
-    )
-
-    by_actions = {
-        tuple(sorted(_list(statement["Action"]))): _list(statement["Resource"])
-        for statement in document["Statement"]
-    }
-
-    assert iam.list_attached_role_policies(RoleName="sub-runpod-watchdog")["AttachedPolicies"] == []
-    assert by_actions == {
-        ("dynamodb:Query",): [f"{table_arn}/index/pending_shard-created_at"],
-        ("dynamodb:GetItem", "dynamodb:UpdateItem"): [table_arn],
-        ("states:SendTaskFailure", "states:SendTaskHeartbeat", "states:SendTaskSuccess"): ["*"],
-        ("secretsmanager:GetSecretValue",): [output(deployed_with_submit, "secret_arn")],
-        ("logs:CreateLogStream", "logs:PutLogEvents"): [
-            f"arn:aws:logs:us-east-1:{POWERTOOLS_ACCOUNT}:log-group:/aws/lambda/sub-runpod-watchdog:*"
-        ],
-    }
-
-
-def test_a_schedule_invokes_the_watchdog_through_its_own_role(
-    deployed_with_submit: Any, moto_endpoint: str
-) -> None:
-    iam = aws("iam", moto_endpoint)
-    function_arn = output(deployed_with_submit, "watchdog_function_arn")
-
-    schedule = aws("scheduler", moto_endpoint).get_schedule(Name="sub-runpod-watchdog")
-
-    assert schedule["ScheduleExpression"] == "rate(2 minutes)"
-    assert schedule["State"] == "ENABLED"
-    assert schedule["FlexibleTimeWindow"] == {"Mode": "OFF"}
-    assert schedule["Target"]["Arn"] == function_arn
-    assert schedule["Target"]["RetryPolicy"] == {
-        "MaximumEventAgeInSeconds": 60,
-        "MaximumRetryAttempts": 0,
-    }
-    role = iam.get_role(RoleName="sub-runpod-watchdog-schedule")["Role"]
-    assert schedule["Target"]["RoleArn"] == role["Arn"]
-    (trust,) = role["AssumeRolePolicyDocument"]["Statement"]
-    assert trust["Principal"] == {"Service": "scheduler.amazonaws.com"}
-    assert trust["Condition"] == {"StringEquals": {"aws:SourceAccount": POWERTOOLS_ACCOUNT}}
-    (name,) = iam.list_role_policies(RoleName="sub-runpod-watchdog-schedule")["PolicyNames"]
-    (statement,) = _document(
-        iam.get_role_policy(RoleName="sub-runpod-watchdog-schedule", PolicyName=name)[
-            "PolicyDocument"
-        ]
-    )["Statement"]
-    assert (_list(statement["Action"]), _list(statement["Resource"])) == (
-        ["lambda:InvokeFunction"],
-        [function_arn],
-    )
-
-
-def test_a_run_that_cannot_start_at_once_is_dropped(
-    deployed_with_submit: Any, moto_endpoint: str
-) -> None:
-    """Scheduler invokes asynchronously: Lambda's own retries and queueing are off."""
-    config = aws("lambda", moto_endpoint).get_function_event_invoke_config(
-        FunctionName="sub-runpod-watchdog"
-    )
-
-    assert config["MaximumRetryAttempts"] == 0
-    assert config["MaximumEventAgeInSeconds"] == 60
-
-
-def test_second_plan_of_the_module_with_the_watchdog_shows_no_changes(
-    deployed_with_submit: Any, terraform: str
-) -> None:
-    result = tf_tools.plan_again(terraform, deployed_with_submit)
-
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-terraform_root("moto_large_outputs", scope="module", teardown=terraform_root.TEARDOWN_ON)
-
-RESULTS_BUCKET = f"big-runpod-results-{POWERTOOLS_ACCOUNT}-us-east-1"
-
-
-@pytest.fixture(scope="module")
-def deployed_with_large_outputs(moto_endpoint: str, moto_large_outputs: Any) -> Any:
-    """The module with large outputs in the bucket it creates, under a customer-managed key, and
-    the watchdog: both functions that write results."""
-    return moto_large_outputs
-
-
-def test_results_bucket_is_private_and_encrypted_with_the_given_key(
-    deployed_with_large_outputs: Any, moto_endpoint: str
-) -> None:
-    s3 = aws("s3", moto_endpoint)
-    bucket = output(deployed_with_large_outputs, "large_outputs_bucket_name")
-
-    public_access = s3.get_public_access_block(Bucket=bucket)["PublicAccessBlockConfiguration"]
-    ownership = s3.get_bucket_ownership_controls(Bucket=bucket)["OwnershipControls"]["Rules"]
-    (encryption,) = s3.get_bucket_encryption(Bucket=bucket)["ServerSideEncryptionConfiguration"][
-        "Rules"
-    ]
-    tags = s3.get_bucket_tagging(Bucket=bucket)["TagSet"]
-
-    assert bucket == RESULTS_BUCKET
-    assert output(deployed_with_large_outputs, "large_outputs_bucket_arn") == (
-        f"arn:aws:s3:::{RESULTS_BUCKET}"
-    )
-    assert public_access == {
-        "BlockPublicAcls": True,
-        "IgnorePublicAcls": True,
-        "BlockPublicPolicy": True,
-        "RestrictPublicBuckets": True,
-    }
-    assert ownership == [{"ObjectOwnership": "BucketOwnerEnforced"}]
-    assert encryption == {
-        "ApplyServerSideEncryptionByDefault": {
-            "SSEAlgorithm": "aws:kms",
-            "KMSMasterKeyID": output(deployed_with_large_outputs, "kms_key_arn"),
-        },
-        "BucketKeyEnabled": True,
-    }
-    assert {"Key": "terraform-module", "Value": "runpod-webhook"} in tags
-
-
-def test_results_expire_under_the_prefix(
-    deployed_with_large_outputs: Any, moto_endpoint: str
-) -> None:
-    rules = aws("s3", moto_endpoint).get_bucket_lifecycle_configuration(Bucket=RESULTS_BUCKET)[
-        "Rules"
-    ]
-
-    expire, abort = sorted(rules, key=lambda rule: "Expiration" not in rule)
-    assert expire["Status"] == abort["Status"] == "Enabled"
-    assert expire["Filter"] == {"Prefix": "results/"}
-    assert expire["Expiration"] == {"Days": 3}
-    assert "AbortIncompleteMultipartUpload" not in expire
-    assert abort["Filter"] in ({}, {"Prefix": ""})
-    assert abort["AbortIncompleteMultipartUpload"] == {"DaysAfterInitiation": 1}
-    assert "Expiration" not in abort
-
-
-def test_bucket_policy_refuses_every_request_without_tls(
-    deployed_with_large_outputs: Any, moto_endpoint: str
-) -> None:
-    policy = json.loads(aws("s3", moto_endpoint).get_bucket_policy(Bucket=RESULTS_BUCKET)["Policy"])
-
-    (statement,) = policy["Statement"]
-
-    assert statement.pop("Resource") in (
-        [f"arn:aws:s3:::{RESULTS_BUCKET}", f"arn:aws:s3:::{RESULTS_BUCKET}/*"],
-        [f"arn:aws:s3:::{RESULTS_BUCKET}/*", f"arn:aws:s3:::{RESULTS_BUCKET}"],
-    )
-    assert statement == {
-        "Sid": "DenyInsecureTransport",
-        "Effect": "Deny",
-        "Principal": "*",
-        "Action": "s3:*",
-        "Condition": {"Bool": {"aws:SecureTransport": "false"}},
-    }
-
-
-def test_writers_may_put_results_under_the_prefix_and_nothing_else(
-    deployed_with_large_outputs: Any, moto_endpoint: str
-) -> None:
-    iam = aws("iam", moto_endpoint)
-    key_arn = output(deployed_with_large_outputs, "kms_key_arn")
-    in_this_account = {"StringEquals": {"s3:ResourceAccount": POWERTOOLS_ACCOUNT}}
-
-    for role in ("big-runpod-webhook", "big-runpod-watchdog"):
-        (name,) = iam.list_role_policies(RoleName=role)["PolicyNames"]
-        document = _document(iam.get_role_policy(RoleName=role, PolicyName=name)["PolicyDocument"])
-
-        assert _s3_and_kms(document) == {
-            ("s3:PutObject",): ([f"arn:aws:s3:::{RESULTS_BUCKET}/results/*"], in_this_account),
-            ("kms:GenerateDataKey",): ([key_arn], None),
-        }, role
-    state_machine = json.loads(output(deployed_with_large_outputs, "state_machine_policy_json"))
-    assert _s3_and_kms(state_machine) == {
-        ("s3:GetObject",): ([f"arn:aws:s3:::{RESULTS_BUCKET}/results/*"], in_this_account),
-        ("kms:Decrypt",): ([key_arn], None),
-    }
-
-
-def test_a_result_too_large_for_step_functions_reaches_the_task_through_the_bucket(
-    deployed_with_large_outputs: Any, moto_endpoint: str
-) -> None:
-    """Terraform's bucket and environment, the handler's PutObject: no SSE header is sent, the
-    bucket's default encryption (the customer-managed key) applies."""
-    s3 = aws("s3", moto_endpoint)
-    runpod_output = {"frames": [f"{index:04d}" + "A" * 996 for index in range(300)]}
-
-    with _bucket_open_to_this_test(s3, RESULTS_BUCKET):
-        execution = _resume_through_the_deployed_webhook(
-            moto_endpoint,
-            output(deployed_with_large_outputs, "table_name"),
-            "big-runpod-webhook",
-            runpod_output,
-        )
-        assert execution["status"] == "SUCCEEDED"
-        task_output = json.loads(execution["output"])
-        location = task_output["output_s3"]
-        stored = s3.get_object(Bucket=RESULTS_BUCKET, Key=location["key"])
-
-        assert "output" not in task_output
-        assert location["bucket"] == RESULTS_BUCKET
-        assert location["key"].startswith("results/")
-        assert json.loads(stored["Body"].read()) == runpod_output
-        assert stored["ServerSideEncryption"] == "aws:kms"
-        assert stored["SSEKMSKeyId"] == output(deployed_with_large_outputs, "kms_key_arn")
-
-
-@contextlib.contextmanager
-def _bucket_open_to_this_test(s3: Any, bucket: str) -> Iterator[None]:
-    """Lift the bucket's policy for the block; then empty the bucket (the root's destroy needs it
-    empty) and put the policy back as it was (the second plan compares it).
-
-    The TLS-only policy denies requests whose aws:SecureTransport is false, and these go to moto
-    over plain HTTP. moto also judges a condition it has no value for as failed and then denies,
-    whatever the statement's effect (moto/iam/access_control.py, IAMPolicyStatement
-    ._check_conditions), so with the policy in place every object request is refused.
-    """
-    policy = s3.get_bucket_policy(Bucket=bucket)["Policy"]
-    s3.delete_bucket_policy(Bucket=bucket)
-    try:
-        yield
-    finally:
-        for stored in s3.list_objects_v2(Bucket=bucket).get("Contents", []):
-            s3.delete_object(Bucket=bucket, Key=stored["Key"])
-        s3.put_bucket_policy(Bucket=bucket, Policy=policy)
-
-
-def test_second_plan_of_the_module_with_large_outputs_shows_no_changes(
-    deployed_with_large_outputs: Any, terraform: str
-) -> None:
-    result = tf_tools.plan_again(terraform, deployed_with_large_outputs)
-
-    assert result.returncode == 0, result.stdout + result.stderr
-
-
-def _s3_and_kms(document: Any) -> dict[tuple[str, ...], tuple[list[str], Any]]:
-    """The S3 and KMS statements of a policy: sorted actions → (resources, condition)."""
-    return {
-        tuple(sorted(_list(statement["Action"]))): (
-            _list(statement["Resource"]),
-            statement.get("Condition"),
-        )
-        for statement in document["Statement"]
-        if any(action.startswith(("s3:", "kms:")) for action in _list(statement["Action"]))
-    }

@@ -12,7 +12,7 @@ raises while planning never show.
 
 import json
 import re
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass
 from pathlib import Path
 
@@ -342,12 +342,12 @@ PLANNED_ROOTS = {
 
 
 @pytest.mark.parametrize("root", PLANNED_ROOTS)
-def test_plan_with_provider_5_has_no_warnings(terraform: str, module_tree: Path, root: str) -> None:
-    directory = module_tree / root
+def test_plan_with_provider_5_has_no_warnings(
+    terraform: str, module_tree: Path, initialised: Callable[[str], Path], root: str
+) -> None:
     if root.startswith("examples/"):
-        (directory / "offline_provider_override.tf").write_text(OFFLINE_PROVIDER)
-    init = run(terraform, "init", "-backend=false", "-input=false", cwd=directory)
-    assert init.returncode == 0, init.stdout + init.stderr
+        (module_tree / root / "offline_provider_override.tf").write_text(OFFLINE_PROVIDER)
+    directory = initialised(root)
 
     plan = run(terraform, "plan", "-json", "-input=false", *PLANNED_ROOTS[root], cwd=directory)
 

@@ -116,7 +116,7 @@ def earlier_module_tree(commit: str, tmp_path_factory: pytest.TempPathFactory) -
 def fresh_moto(moto_endpoint: str) -> None:
     """Each upgrade applies an earlier root of the same names: to a moto that holds nothing but
     the AWS-managed layer."""
-    local_aws.reset(moto_endpoint)
+    local_aws.reset_local_aws(moto_endpoint)
     moto_aws.publish_powertools_layer(moto_endpoint)
 
 
@@ -130,33 +130,50 @@ def status_index_module_tree(tmp_path_factory: pytest.TempPathFactory) -> Path:
     return earlier_module_tree(WITH_THE_STATUS_INDEX, tmp_path_factory)
 
 
-@pytest.mark.parametrize(
-    ("root", "kept", "reread", "created"),
-    [
-        (
-            "moto",
-            {TABLE, f"{MODULE}.aws_api_gateway_rest_api.this"},
-            {WEBHOOK_POLICY},
-            OBSERVABILITY,
-        ),
-        (
-            "moto_submit",
-            {
+# One class per upgrade: pytest-xdist (--dist loadscope) runs them on different workers.
+class TestTheModuleAlone:
+    def test_a_state_from_before_the_renames_upgrades_in_place(
+        self, terraform: str, module_tree: Path, previous_module_tree: Path, tmp_path: Path
+    ) -> None:
+        upgrade_from_before_the_renames(
+            terraform,
+            module_tree,
+            previous_module_tree,
+            tmp_path,
+            root="moto",
+            kept={TABLE, f"{MODULE}.aws_api_gateway_rest_api.this"},
+            reread={WEBHOOK_POLICY},
+            created=OBSERVABILITY,
+        )
+
+
+class TestTheModuleWithTheSubmitFunction:
+    def test_a_state_from_before_the_renames_upgrades_in_place(
+        self, terraform: str, module_tree: Path, previous_module_tree: Path, tmp_path: Path
+    ) -> None:
+        upgrade_from_before_the_renames(
+            terraform,
+            module_tree,
+            previous_module_tree,
+            tmp_path,
+            root="moto_submit",
+            kept={
                 f"{MODULE}.aws_lambda_function.submit[0]",
                 f"{MODULE}.aws_iam_role.submit[0]",
                 SUBMIT_POLICY,
                 f"{MODULE}.aws_cloudwatch_log_group.submit[0]",
             },
-            {WEBHOOK_POLICY, SUBMIT_POLICY},
-            WATCHDOG | OBSERVABILITY,
-        ),
-    ],
-)
-def test_a_state_from_before_the_renames_upgrades_in_place(
+            reread={WEBHOOK_POLICY, SUBMIT_POLICY},
+            created=WATCHDOG | OBSERVABILITY,
+        )
+
+
+def upgrade_from_before_the_renames(
     terraform: str,
     module_tree: Path,
     previous_module_tree: Path,
     tmp_path: Path,
+    *,
     root: str,
     kept: set[str],
     reread: set[str],
@@ -232,51 +249,52 @@ WATCHDOG_POLICY = f"{MODULE}.aws_iam_role_policy.watchdog[0]"
 SCHEDULE_POLICY = f"{MODULE}.aws_iam_role_policy.watchdog_schedule[0]"
 
 
-def test_a_state_with_the_status_index_upgrades_in_place(
-    terraform: str, module_tree: Path, status_index_module_tree: Path, tmp_path: Path
-) -> None:
-    """The index is swapped in place (the table is updated, never replaced: its records stay);
-    the watchdog gets its own memory and the new record limit; the roles' policies are read
-    again (they name the table, or the watchdog) and the webhook's loses GetItem, the
-    watchdog's names the new index. Nothing else changes."""
-    reread = {WEBHOOK_POLICY, SUBMIT_POLICY, WATCHDOG_POLICY, SCHEDULE_POLICY}
-    root = "moto_submit"
-    upgrade = Upgrade(terraform, status_index_module_tree / "roots" / root, tmp_path, reread)
+class TestTheStatusIndex:
+    def test_a_state_with_the_status_index_upgrades_in_place(
+        self, terraform: str, module_tree: Path, status_index_module_tree: Path, tmp_path: Path
+    ) -> None:
+        """The index is swapped in place (the table is updated, never replaced: its records stay);
+        the watchdog gets its own memory and the new record limit; the roles' policies are read
+        again (they name the table, or the watchdog) and the webhook's loses GetItem, the
+        watchdog's names the new index. Nothing else changes."""
+        reread = {WEBHOOK_POLICY, SUBMIT_POLICY, WATCHDOG_POLICY, SCHEDULE_POLICY}
+        root = "moto_submit"
+        upgrade = Upgrade(terraform, status_index_module_tree / "roots" / root, tmp_path, reread)
 
-    changes = upgrade.plan(module_tree / "roots" / root)
+        changes = upgrade.plan(module_tree / "roots" / root)
 
-    assert {
-        address: change["change"]["actions"]
-        for address, change in changes.items()
-        if change["change"]["actions"] != ["no-op"]
-    } == {TABLE: ["update"], WATCHDOG_FUNCTION: ["update"]} | {
-        address: ["update"] for address in reread
-    } | {address: ["create"] for address in OBSERVABILITY}
-    assert _differences(changes[TABLE]["change"]) == SHARDED_INDEX_CHANGE
-    watchdog = _differences(changes[WATCHDOG_FUNCTION]["change"])
-    assert watchdog.pop("memory_size") == (256, 1024)
-    (environment_before,), (environment_after,) = watchdog.pop("environment")
-    assert _differences({"before": environment_before, "after": environment_after}) == {
-        "variables": (
-            {**environment_before["variables"], "MAX_RECORDS_PER_RUN": "500"},
-            {**environment_before["variables"], "MAX_RECORDS_PER_RUN": "25000"},
+        assert {
+            address: change["change"]["actions"]
+            for address, change in changes.items()
+            if change["change"]["actions"] != ["no-op"]
+        } == {TABLE: ["update"], WATCHDOG_FUNCTION: ["update"]} | {
+            address: ["update"] for address in reread
+        } | {address: ["create"] for address in OBSERVABILITY}
+        assert _differences(changes[TABLE]["change"]) == SHARDED_INDEX_CHANGE
+        watchdog = _differences(changes[WATCHDOG_FUNCTION]["change"])
+        assert watchdog.pop("memory_size") == (256, 1024)
+        (environment_before,), (environment_after,) = watchdog.pop("environment")
+        assert _differences({"before": environment_before, "after": environment_after}) == {
+            "variables": (
+                {**environment_before["variables"], "MAX_RECORDS_PER_RUN": "500"},
+                {**environment_before["variables"], "MAX_RECORDS_PER_RUN": "25000"},
+            )
+        }
+        assert watchdog == {}
+        (index,) = [
+            statement["Resource"]
+            for statement in json.loads(upgrade.policies_before[WATCHDOG_POLICY])["Statement"]
+            if statement["Sid"] == "FindStaleRecords"
+        ]
+        upgrade.apply_and_plan_clean(
+            changes,
+            {
+                WEBHOOK_POLICY: without_action("dynamodb:GetItem"),
+                WATCHDOG_POLICY: with_resource(
+                    index, index.replace("status-created_at", "pending_shard-created_at")
+                ),
+            },
         )
-    }
-    assert watchdog == {}
-    (index,) = [
-        statement["Resource"]
-        for statement in json.loads(upgrade.policies_before[WATCHDOG_POLICY])["Statement"]
-        if statement["Sid"] == "FindStaleRecords"
-    ]
-    upgrade.apply_and_plan_clean(
-        changes,
-        {
-            WEBHOOK_POLICY: without_action("dynamodb:GetItem"),
-            WATCHDOG_POLICY: with_resource(
-                index, index.replace("status-created_at", "pending_shard-created_at")
-            ),
-        },
-    )
 
 
 class Upgrade:

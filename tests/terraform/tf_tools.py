@@ -12,7 +12,6 @@ import subprocess
 import tarfile
 from collections.abc import Iterator
 from pathlib import Path
-from typing import Any
 
 import pytest
 
@@ -111,6 +110,17 @@ def run_terraform(
     )
 
 
+def checked_terraform(
+    terraform: str, *arguments: str, cwd: Path, env: dict[str, str] | None = None
+) -> str:
+    """Run terraform, failing the test on a non-zero exit; returns what it printed."""
+    result = run_terraform(terraform, *arguments, cwd=cwd, env=env)
+    assert result.returncode == 0, (
+        f"terraform {arguments[0]} in {cwd}:\n{result.stdout[-3000:]}\n{result.stderr}"
+    )
+    return result.stdout
+
+
 def checkout(commit: str, destination: Path) -> Path:
     """This repository's files as they were at `commit`, unpacked into `destination`."""
     git = shutil.which("git")
@@ -167,18 +177,9 @@ def _point_at_moto(root: Path, examples: Path) -> None:
     shutil.copy2(MOTO_FILES / "moto_provider.tf", root / provider_file)
 
 
-def plan_again(terraform: str, deployed: Any) -> subprocess.CompletedProcess[str]:
-    """`plan -detailed-exitcode` of an applied pytest-terraform root: 0 means no changes."""
-    runner = deployed.terraform
-    return run_terraform(
-        terraform,
-        "plan",
-        "-detailed-exitcode",
-        "-input=false",
-        f"-state={runner.state_path}",
-        cwd=runner.module_dir,
-        env={**os.environ, "TF_DATA_DIR": str(runner.work_dir)},
-    )
+def plan_again(terraform: str, root: Path) -> subprocess.CompletedProcess[str]:
+    """`plan -detailed-exitcode` of an applied root: 0 means no changes."""
+    return run_terraform(terraform, "plan", "-detailed-exitcode", "-input=false", cwd=root)
 
 
 def _without_archive_provider(versions_tf: str) -> str:

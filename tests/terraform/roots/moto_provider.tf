@@ -17,6 +17,7 @@ provider "aws" {
     apigateway     = var.aws_endpoint
     cloudwatch     = var.aws_endpoint
     dynamodb       = var.aws_endpoint
+    events         = var.aws_endpoint
     iam            = var.aws_endpoint
     kms            = var.aws_endpoint
     lambda         = var.aws_endpoint
