@@ -19,7 +19,7 @@ resource "aws_lambda_function" "webhook" {
   function_name    = local.webhook_function_name
   description      = "Resumes Step Functions executions from RunPod webhooks"
   role             = aws_iam_role.webhook.arn
-  handler          = "handler.lambda_handler"
+  handler          = "webhook.lambda_handler"
   runtime          = var.lambda_runtime
   architectures    = [var.lambda_architecture]
   memory_size      = var.lambda_memory_size

@@ -270,13 +270,20 @@ def measure_flow() -> Flow:
     with nothing to do; a second job's webhooks are all lost and the watchdog recovers it."""
 
     with in_process_aws():
-        handler = load_function("handler", None, CALLBACK_TABLE_NAME=TABLE)
+        webhook_function = load_function("webhook", None, CALLBACK_TABLE_NAME=TABLE)
         runpod = FakeRunPod(job_delay_s=JOB_SECONDS)
-        with serve_fake_runpod(runpod) as runpod_api, serve_webhook(handler.lambda_handler) as url:
+        with (
+            serve_fake_runpod(runpod) as runpod_api,
+            serve_webhook(webhook_function.lambda_handler) as url,
+        ):
             system = set_up_local_system(None, runpod, runpod_api, f"{url}/webhook")
             output = _JsonLines(sys.stdout)
             recorder = _Recorder(system.dynamodb, TABLE, output)
-            functions = {"submit": system.submit, "webhook": handler, "watchdog": system.watchdog}
+            functions = {
+                "submit": system.submit,
+                "webhook": webhook_function,
+                "watchdog": system.watchdog,
+            }
             with contextlib.ExitStack() as watched:
                 watched.enter_context(recorder.watching(functions))
                 for function in functions.values():

@@ -52,7 +52,7 @@ ENVIRONMENT = {
 }
 RUNPOD_WEBHOOK = json.dumps(finish_job("runpod-job-123", {"segment": "s3://videos/seg_0001.mp4"}))
 BOTO3_FLOOR = "import boto3; boto3.client('stepfunctions'); boto3.client('dynamodb')"
-HANDLER_IMPORT = "import handler"
+WEBHOOK_IMPORT = "import webhook"
 CLAIMED_RECORD = {
     "Attributes": {
         "callback_token": {"S": "bench-token"},
@@ -87,59 +87,59 @@ def cold_start_seconds(statement: str) -> float:
 
 
 def cold_init_ratio() -> tuple[float, float, float]:
-    """Median of handler/floor ratios over alternating runs; also both medians in ms."""
-    ratios, floors, handlers = [], [], []
+    """Median of webhook/floor ratios over alternating runs; also both medians in ms."""
+    ratios, floors, webhooks = [], [], []
     for _ in range(COLD_RUNS):
         floor = cold_start_seconds(BOTO3_FLOOR)
-        handler = cold_start_seconds(HANDLER_IMPORT)
+        webhook = cold_start_seconds(WEBHOOK_IMPORT)
         floors.append(floor)
-        handlers.append(handler)
-        ratios.append(handler / floor)
+        webhooks.append(webhook)
+        ratios.append(webhook / floor)
     return (
         statistics.median(ratios),
         statistics.median(floors) * 1e3,
-        statistics.median(handlers) * 1e3,
+        statistics.median(webhooks) * 1e3,
     )
 
 
 def warm_overhead_us() -> float:
-    """Median handler time per happy-path webhook, AWS answering instantly in-process."""
-    handler = load_function("handler", None, **ENVIRONMENT)
+    """Median webhook function time per happy-path webhook, AWS answering instantly in-process."""
+    function = load_function("webhook", None, **ENVIRONMENT)
     event = webhook_event("bench-token", RUNPOD_WEBHOOK)
     context = LocalLambdaContext()
     samples = []
     with (
-        answered_in_process(handler, {"UpdateItem": CLAIMED_RECORD}),
+        answered_in_process(function, {"UpdateItem": CLAIMED_RECORD}),
         open(os.devnull, "w") as devnull,
-        output_to(handler, devnull),  # logs and EMF lines are still written: part of the cost
+        output_to(function, devnull),  # logs and EMF lines are still written: part of the cost
     ):
         for _ in range(WARM_DELIVERIES):
             start = time.perf_counter_ns()
-            response = handler.lambda_handler(event, context)
+            response = function.lambda_handler(event, context)
             samples.append(time.perf_counter_ns() - start)
             assert response["statusCode"] == 200, response
     return statistics.median(samples) / 1e3
 
 
 def calls_per_webhook() -> dict[str, int]:
-    """AWS calls the handler makes per webhook, counted against moto."""
+    """AWS calls the webhook function makes per webhook, counted against moto."""
 
-    handler = load_function("handler", None, **ENVIRONMENT)
+    function = load_function("webhook", None, **ENVIRONMENT)
 
     calls: Counter[str] = Counter()
 
     def count(**_: Any) -> None:
         calls["total"] += 1
 
-    for client in (handler.dynamodb, handler.stepfunctions):
+    for client in (function.dynamodb, function.stepfunctions):
         client.meta.events.register("before-call", count)
     counts = {}
     with (
         in_process_aws(),
         open(os.devnull, "w") as devnull,
-        output_to(handler, devnull),
+        output_to(function, devnull),
     ):
-        local = LocalWebhook(handler)
+        local = LocalWebhook(function)
         job = local.start_job()
         for scenario, token, webhook in (
             ("happy path", job.callback_token, RUNPOD_WEBHOOK),
@@ -151,7 +151,7 @@ def calls_per_webhook() -> dict[str, int]:
             local.deliver(token, webhook)
             counts[scenario] = calls["total"]
         aws_setup.wait_for_execution(local.stepfunctions, job.execution_arn)
-    for client in (handler.dynamodb, handler.stepfunctions):
+    for client in (function.dynamodb, function.stepfunctions):
         client.meta.events.unregister("before-call", count)
     return counts
 
@@ -194,8 +194,8 @@ def memory_of_functions() -> dict[str, dict[str, float]]:
             "RUNPOD_API_BASE_URL": runpod_api,
         }
         return {
-            "handler": warm_memory(
-                "handler",
+            "webhook": warm_memory(
+                "webhook",
                 {},
                 {
                     "event": webhook_event("bench-token", RUNPOD_WEBHOOK),
@@ -238,7 +238,7 @@ def zip_size_bytes() -> int:
 
 def memory_rows(memory: dict[str, dict[str, float]]) -> list[Row]:
     labels = {
-        "handler": ("webhook", "webhooks"),
+        "webhook": ("webhook", "webhooks"),
         "submit": ("submit", "submissions"),
         "watchdog": ("watchdog", "runs with nothing to do"),
     }
@@ -431,7 +431,7 @@ def _job_usage(
     )
 
 
-MEASURED_IN = {"submit": "submit", "webhook": "handler", "watchdog, nothing to do": "watchdog"}
+MEASURED_IN = {"submit": "submit", "webhook": "webhook", "watchdog, nothing to do": "watchdog"}
 
 
 def _invocation(
@@ -475,10 +475,10 @@ def main() -> int:
     warm_us = warm_overhead_us()
     targets = {"happy path": 3, "duplicate": 1, "unknown token": 1, "bad input": 0}
     rows: list[Row] = [
-        ("cold init ratio (handler / boto3+2 clients)", f"{ratio:.2f}", "<= 1.25", ratio <= 1.25),
+        ("cold init ratio (webhook / boto3+2 clients)", f"{ratio:.2f}", "<= 1.25", ratio <= 1.25),
         ("  boto3 + clients floor, median", f"{floor_ms:.0f} ms", "", True),
-        ("  import handler, median", f"{handler_ms:.0f} ms", "", True),
-        (f"warm handler overhead, median of {WARM_DELIVERIES}", f"{warm_us:.0f} µs", "", True),
+        ("  import webhook, median", f"{handler_ms:.0f} ms", "", True),
+        (f"warm webhook overhead, median of {WARM_DELIVERIES}", f"{warm_us:.0f} µs", "", True),
     ]
     for scenario, limit in targets.items():
         rows.append(

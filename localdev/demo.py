@@ -3,7 +3,7 @@ watchdog recovers a result whose webhooks were all lost; the canceller cancels t
 stopped execution as soon as Step Functions' event comes. Each ended job gets its estimated cost.
 
 Everything runs here: moto plays AWS (state machines really execute), a loopback HTTP server
-plays API Gateway in front of the real lambda/handler.py; lambda/submit.py, lambda/watchdog.py
+plays API Gateway in front of the real lambda/webhook.py; lambda/submit.py, lambda/watchdog.py
 and lambda/canceller.py run as Lambda would run them (the canceller is handed the event
 EventBridge would deliver: moto sends none), and a fake RunPod accepts the jobs, answers /status
 and /cancel and calls the webhook over real HTTP. Exit status 0 only when every outcome is the
@@ -74,10 +74,10 @@ def run_demo() -> int:
     runpod = FakeRunPod(retry_interval_s=1)
     with local_aws() as endpoint, serve_fake_runpod(runpod) as runpod_api:
         prices = json.dumps(GPU_PRICE)
-        handler = load_function(
-            "handler", endpoint, CALLBACK_TABLE_NAME=TABLE, GPU_PRICE_PER_SECOND=prices
+        webhook_function = load_function(
+            "webhook", endpoint, CALLBACK_TABLE_NAME=TABLE, GPU_PRICE_PER_SECOND=prices
         )
-        with serve_webhook(handler.lambda_handler) as webhook:
+        with serve_webhook(webhook_function.lambda_handler) as webhook:
             system = set_up_local_system(endpoint, runpod, runpod_api, f"{webhook}/webhook")
             print(paint("RunPod → webhook → Step Functions, all on this machine", "bold"))
             print(

@@ -50,9 +50,9 @@ class LocalWebhook:
     """The table and two waiting state machines (one gives up after a second) on the current
     AWS, and the loaded webhook handler module that RunPod's deliveries go to."""
 
-    def __init__(self, handler: Any, **clients: Any) -> None:
-        self.handler = handler
-        self.table_name = handler.callback_table_name()
+    def __init__(self, function: Any, **clients: Any) -> None:
+        self.function = function
+        self.table_name = function.callback_table_name()
         self.dynamodb = clients.get("dynamodb") or boto3.client("dynamodb")
         self.stepfunctions = clients.get("stepfunctions") or boto3.client("stepfunctions")
         aws_setup.create_callback_table(self.dynamodb, self.table_name)
@@ -82,7 +82,7 @@ class LocalWebhook:
     def deliver(self, callback_token: str, body: Any, **kwargs: Any) -> dict[str, Any]:
         """RunPod's POST: a body that is not text already is sent as its JSON."""
         text = body if isinstance(body, str | bytes) else json.dumps(body)
-        response: dict[str, Any] = self.handler.lambda_handler(
+        response: dict[str, Any] = self.function.lambda_handler(
             webhook_event(callback_token, text, **kwargs), LocalLambdaContext()
         )
         return response

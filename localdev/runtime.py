@@ -9,7 +9,7 @@ from types import ModuleType
 LAMBDA_SOURCE = Path(__file__).resolve().parent.parent / "lambda"
 # What the module sets on each function: its loggers (child loggers too) log under this name.
 SERVICE_NAMES = {
-    "handler": "runpod-webhook",
+    "webhook": "runpod-webhook",
     "submit": "runpod-submit",
     "watchdog": "runpod-watchdog",
     "canceller": "runpod-canceller",

@@ -45,8 +45,8 @@ def main(argv: list[str] | None = None) -> int:
     with ExitStack() as stack:
         endpoint = None if options.aws else stack.enter_context(local_aws())
         table = options.table or DEFAULT_TABLE
-        handler = load_function("handler", endpoint, CALLBACK_TABLE_NAME=table)
-        webhook = stack.enter_context(serve_webhook(handler.lambda_handler, options.port))
+        webhook_function = load_function("webhook", endpoint, CALLBACK_TABLE_NAME=table)
+        webhook = stack.enter_context(serve_webhook(webhook_function.lambda_handler, options.port))
         if endpoint:
             _prepare_local_aws(endpoint, table)
         _print_instructions(webhook, endpoint, table)

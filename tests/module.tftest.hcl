@@ -179,8 +179,8 @@ run "function_runs_the_handler_with_its_environment" {
   command = plan
 
   assert {
-    condition     = aws_lambda_function.webhook.handler == "handler.lambda_handler"
-    error_message = "handler must be handler.lambda_handler"
+    condition     = aws_lambda_function.webhook.handler == "webhook.lambda_handler"
+    error_message = "the webhook's handler must be webhook.lambda_handler"
   }
 
   assert {

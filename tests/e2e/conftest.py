@@ -1,4 +1,4 @@
-"""End-to-end fixtures: moto as AWS (state machines really run), the real handler invoked on it."""
+"""End-to-end fixtures: moto as AWS (state machines really run), the real functions run on it."""
 
 import contextlib
 import json
@@ -40,17 +40,17 @@ class _CurrentStdout:
 
 
 @pytest.fixture
-def handler() -> Any:
-    import handler as webhook_handler
+def webhook_function() -> Any:
+    import webhook
 
-    webhook_handler.logger.registered_handler.setStream(_CurrentStdout())
-    return webhook_handler
+    webhook.logger.registered_handler.setStream(_CurrentStdout())
+    return webhook
 
 
 @pytest.fixture
-def local_webhook(handler: Any) -> Iterator[LocalWebhook]:
+def local_webhook(webhook_function: Any) -> Iterator[LocalWebhook]:
     with in_process_aws():
-        yield LocalWebhook(handler)
+        yield LocalWebhook(webhook_function)
 
 
 class SentTasks(list[str]):
@@ -103,16 +103,16 @@ def sends_of(stepfunctions: Any) -> Iterator[SentTasks]:
 
 
 @pytest.fixture
-def sent_tasks(handler: Any) -> Iterator[SentTasks]:
-    """The SendTask* calls the handler makes."""
-    with sends_of(handler.stepfunctions) as sent:
+def sent_tasks(webhook_function: Any) -> Iterator[SentTasks]:
+    """The SendTask* calls the webhook function makes."""
+    with sends_of(webhook_function.stepfunctions) as sent:
         yield sent
 
 
 @pytest.fixture
-def faults(handler: Any) -> Iterator[AwsFaults]:
-    """Faults injected on the handler's HTTP tries to DynamoDB and Step Functions."""
-    injected = AwsFaults(handler.dynamodb, handler.stepfunctions)
+def faults(webhook_function: Any) -> Iterator[AwsFaults]:
+    """Faults injected on the webhook function's HTTP tries to DynamoDB and Step Functions."""
+    injected = AwsFaults(webhook_function.dynamodb, webhook_function.stepfunctions)
     yield injected
     injected.clear()
 
@@ -210,7 +210,7 @@ def world(local_webhook: LocalWebhook, monkeypatch: pytest.MonkeyPatch) -> Itera
     machine = aws_setup.create_state_machine(
         local.stepfunctions, "runpod-submit-job", aws_setup.submitting_task_definition(function_arn)
     )
-    with serve_webhook(local.handler.lambda_handler) as webhook, serve_fake_runpod(runpod) as api:
+    with serve_webhook(local.function.lambda_handler) as webhook, serve_fake_runpod(runpod) as api:
         monkeypatch.setenv("WEBHOOK_BASE_URL", f"{webhook}/webhook")
         monkeypatch.setenv("RUNPOD_API_BASE_URL", api)
         monkeypatch.setenv("RUNPOD_API_KEY_SECRET_ARN", secret["ARN"])

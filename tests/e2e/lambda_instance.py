@@ -11,13 +11,13 @@ def deliver_once(
     endpoint: str, callback_token: str, body: dict[str, Any], start: Barrier, results: Queue[int]
 ) -> None:
     os.environ["AWS_ENDPOINT_URL"] = endpoint
-    import handler
+    import webhook
     from localdev.lambda_context import LocalLambdaContext
     from localdev.local_webhook import webhook_event
 
     event = webhook_event(callback_token, json.dumps(body))
     start.wait(timeout=120)  # every instance is warm: they race for the record together
-    response = handler.lambda_handler(event, LocalLambdaContext())
+    response = webhook.lambda_handler(event, LocalLambdaContext())
     results.put(response["statusCode"])
 
 

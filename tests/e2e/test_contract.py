@@ -232,7 +232,9 @@ def test_task_no_longer_waiting_is_gone_and_stays_gone(
     assert sent_tasks == ["SendTaskSuccess"]
 
 
-def test_delivery_in_flight_is_a_conflict(local_webhook: LocalWebhook, handler: object) -> None:
+def test_delivery_in_flight_is_a_conflict(
+    local_webhook: LocalWebhook, webhook_function: object
+) -> None:
     from runpod_callbacks.callback_records import CallbackRecords
     from runpod_callbacks.record_table import RecordTable
 
@@ -453,7 +455,7 @@ def test_body_marked_base64_that_is_not_base64_is_rejected(
     event = webhook_event(job.callback_token, json.dumps(body("completed.json")))
     event["isBase64Encoded"] = True  # but the body is plain JSON text
 
-    response = local_webhook.handler.lambda_handler(event, LocalLambdaContext())
+    response = local_webhook.function.lambda_handler(event, LocalLambdaContext())
 
     assert response["statusCode"] == 400
     assert "base64" in response_json(response)["message"]

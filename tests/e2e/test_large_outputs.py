@@ -167,7 +167,7 @@ def test_watchdog_recovers_a_large_result_through_s3(
 
 
 def test_retry_after_a_send_surely_taken_writes_no_object_again(
-    local_webhook: LocalWebhook, bucket: Any, sent_tasks: SentTasks, handler: Any
+    local_webhook: LocalWebhook, bucket: Any, sent_tasks: SentTasks, webhook_function: Any
 ) -> None:
     """The send succeeded, the record's update failed: the retry records what was sent, and
     neither sends nor rewrites the object the task already has (with its sha256)."""
@@ -176,7 +176,7 @@ def test_retry_after_a_send_surely_taken_writes_no_object_again(
     s3 = large_outputs._store(BUCKET, "runpod-results/")._s3
     puts: list[str] = []
     s3.meta.events.register("before-call.s3.PutObject", lambda **_: puts.append("put"))
-    record_faults = AwsFaults(handler.dynamodb)
+    record_faults = AwsFaults(webhook_function.dynamodb)
     record_faults.fail("UpdateItem", refused("ThrottlingException"), tries={3, 4})  # finalize
 
     try:

@@ -133,17 +133,17 @@ def test_unknown_token_emits_not_found_metric(
 
 
 def test_missing_table_name_fails_the_invocation_naming_the_variable(
-    handler: Any, monkeypatch: pytest.MonkeyPatch
+    webhook_function: Any, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     monkeypatch.delenv("CALLBACK_TABLE_NAME")
 
     with pytest.raises(RuntimeError, match="CALLBACK_TABLE_NAME"):
-        handler.lambda_handler(
+        webhook_function.lambda_handler(
             webhook_event("tok-1", json.dumps(body("completed.json"))), LocalLambdaContext()
         )
 
 
-@pytest.mark.parametrize("module", ["handler", "submit"])
+@pytest.mark.parametrize("module", ["webhook", "submit"])
 def test_missing_setting_fails_the_cold_start_naming_it(module: str) -> None:
     environment = {k: v for k, v in os.environ.items() if k != "CALLBACK_TABLE_NAME"}
 

@@ -423,7 +423,7 @@ def test_result_an_earlier_delivery_sent_is_recorded_but_not_counted_recovered(
     world.runpod.wait_for_webhooks()
     (finished,) = world.runpod.jobs.values()
     status = finished.status_object()
-    faults = AwsFaults(world.local.handler.dynamodb)
+    faults = AwsFaults(world.local.function.dynamodb)
     faults.fail("UpdateItem", when_request_holds("completed_at", THROTTLED))  # the finalize
     try:
         faulty = world.local.deliver(job.callback_token, status)

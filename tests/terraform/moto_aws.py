@@ -128,7 +128,7 @@ def resume_through_the_deployed_webhook(
     endpoint: str, table: str, function_name: str, runpod_output: Any
 ) -> dict[str, Any]:
     """A waiting execution, then RunPod's COMPLETED webhook with `runpod_output`, handled by the
-    handler in the deployed function's environment; returns the finished execution."""
+    webhook in the deployed function's environment; returns the finished execution."""
     stepfunctions = aws("stepfunctions", endpoint)
     machine = aws_setup.create_state_machine(
         stepfunctions,
@@ -142,11 +142,11 @@ def resume_through_the_deployed_webhook(
     configuration = aws("lambda", endpoint).get_function_configuration(FunctionName=function_name)
     body = json.dumps({"id": "runpod-job-1", "status": "COMPLETED", "output": runpod_output})
 
-    with _handler_as_deployed(configuration["Environment"]["Variables"], endpoint) as handler:
+    with _handler_as_deployed(configuration["Environment"]["Variables"], endpoint) as webhook:
         from localdev.lambda_context import LocalLambdaContext
         from localdev.local_webhook import webhook_event
 
-        response = handler.lambda_handler(
+        response = webhook.lambda_handler(
             webhook_event(token, body), LocalLambdaContext(function_name=function_name)
         )
 
@@ -156,17 +156,17 @@ def resume_through_the_deployed_webhook(
 
 @contextmanager
 def _handler_as_deployed(variables: dict[str, str], endpoint: str) -> Iterator[Any]:
-    """Import the handler with the deployed function's environment, then restore the test one."""
-    import handler
+    """Import the webhook with the deployed function's environment, then restore the test one."""
+    import webhook
 
     with pytest.MonkeyPatch.context() as environment:
         for name, value in {**variables, "AWS_ENDPOINT_URL": endpoint}.items():
             environment.setenv(name, value)
         try:
-            yield importlib.reload(handler)
+            yield importlib.reload(webhook)
         finally:
             environment.undo()
-            importlib.reload(handler)
+            importlib.reload(webhook)
 
 
 def policy_document(policy: Any) -> Any:

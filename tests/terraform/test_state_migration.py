@@ -11,7 +11,8 @@ shows the Terraform change only. Nothing is destroyed or replaced:
 - from the status-created_at index (d2f1ce3): the table's index is swapped in place for the
   sharded pending_shard-created_at, and the watchdog takes its new memory and record limit.
 
-Both gain the canceller's execution_arn index in place, the dashboard and the saved queries.
+Both gain the canceller's execution_arn index in place, the dashboard and the saved queries, and
+the webhook function takes its entry module's new name (webhook.lambda_handler) in place.
 """
 
 import json
@@ -97,6 +98,9 @@ WATCHDOG = {
 # The stage's throttling defaults went from a bucket of 100 refilled at 50/s to 500 at 100/s
 # (README, Scale): an update in place of its method settings, throttling and nothing else.
 METHOD_SETTINGS = f"{MODULE}.aws_api_gateway_method_settings.all"
+# The webhook's entry module is named for its role (webhook.py, was handler.py): its one change.
+WEBHOOK_FUNCTION = f"{MODULE}.aws_lambda_function.webhook"
+HANDLER_CHANGE = {"handler": ("handler.lambda_handler", "webhook.lambda_handler")}
 THROTTLING_CHANGE = {
     "throttling_burst_limit": (100, 500),
     "throttling_rate_limit": (50, 100),
@@ -195,7 +199,7 @@ def upgrade_from_before_the_renames(
         address: change["change"]["actions"]
         for address, change in changes.items()
         if change["change"]["actions"] != ["no-op"]
-    } == {TABLE: ["update"], METHOD_SETTINGS: ["update"]} | {
+    } == {TABLE: ["update"], METHOD_SETTINGS: ["update"], WEBHOOK_FUNCTION: ["update"]} | {
         address: ["update"] for address in reread
     } | {address: ["create"] for address in created}
     moved = {
@@ -204,6 +208,7 @@ def upgrade_from_before_the_renames(
     assert moved == MOVES
     assert kept <= {address for address, c in changes.items() if "previous_address" not in c}
     assert _differences(changes[TABLE]["change"]) == TABLE_CHANGE
+    assert _differences(changes[WEBHOOK_FUNCTION]["change"]) == HANDLER_CHANGE
     (settings_before,), (settings_after,) = (
         changes[METHOD_SETTINGS]["change"][moment]["settings"] for moment in ("before", "after")
     )
@@ -267,10 +272,11 @@ class TestTheStatusIndex:
             address: change["change"]["actions"]
             for address, change in changes.items()
             if change["change"]["actions"] != ["no-op"]
-        } == {TABLE: ["update"], WATCHDOG_FUNCTION: ["update"]} | {
+        } == {TABLE: ["update"], WATCHDOG_FUNCTION: ["update"], WEBHOOK_FUNCTION: ["update"]} | {
             address: ["update"] for address in reread
         } | {address: ["create"] for address in OBSERVABILITY}
         assert _differences(changes[TABLE]["change"]) == SHARDED_INDEX_CHANGE
+        assert _differences(changes[WEBHOOK_FUNCTION]["change"]) == HANDLER_CHANGE
         watchdog = _differences(changes[WATCHDOG_FUNCTION]["change"])
         assert watchdog.pop("memory_size") == (256, 1024)
         (environment_before,), (environment_after,) = watchdog.pop("environment")
