@@ -48,6 +48,14 @@ KMS_PER_REQUEST = 0.03 / 10_000
 LOGS_PER_GB_INGESTED = 0.50
 LOGS_PER_GB_MONTH = 0.03
 METRIC_PER_MONTH = 0.30
+# Same page: a dashboard $3.00 a month beyond an account's first three (which are free); a
+# standard-resolution alarm $0.10 a month; saved Logs Insights query definitions are free (the
+# queries run are billed per GB scanned, $0.005, when someone runs them).
+DASHBOARD_PER_MONTH = 3.00
+ALARM_PER_MONTH = 0.10
+# https://aws.amazon.com/eventbridge/pricing/ : events published by AWS services (Step Functions'
+# execution status changes, which the canceller's rule matches) are free to a rule's targets.
+AWS_SERVICE_EVENTS = 0.0
 # https://aws.amazon.com/eventbridge/pricing/ : Scheduler $1.00 per million invocations (14
 # million free a month).
 SCHEDULER_PER_INVOCATION = 1.00 / 1e6
@@ -208,8 +216,16 @@ def schedule_costs(run: ScheduleUsage, runs: int = WATCHDOG_RUNS_PER_DAY) -> dic
 
 
 def monthly_costs(metrics_every_hour: int) -> dict[str, float]:
-    """What a month costs whatever the number of jobs, in USD."""
+    """What a month costs whatever the number of jobs, in USD, with the module's defaults."""
     return {
         "Secrets Manager secret (the API key)": SECRETS_MANAGER_PER_SECRET_MONTH,
         "custom metrics with data every hour": metrics_every_hour * METRIC_PER_MONTH,
+        "dashboard (free if the account has fewer than 3 others)": DASHBOARD_PER_MONTH,
+        "saved Logs Insights queries": 0.0,
+        "the canceller's event rule (AWS service events)": AWS_SERVICE_EVENTS,
     }
+
+
+def alarms_per_month(alarm_count: int) -> float:
+    """The alarms `alarms.enabled` creates (off by default)."""
+    return alarm_count * ALARM_PER_MONTH
