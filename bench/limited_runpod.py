@@ -166,7 +166,7 @@ class LimitedRunPod:
         self.clock = clock
         self.limits = EndpointLimits()
         self.server = ServerCounts()
-        self._rng = random.Random(seed)
+        self._rng = random.Random(seed)  # noqa: S311 - a benchmark's draws, not secrets
         self._rng_lock = threading.Lock()
         self._started = time.monotonic()
 

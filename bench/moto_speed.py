@@ -60,7 +60,7 @@ def _filtered_items(all_items: Callable[[Table], list[Any]]) -> Callable[[Table]
         name, wanted = condition
         matching = [
             item
-            for item in list(self.items.values())
+            for item in list[Any](self.items.values())
             if (found := item.attrs.get(name)) is not None and found.value == wanted
         ]
         return sorted(matching, key=lambda item: item.hash_key)
@@ -89,8 +89,10 @@ def _notify(backend: Any, token: str, outcome: Any, *, running_only: bool) -> No
         raise InvalidToken()
     pool = execution.exec_worker.env.callback_pool_manager
     try:
-        done = pool.heartbeat(callback_id=token) if outcome is None else pool.notify(
-            callback_id=token, outcome=outcome
+        done = (
+            pool.heartbeat(callback_id=token)
+            if outcome is None
+            else pool.notify(callback_id=token, outcome=outcome)
         )
     except CallbackNotifyConsumerError as consumer_error:
         if isinstance(consumer_error, CallbackConsumerTimeout):

@@ -26,9 +26,9 @@ import uuid
 from collections import Counter
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
-from multiprocessing.connection import Connection
 from dataclasses import dataclass, field
 from datetime import UTC, datetime, timedelta
+from multiprocessing.connection import Connection
 from typing import Any
 
 import boto3
@@ -54,7 +54,7 @@ from localdev.runtime import load_function
 
 FINISHED_EVERY = 10  # one job in ten finished, its webhook lost
 STALE_FOR = timedelta(minutes=10)
-TOKEN_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"
+TOKEN_CHARACTERS = "ABCDEFGHIJKLMNOPQRSTUVWXYZabcdefghijklmnopqrstuvwxyz0123456789+/"  # noqa: S105
 
 
 def job_id_of(index: int) -> str:
@@ -93,8 +93,9 @@ class SimulatedTasks:
             error = self._take(operation, token)
         status = 400 if error else 200
         body = json.dumps({"__type": error, "message": error} if error else {}).encode()
-        response = AWSResponse(request.url, status, {"x-amzn-RequestId": "scale"}, _Raw(body))
-        response._content = body
+        headers: Any = {"x-amzn-RequestId": "scale"}
+        response = AWSResponse(request.url, status, headers, _Raw(body))
+        response._content = body  # type: ignore[attr-defined]
         return response
 
     def _take(self, operation: str, token: str) -> str | None:
@@ -159,7 +160,7 @@ def _record(index: int, created: datetime, rng: random.Random) -> dict[str, Any]
 def write_records(dynamodb: Any, count: int) -> list[dict[str, Any]]:
     from runpod_callbacks.dynamodb_values import to_attribute
 
-    rng = random.Random(1)
+    rng = random.Random(1)  # noqa: S311 - a benchmark's draws, not secrets
     start = datetime.now(UTC) - STALE_FOR
     records = [_record(i, start + timedelta(milliseconds=i), rng) for i in range(count)]
     for first in range(0, count, 25):
@@ -231,7 +232,7 @@ def pending_left(dynamodb: Any) -> int:
             ExpressionAttributeValues={":pending": {"S": "PENDING"}},
             **({"ExclusiveStartKey": start} if start else {}),
         )
-        count += page["Count"]
+        count += int(page["Count"])
         start = page.get("LastEvaluatedKey")
         if not start:
             return count
