@@ -7,7 +7,7 @@ CHECKOV_VENV ?= .venv-checkov
 TERRAFORM ?= terraform
 
 .DEFAULT_GOAL := help
-.PHONY: help install test test-unit test-e2e test-terraform lint fmt docs pre-commit bench demo serve \
+.PHONY: help install test test-unit test-e2e test-terraform lint fmt docs pre-commit bench scale demo serve \
 	security clean
 
 help: ## list the targets
@@ -52,6 +52,9 @@ pre-commit: $(INSTALLED) ## every pre-commit hook over every file (.pre-commit-c
 
 bench: $(INSTALLED) ## cold start, warm overhead, memory, AWS requests and cost per 1,000 jobs
 	$(BIN)/python -m bench.webhook_bench
+
+scale: $(INSTALLED) ## 1,000 and 10,000 jobs on one endpoint against RunPod's limits (about 6 minutes)
+	$(BIN)/python -m bench.scale
 
 demo: $(INSTALLED) ## RunPod → webhook → Step Functions on this machine, no AWS account
 	$(BIN)/python -m localdev.demo

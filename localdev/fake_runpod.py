@@ -98,6 +98,8 @@ class FakeRunPod:
         """The keys RunPod accepts (401 for others); None accepts any."""
         self.webhooks_lost = False
         """Every webhook call is lost on the way (no answer), as in an API Gateway outage."""
+        self.webhook_lost: Callable[[FakeJob], bool] | None = None
+        """Whether every call of this job's webhook is lost (e.g. one job in five)."""
         self.jobs_run_until_cancelled = False
         """New jobs never end by themselves (a long GPU job)."""
         self.unknown_endpoints: set[str] = set()
@@ -189,10 +191,11 @@ class FakeRunPod:
         call = WebhookCall(job.webhook, job.result)
         with self._lock:
             self.webhook_calls.append(call)
+        job_lost = bool(self.webhook_lost and self.webhook_lost(job))
         for attempt in range(WEBHOOK_ATTEMPTS):
             if attempt:
                 time.sleep(self._retry_interval_s)
-            status = 0 if self.webhooks_lost else _post(call.url, call.body)
+            status = 0 if self.webhooks_lost or job_lost else _post(call.url, call.body)
             call.statuses.append(status)
             if status == 200:
                 return
