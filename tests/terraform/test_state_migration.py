@@ -95,7 +95,7 @@ WATCHDOG = {
     )
 }
 # The stage's throttling defaults went from a bucket of 100 refilled at 50/s to 500 at 100/s
-# (README, Scale): an update in place of its method settings, throttling and nothing else.
+# (docs/scale.md): an update in place of its method settings, throttling and nothing else.
 METHOD_SETTINGS = f"{MODULE}.aws_api_gateway_method_settings.all"
 THROTTLING_CHANGE = {
     "throttling_burst_limit": (100, 500),
