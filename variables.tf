@@ -162,7 +162,7 @@ variable "api_logging_level" {
 }
 
 variable "api_throttling" {
-  description = "Stage-wide throttling of the webhook route, a token bucket: `burst_limit` requests at once, refilled at `rate_limit` requests per second; over it API Gateway answers 429 and RunPod retries (twice, 10 s apart). The defaults let 1,000 webhooks arriving together (a full Map on one endpoint) through within RunPod's first two tries, and sustain 100/s, what one endpoint's `/run` limit allows; scale both with the number of endpoints (README, Scale)."
+  description = "Stage-wide throttling of the webhook route, a token bucket: `burst_limit` requests at once, refilled at `rate_limit` requests per second; over it API Gateway answers 429 and RunPod retries (twice, 10 s apart). The defaults let 1,000 webhooks arriving together (a full Map on one endpoint) through within RunPod's first two tries, and sustain 100/s, what one endpoint's `/run` limit allows; scale both with the number of endpoints (docs/scale.md)."
   type = object({
     burst_limit = optional(number, 500)
     rate_limit  = optional(number, 100)
@@ -346,7 +346,7 @@ variable "cancel_on_stop" {
 ################################################################################
 
 variable "gpu_price_per_second" {
-  description = "RunPod's price in USD per second of worker time, by endpoint id (`*` for every other endpoint). With it, each ended job's record and the `EstimatedGpuCost` metric carry its `executionTime` times that price. RunPod also bills cold starts and idle workers, which belong to no job: the estimate is below its bill (README, Operations)."
+  description = "RunPod's price in USD per second of worker time, by endpoint id (`*` for every other endpoint). With it, each ended job's record and the `EstimatedGpuCost` metric carry its `executionTime` times that price. RunPod also bills cold starts and idle workers, which belong to no job: the estimate is below its bill (docs/operations.md)."
   type        = map(number)
   default     = {}
 

@@ -318,7 +318,7 @@ run "route_is_a_lambda_proxy_post_with_a_required_token" {
   }
 }
 
-# README, Scale: RunPod tries a webhook three times, 10 s apart, and its /run limit (1,000 per 10 s
+# docs/scale.md: RunPod tries a webhook three times, 10 s apart, and its /run limit (1,000 per 10 s
 # per endpoint) bounds how many jobs of one endpoint can finish together. The first try finds a
 # full bucket, each retry what 10 s refilled (at most a full bucket).
 run "default_throttling_lets_a_full_map_of_one_endpoint_through_within_runpods_retries" {

@@ -1,13 +1,33 @@
 """`make demo` end to end, as a newcomer runs it: a fresh process, real HTTP, exit status."""
 
+import re
 import subprocess
 import sys
 
+import pytest
+
 from tests.terraform.tf_tools import REPO
 
+# What differs from run to run: ports, job ids, callback tokens (as their 4-character prefix), the
+# canceller's delay.
+RUN_TO_RUN = (
+    (re.compile(r"127\.0\.0\.1:\d+"), "127.0.0.1:PORT"),
+    (re.compile(r"job-[0-9a-f]{12}"), "job-000000000000"),
+    (re.compile(r"job-[0-9a-f]{6}…"), "job-000000…"),
+    (re.compile(r"[A-Za-z0-9_-]{4}…"), "TOKN…"),
+    (re.compile(r"\d+\.\d\d s after"), "0.00 s after"),
+)
 
-def test_demo_shows_every_outcome_and_exits_zero() -> None:
-    demo = subprocess.run(
+
+def masked(output: str) -> list[str]:
+    for pattern, stand_in in RUN_TO_RUN:
+        output = pattern.sub(stand_in, output)
+    return [line.rstrip() for line in output.splitlines()]
+
+
+@pytest.fixture(scope="module")
+def demo() -> subprocess.CompletedProcess[str]:
+    return subprocess.run(
         [sys.executable, "-m", "localdev.demo"],
         cwd=REPO,
         capture_output=True,
@@ -15,6 +35,9 @@ def test_demo_shows_every_outcome_and_exits_zero() -> None:
         timeout=120,
         check=False,
     )
+
+
+def test_demo_shows_every_outcome_and_exits_zero(demo: subprocess.CompletedProcess[str]) -> None:
     lines = demo.stdout.splitlines()
 
     def line(step: str) -> str:
@@ -51,3 +74,11 @@ def test_demo_shows_every_outcome_and_exits_zero() -> None:
     assert "✗" not in demo.stdout
     assert "Every outcome is the expected one." in demo.stdout
     assert "\033[" not in demo.stdout  # no colour codes when not on a terminal
+
+
+def test_the_readme_shows_what_the_demo_prints(demo: subprocess.CompletedProcess[str]) -> None:
+    readme = (REPO / "README.md").read_text()
+    start = readme.index("```text\nRunPod → webhook → Step Functions") + len("```text\n")
+    shown = readme[start : readme.index("\n```", start)]
+
+    assert masked(shown) == masked(demo.stdout.rstrip("\n"))

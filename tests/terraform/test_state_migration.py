@@ -96,7 +96,7 @@ WATCHDOG = {
     )
 }
 # The stage's throttling defaults went from a bucket of 100 refilled at 50/s to 500 at 100/s
-# (README, Scale): an update in place of its method settings, throttling and nothing else.
+# (docs/scale.md): an update in place of its method settings, throttling and nothing else.
 METHOD_SETTINGS = f"{MODULE}.aws_api_gateway_method_settings.all"
 # The webhook's entry module is named for its role (webhook.py, was handler.py): its one change.
 WEBHOOK_FUNCTION = f"{MODULE}.aws_lambda_function.webhook"
