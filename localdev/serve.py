@@ -197,8 +197,8 @@ def _scheduled_watchdog(
 def _local_cli(endpoint: str, table: str) -> list[str]:
     """local_cli's command line as a user types it from the repository."""
     python = Path(sys.executable)
-    if python.is_relative_to(REPOSITORY):
-        python = python.relative_to(REPOSITORY)
+    if python.is_relative_to(REPOSITORY):  # the project's venv: python, python3 are the same
+        python = python.relative_to(REPOSITORY).with_name("python")
     command = [str(python), "-m", "localdev.local_cli"]
     if endpoint != DEFAULT_ENDPOINT:
         command += ["--endpoint", endpoint]
