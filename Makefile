@@ -3,6 +3,9 @@ PYTHON ?= python3
 VENV ?= .venv
 BIN := $(VENV)/bin
 INSTALLED := $(VENV)/.installed
+# The demo and serve need only boto3, Powertools and moto's server: a fresh clone runs the demo
+# after a few seconds of installing, and the development toolchain comes with the first test run.
+DEMO_INSTALLED := $(VENV)/.installed-demo
 CHECKOV_VENV ?= .venv-checkov
 TERRAFORM ?= terraform
 
@@ -11,14 +14,21 @@ TERRAFORM ?= terraform
 	security clean
 
 help: ## list the targets
-	@grep -E '^[a-z-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+	@grep -E '^[a-z0-9-]+:.*## ' $(MAKEFILE_LIST) | awk -F':.*## ' '{printf "  make %-15s %s\n", $$1, $$2}'
+
+$(DEMO_INSTALLED): pyproject.toml
+	@if [ -e $@ ]; then echo "pyproject.toml changed: updating the demo's dependencies in $(VENV)…"; \
+	else echo "Installing the demo's dependencies into $(VENV) (about 15 s, once)…"; fi
+	@$(PYTHON) -m venv $(VENV)
+	@$(BIN)/pip install --quiet --disable-pip-version-check '.[demo]'
+	@touch $@
 
 $(INSTALLED): pyproject.toml
 	@if [ -e $@ ]; then echo "pyproject.toml changed: updating $(VENV)…"; \
-	else echo "Creating $(VENV) and installing the development dependencies (about two minutes, once)…"; fi
+	else echo "Installing the development dependencies into $(VENV) (about a minute, once)…"; fi
 	@$(PYTHON) -m venv $(VENV)
 	@$(BIN)/pip install --quiet --disable-pip-version-check '.[dev]'
-	@touch $@
+	@touch $@ $(DEMO_INSTALLED)
 
 install: $(INSTALLED) ## create the venv with the development dependencies
 
@@ -28,7 +38,7 @@ test: $(INSTALLED) ## run every test (unit, Terraform, demo); CI=true forbids sk
 test-unit: $(INSTALLED) ## unit tests of the pure logic (seconds)
 	$(BIN)/pytest tests/unit
 
-test-e2e: $(INSTALLED) ## both functions end to end against moto, and the local system
+test-e2e: $(INSTALLED) ## the four functions (webhook, submit, watchdog, canceller) end to end against moto, and the local system
 	$(BIN)/pytest tests/e2e tests/localdev
 
 test-terraform: $(INSTALLED) ## run the Terraform tests only
@@ -56,10 +66,10 @@ bench: $(INSTALLED) ## cold start, warm overhead, memory, AWS requests and cost 
 scale: $(INSTALLED) ## 1,000 and 10,000 jobs on one endpoint against RunPod's limits (about 6 minutes)
 	$(BIN)/python -m bench.scale
 
-demo: $(INSTALLED) ## RunPod → webhook → Step Functions on this machine, no AWS account
+demo: $(DEMO_INSTALLED) ## RunPod → webhook → Step Functions on this machine, no AWS account
 	$(BIN)/python -m localdev.demo
 
-serve: $(INSTALLED) ## the local AWS and webhook left running for manual testing (ARGS=--aws ...)
+serve: $(DEMO_INSTALLED) ## the local AWS and webhook left running for manual testing (ARGS=--aws ...)
 	$(BIN)/python -m localdev.serve $(ARGS)
 
 $(CHECKOV_VENV)/.installed:

@@ -248,10 +248,11 @@ def e2e_part(count: int, workers: int) -> list[Target]:
             str(f["executions"]),
         ),
         Target(
-            f"e2e N={count:,}: lost webhooks recovered by one watchdog run",
-            w["recovered"] == f["webhooks_lost"]
+            f"e2e N={count:,}: every result not delivered by its webhook recovered by one run",
+            w["recovered"] >= f["webhooks_lost"]
             and f["delivered_by_webhook"] + w["recovered"] == count,
-            f"{f['delivered_by_webhook']} + {w['recovered']}",
+            f"{f['delivered_by_webhook']} delivered + {w['recovered']} recovered"
+            f" ({f['webhooks_lost']} webhooks lost)",
         ),
         Target(f"e2e N={count:,}: 0 RunPod 429s", throttled == 0, str(throttled)),
     ]

@@ -12,7 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-from localdev.runtime import LAMBDA_SOURCE, SERVICE_NAMES
+from localdev.runtime import LAMBDA_SOURCE
 
 if str(LAMBDA_SOURCE) not in sys.path:  # the functions' own modules, as Lambda finds them
     sys.path.insert(0, str(LAMBDA_SOURCE))
@@ -37,11 +37,6 @@ AWS_ENVIRONMENT = {
     "POWERTOOLS_METRICS_NAMESPACE": "RunPodWebhookScale",
     "LOG_LEVEL": "INFO",
 }
-
-
-def webhook_module() -> str:
-    """The webhook's entry module: `handler` today, `webhook` once it is named for its role."""
-    return next(name for name in ("webhook", "handler") if name in SERVICE_NAMES)
 
 
 def set_aws_environment() -> None:

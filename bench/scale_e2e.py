@@ -31,7 +31,6 @@ from bench.scale_common import (
     part_main,
     quiet,
     set_aws_environment,
-    webhook_module,
 )
 from localdev import aws_setup
 from localdev.fake_runpod import FakeJob, FakeRunPod
@@ -122,7 +121,7 @@ def run(count: int, workers: int) -> dict[str, Any]:
             "RUNPOD_API_BASE_URL": api,
             "STALE_AFTER_SECONDS": str(STALE_AFTER_S),
         }
-        webhook = load_function(webhook_module(), endpoint, **settings)
+        webhook = load_function("webhook", endpoint, **settings)
         quiet(webhook)
         with serve_webhook(webhook.lambda_handler) as webhook_url:
             settings["WEBHOOK_BASE_URL"] = f"{webhook_url}/webhook"

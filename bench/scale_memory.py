@@ -108,7 +108,7 @@ def _child(result_file: Path, spec: dict[str, Any]) -> dict[str, Any]:
 
 def child(result_file: str) -> None:
     """One case in this fresh interpreter (see the module's docstring)."""
-    from bench.scale_common import rss_kib, set_aws_environment, webhook_module
+    from bench.scale_common import rss_kib, set_aws_environment
 
     spec = json.loads(sys.stdin.read())
     set_aws_environment()
@@ -121,7 +121,7 @@ def child(result_file: str) -> None:
         settings["LARGE_OUTPUT_BUCKET"] = BUCKET
     from localdev.runtime import load_function
 
-    name = "watchdog" if spec["function"] == "watchdog" else webhook_module()
+    name = "watchdog" if spec["function"] == "watchdog" else "webhook"
     if spec.get("floor_only"):
         load_function(name, None, **settings)
         Path(result_file).write_text(json.dumps({"floor_kib": rss_kib()}))

@@ -14,6 +14,9 @@ from typing import Any
 RECORD_LIFETIME = timedelta(days=7)
 # Three periods of the watchdog's default schedule (rate(2 minutes)), as the README recommends.
 HEARTBEAT_S = 360
+# The README's wiring of a waiting task. Without TimeoutSeconds, moto gives a Task that declares
+# HeartbeatSeconds 60 s (AWS: a year), and a hand-played webhook a minute later answered 410.
+TIMEOUT_S = 3600
 # moto accepts any role; real AWS needs one that may call dynamodb:PutItem on the table.
 DEFAULT_ROLE_ARN = "arn:aws:iam::123456789012:role/runpod-webhook-demo"
 
@@ -62,7 +65,7 @@ def create_callback_table(dynamodb: Any, table_name: str) -> None:
 
 
 def waiting_task_definition(
-    table_name: str, timeout_s: int | None = None, heartbeat_s: int | None = HEARTBEAT_S
+    table_name: str, timeout_s: int | None = TIMEOUT_S, heartbeat_s: int | None = HEARTBEAT_S
 ) -> dict[str, Any]:
     """One Task state that writes the seed's record with its task token, then waits for it.
 
@@ -219,7 +222,9 @@ def execution_failure(stepfunctions: Any, execution_arn: str) -> dict[str, Any]:
     return {}
 
 
-def submitting_task_definition(submit_function_arn: str, timeout_s: int = 3600) -> dict[str, Any]:
+def submitting_task_definition(
+    submit_function_arn: str, timeout_s: int = TIMEOUT_S
+) -> dict[str, Any]:
     """One Task state: the submit function stores the token, submits the job, and the task waits."""
     return {
         "Comment": "Run a RunPod job as one task: submit, then wait for the webhook",
@@ -262,8 +267,18 @@ def scheduled_lambda_payload(
     raise TimeoutError(f"no Lambda task scheduled within {timeout_s} s")
 
 
-def create_submit_function(iam: Any, lambda_client: Any, name: str) -> str:
+def create_submit_function(
+    iam: Any, lambda_client: Any, name: str, environment: dict[str, str] | None = None
+) -> str:
     """Register the submit function (moto runs no code: the caller runs submit.lambda_handler)."""
+    return create_function(iam, lambda_client, name, "submit", environment)
+
+
+def create_function(
+    iam: Any, lambda_client: Any, name: str, module: str, environment: dict[str, str] | None = None
+) -> str:
+    """Register lambda/<module>.py's function with its environment, which the local system reads
+    back to run the function as Lambda would (moto runs no code)."""
     role = iam.create_role(
         RoleName=name,
         AssumeRolePolicyDocument=json.dumps(
@@ -281,13 +296,14 @@ def create_submit_function(iam: Any, lambda_client: Any, name: str) -> str:
     )
     archive = io.BytesIO()
     with zipfile.ZipFile(archive, "w") as code:
-        code.writestr("submit.py", "# stands in for the real zip\n")
+        code.writestr(f"{module}.py", "# stands in for the real zip\n")
     function = lambda_client.create_function(
         FunctionName=name,
         Runtime="python3.13",
         Role=role["Role"]["Arn"],
-        Handler="submit.lambda_handler",
+        Handler=f"{module}.lambda_handler",
         Code={"ZipFile": archive.getvalue()},
+        Environment={"Variables": environment or {}},
     )
     return str(function["FunctionArn"])
 
