@@ -14,7 +14,7 @@ from runpod_callbacks import aws
 from runpod_callbacks.callback_records import CallbackRecords
 from runpod_callbacks.errors import AwsUnavailable, WebhookError
 from runpod_callbacks.job_cost import prices, publish_cost
-from runpod_callbacks.job_logs import about_job, log_outcome
+from runpod_callbacks.job_logs import about_job, log_outcome, redact
 from runpod_callbacks.job_status import body_text, parse_callback_token, parse_ended_job
 from runpod_callbacks.large_outputs import large_output_store
 from runpod_callbacks.metric_names import Metric, namespace
@@ -45,6 +45,7 @@ def receive_webhook(callback_token: str) -> dict[str, str]:
     event = app.current_event
     token = parse_callback_token(callback_token)
     job = parse_ended_job(body_text(event.body, base64_encoded=bool(event.is_base64_encoded)))
+    app.append_context(job_id=job.job_id)  # type: ignore[no-untyped-call]
     records = CallbackRecords(RecordTable(dynamodb, app.context["table_name"]))
     with about_job(token, job.job_id):
         delivered = ResultDelivery(records, stepfunctions, large_output_store()).deliver(token, job)
@@ -58,13 +59,17 @@ def receive_webhook(callback_token: str) -> dict[str, str]:
 
 @app.exception_handler(WebhookError)  # type: ignore[untyped-decorator]
 def refuse_webhook(error: WebhookError) -> Response[str]:
-    log_outcome(f"Webhook refused with {int(error.status_code)}: {error}", error.metric_name)
+    log_outcome(
+        f"Webhook refused with {int(error.status_code)}: {error}",
+        error.metric_name,
+        facts=_job_keys(),
+    )
     return _answer(int(error.status_code), error.metric_name, str(error))
 
 
 @app.exception_handler(AwsUnavailable)  # type: ignore[untyped-decorator]
 def try_again_later(error: AwsUnavailable) -> Response[str]:
-    logger.exception(f"Webhook not processed: {error}")
+    logger.exception(f"Webhook not processed: {error}", extra=_job_keys())
     return _answer(503, Metric.AWS_UNAVAILABLE, str(error))
 
 
@@ -82,6 +87,13 @@ def powertools_error(error: ServiceError) -> Response[str]:
 def unexpected_error(error: Exception) -> Response[str]:
     logger.exception("Unexpected error while processing the webhook")
     return _answer(500, Metric.UNEXPECTED_ERROR, "internal error")
+
+
+def _job_keys() -> dict[str, str | None]:
+    """The keys of the job a refusal is about, as far as the request names it (the lines logged
+    while the job was handled carry them already: about_job)."""
+    token = (app.current_event.path_parameters or {}).get("callback_token")
+    return {"callback": redact(token) if token else None, "job_id": app.context.get("job_id")}
 
 
 def _answer(status_code: int, metric: Metric, message: str) -> Response[str]:

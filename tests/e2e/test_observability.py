@@ -202,6 +202,33 @@ def test_one_jobs_lines_carry_its_ids_and_each_function_says_how_it_ended(
     assert (sent["runpod_execution_ms"], sent["runpod_delay_ms"]) == (20417.0, 412.0)
 
 
+def test_a_refused_webhook_is_logged_with_its_jobs_keys(
+    local_webhook: LocalWebhook, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A refusal ends the job's handling too: the one-job query finds it by the redacted token."""
+    from runpod_callbacks.callback_records import CallbackRecords
+    from runpod_callbacks.record_table import RecordTable
+
+    job = local_webhook.start_job()
+    table = RecordTable(local_webhook.dynamodb, local_webhook.table_name)
+    CallbackRecords(table).claim(job.callback_token, "runpod-job-123")
+    capsys.readouterr()
+
+    local_webhook.deliver(job.callback_token, body("completed.json"))  # in flight: 409
+    local_webhook.deliver("nobody-home", body("completed.json"))  # unknown token: 404
+
+    refusals = [
+        line
+        for line in log_lines(capsys.readouterr().out)
+        if line["message"].startswith("Webhook refused")
+    ]
+    assert [(line["outcome"], line["callback"]) for line in refusals] == [
+        ("DeliveryInFlight", f"{job.callback_token[:4]}…"),
+        ("UnknownCallback", "no…"),
+    ]
+    assert {line["job_id"] for line in refusals} == {body("completed.json")["id"]}
+
+
 def test_each_job_is_priced_by_its_endpoints_gpu_second(
     priced_world: RunPodWorld, capsys: pytest.CaptureFixture[str]
 ) -> None:
