@@ -214,7 +214,7 @@ def _print_instructions(webhook: str, endpoint: str, runpod_api: str, period_s: 
     print(f"Watchdog: every {period_s:g} s, as the module schedules it")
     print(
         f"An execution waits on callback token {EXAMPLE_TOKEN} (up to "
-        f"{aws_setup.TIMEOUT_S} s, the README's TimeoutSeconds). Play RunPod:"
+        f"{aws_setup.TIMEOUT_S} s, the documented Task's TimeoutSeconds). Play RunPod:"
     )
     print(f"  curl -X POST {webhook}/webhook/{EXAMPLE_TOKEN} \\")
     print(f"    -H 'Content-Type: application/json' -d '{json.dumps(EXAMPLE_WEBHOOK)}'")

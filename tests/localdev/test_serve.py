@@ -276,12 +276,12 @@ def _task_timeout(definition: dict[str, object], state: str) -> tuple[int, bool]
     return timeout.timeout_seconds, timeout.is_default_value()
 
 
-def test_waiting_executions_wait_as_long_as_the_readmes_task() -> None:
+def test_waiting_executions_wait_as_long_as_the_documented_task() -> None:
     waiting = aws_setup.waiting_task_definition("t")
     submitting = aws_setup.submitting_task_definition("arn:aws:lambda:::function:f")
 
     assert waiting["States"]["WaitForRunPod"]["TimeoutSeconds"] == 3600
-    assert "TimeoutSeconds: 3600" in (REPO / "README.md").read_text().replace('"', "")
+    assert "TimeoutSeconds: 3600" in (REPO / "docs" / "operations.md").read_text().replace('"', "")
     assert _task_timeout(waiting, "WaitForRunPod") == (3600, False)
     assert _task_timeout(submitting, "RunOnRunPod") == (3600, False)
     # What the walk-through ran into: HeartbeatSeconds alone, and moto waits 60 s.
