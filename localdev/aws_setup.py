@@ -14,8 +14,8 @@ from typing import Any
 RECORD_LIFETIME = timedelta(days=7)
 # Three periods of the watchdog's default schedule (rate(2 minutes)), as the README recommends.
 HEARTBEAT_S = 360
-# The own submitter's waiting task (docs/operations.md). Without TimeoutSeconds, moto gives a Task that declares
-# HeartbeatSeconds 60 s (AWS: a year), and a hand-played webhook a minute later answered 410.
+# The own submitter's waiting task (docs/operations.md). Without TimeoutSeconds, moto gives a
+# Task that declares HeartbeatSeconds 60 s (AWS: a year): a hand-played webhook later got 410.
 TIMEOUT_S = 3600
 # moto accepts any role; real AWS needs one that may call dynamodb:PutItem on the table.
 DEFAULT_ROLE_ARN = "arn:aws:iam::123456789012:role/runpod-webhook-demo"
