@@ -82,3 +82,22 @@ def test_runpod_unavailable_leaves_the_record_and_asks_eventbridge_to_try_again(
 
     assert retried == {"cancelled": 1}
     assert world.runpod.cancel_requests == [job_id, job_id]
+
+
+def test_a_cancel_refusal_quoting_the_webhook_url_puts_no_whole_token_in_logs_or_errors(
+    world: RunPodWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """RunPod's /cancel answer may echo the job's webhook URL; the record is still PENDING, so the
+    whole callback token in a log line would let its reader post a forged result."""
+    world.runpod.jobs_run_until_cancelled = True
+    job, _ = world.run_job()
+    webhook_url = str(world.runpod.runs[-1].body["webhook"])
+    stop(world.local, job)
+    world.runpod.cancel_answers.append((503, {"error": f"busy, webhook={webhook_url}"}))
+    capsys.readouterr()
+
+    with pytest.raises(RuntimeError, match="left to cancel") as raised:
+        world.stopped(job)
+    logs = capsys.readouterr().out
+
+    assert job.callback_token not in logs + str(raised.value)
