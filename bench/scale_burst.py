@@ -29,9 +29,9 @@ from bench.scale_common import (
     ENDPOINT_ID,
     TABLE_NAME,
     TASK_TOKEN_LENGTH,
-    part_main,
     quiet,
     set_aws_environment,
+    sized_part_main,
 )
 from localdev.fake_runpod import FakeRunPod
 from localdev.lambda_context import SUBMIT_TIMEOUT_MS, LocalLambdaContext
@@ -207,11 +207,5 @@ def _run_real(burst: Burst, limited: LimitedRunPod) -> None:
         burst.run(real_attempt(submit, random.Random(uuid.uuid4().int)))  # noqa: S311 - a benchmark's draws, not secrets
 
 
-def main(args: list[str]) -> dict[str, Any]:
-    count, mode, *bounds = args
-    latency = Latency(*map(float, bounds)) if bounds else Latency()
-    return run(int(count), mode == "real", latency)
-
-
 if __name__ == "__main__":
-    part_main(main)
+    sized_part_main(run)

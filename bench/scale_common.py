@@ -12,6 +12,7 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
+from bench.limited_runpod import Latency
 from localdev.runtime import LAMBDA_SOURCE
 
 if str(LAMBDA_SOURCE) not in sys.path:  # the functions' own modules, as Lambda finds them
@@ -103,6 +104,17 @@ def measured() -> Iterator[Measured]:
         result.peak_growth_kib = max(0, peak_rss_kib() - max(result.rss_before_kib, 0))
         if peak_before > result.rss_before_kib and peak_rss_kib() == peak_before:
             result.peak_growth_kib = 0  # the reset failed and nothing grew past the old peak
+
+
+def sized_part_main(run: Callable[[int, bool, Latency], dict[str, Any]]) -> None:
+    """part_main for a part run as `<count> real|<other> [<low_s> <high_s>]`."""
+
+    def parsed(args: list[str]) -> dict[str, Any]:
+        count, mode, *bounds = args
+        latency = Latency(*map(float, bounds)) if bounds else Latency()
+        return run(int(count), mode == "real", latency)
+
+    part_main(parsed)
 
 
 def part_main(run: Callable[[list[str]], dict[str, Any]]) -> None:

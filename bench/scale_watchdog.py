@@ -42,9 +42,9 @@ from bench.scale_common import (
     TASK_TOKEN_LENGTH,
     WATCHDOG_TIMEOUT_S,
     measured,
-    part_main,
     quiet,
     set_aws_environment,
+    sized_part_main,
 )
 from localdev import aws_setup
 from localdev.fake_runpod import FakeJob, FakeRunPod, finish_job
@@ -346,11 +346,5 @@ def run(count: int, real: bool, latency: Latency) -> dict[str, Any]:
         return figures
 
 
-def main(args: list[str]) -> dict[str, Any]:
-    count, mode, *bounds = args
-    latency = Latency(*map(float, bounds)) if bounds else Latency()
-    return run(int(count), mode == "real", latency)
-
-
 if __name__ == "__main__":
-    part_main(main)
+    sized_part_main(run)
