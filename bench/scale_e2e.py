@@ -109,8 +109,8 @@ def run(count: int, workers: int) -> dict[str, Any]:
         secret = clients["secretsmanager"].create_secret(
             Name="runpod-api-key", SecretString=API_KEY
         )
-        function_arn = aws_setup.create_submit_function(
-            clients["iam"], clients["lambda"], "scale-runpod-submit"
+        function_arn = aws_setup.create_function(
+            clients["iam"], clients["lambda"], "scale-runpod-submit", "submit"
         )
         machine = aws_setup.create_state_machine(
             stepfunctions, "scale-submit-job", aws_setup.submitting_task_definition(function_arn)

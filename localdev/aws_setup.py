@@ -267,13 +267,6 @@ def scheduled_lambda_payload(
     raise TimeoutError(f"no Lambda task scheduled within {timeout_s} s")
 
 
-def create_submit_function(
-    iam: Any, lambda_client: Any, name: str, environment: dict[str, str] | None = None
-) -> str:
-    """Register the submit function (moto runs no code: the caller runs submit.lambda_handler)."""
-    return create_function(iam, lambda_client, name, "submit", environment)
-
-
 def create_function(
     iam: Any, lambda_client: Any, name: str, module: str, environment: dict[str, str] | None = None
 ) -> str:

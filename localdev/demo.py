@@ -111,10 +111,11 @@ def set_up_local_system(
     secret = boto3.client("secretsmanager", endpoint_url=endpoint).create_secret(
         Name="demo-runpod-api-key", SecretString="rp_demo_key"
     )
-    function_arn = aws_setup.create_submit_function(
+    function_arn = aws_setup.create_function(
         boto3.client("iam", endpoint_url=endpoint),
         boto3.client("lambda", endpoint_url=endpoint),
         "demo-runpod-submit",
+        "submit",
     )
     submit = load_function(
         "submit",

@@ -151,10 +151,11 @@ def _prepare_local_aws(endpoint: str, table: str, webhook_base_url: str, runpod_
         "RUNPOD_API_KEY_SECRET_ARN": secret["ARN"],
         "RUNPOD_API_BASE_URL": runpod_api,
     }
-    submit_arn = aws_setup.create_submit_function(
+    submit_arn = aws_setup.create_function(
         client["iam"],
         client["lambda"],
         SUBMIT_FUNCTION,
+        "submit",
         {**runpod_settings, "WEBHOOK_BASE_URL": webhook_base_url},
     )
     aws_setup.create_function(

@@ -204,8 +204,8 @@ def world(local_webhook: LocalWebhook, monkeypatch: pytest.MonkeyPatch) -> Itera
     for function in (submit, watchdog, canceller):
         function.logger.registered_handler.setStream(_CurrentStdout())
     runpod = FakeRunPod(retry_interval_s=0.05, job_delay_s=0.05)
-    function_arn = aws_setup.create_submit_function(
-        boto3.client("iam"), boto3.client("lambda"), "test-runpod-submit"
+    function_arn = aws_setup.create_function(
+        boto3.client("iam"), boto3.client("lambda"), "test-runpod-submit", "submit"
     )
     machine = aws_setup.create_state_machine(
         local.stepfunctions, "runpod-submit-job", aws_setup.submitting_task_definition(function_arn)
