@@ -213,7 +213,7 @@ variable "logs_kms_key_arn" {
 ################################################################################
 
 variable "alarms" {
-  description = "CloudWatch alarms on the webhook function's errors and throttles, on API 5xx and, with the watchdog, on its errors, on results it recovered (webhooks are being lost), on jobs lost before anyone fetched them, on stale records a run could not reach (`WatchdogBehind`) and on a job waiting longer than `oldest_wait_seconds` (24 h by default, RunPod's default `ttl`: set it to a few times your jobs' usual time); they notify `sns_topic_arns`."
+  description = "CloudWatch alarms on the webhook function's errors and throttles, on API 5xx and, with the watchdog, on its errors, on results it recovered (webhooks are being lost), on jobs lost before anyone fetched them, on stale records a run could not reach (`WatchdogBehind`) or RunPod did not answer for (`RunPodUnanswered`) and on a job waiting longer than `oldest_wait_seconds` (24 h by default, RunPod's default `ttl`: set it to a few times your jobs' usual time); they notify `sns_topic_arns`."
   type = object({
     enabled             = optional(bool, false)
     sns_topic_arns      = optional(list(string), [])
@@ -281,7 +281,7 @@ variable "submit_timeout" {
 ################################################################################
 
 variable "watchdog" {
-  description = "The watchdog `<prefix>-runpod-watchdog`, run on a schedule, recovers results whose webhooks were lost, heartbeats running jobs and cancels jobs nobody waits for. `enabled` (null: whenever the submit function is created; it needs the RunPod API key), `schedule_expression` (`rate(1 minute)` to `rate(10 minutes)`, or a `cron(...)` expression whose longest gap you keep well under RunPod's 30-minute result retention), `stale_after_seconds` (a PENDING record younger than this is left to the webhook), `max_records_per_run` (the most stale records one run takes; more are counted `WatchdogBehind` and come first next run), the function's `timeout` in seconds (it stops taking records 30 s before it) and `memory_size` in MB (CPU scales with it: with the defaults one run settled 8,646 records of one endpoint in `make scale`, docs/scale.md)."
+  description = "The watchdog `<prefix>-runpod-watchdog`, run on a schedule, recovers results whose webhooks were lost, heartbeats running jobs and cancels jobs nobody waits for. `enabled` (null: whenever the submit function is created; it needs the RunPod API key), `schedule_expression` (`rate(1 minute)` to `rate(10 minutes)`, or a `cron(...)` expression whose longest gap you keep well under RunPod's 30-minute result retention), `stale_after_seconds` (a PENDING record younger than this is left to the webhook), `max_records_per_run` (the most stale records one run takes; more are counted `WatchdogBehind` and come first next run), the function's `timeout` in seconds (it stops taking records 30 s before it) and `memory_size` in MB (CPU scales with it: with the defaults one run settled 10,000 records of one endpoint in 77 s in `make scale`, docs/scale.md)."
   type = object({
     enabled             = optional(bool)
     schedule_expression = optional(string, "rate(2 minutes)")

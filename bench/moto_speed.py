@@ -9,6 +9,8 @@ as they are and removes a cost that real AWS does not have.
   it holds the token (10,000 heartbeats over 10,000 executions: 50 million calls). Here the
   execution holding a token is looked up in an index, rebuilt when a token is not found, and
   asked exactly as moto asks each one (RUNNING executions only, but for SendTaskFailure).
+- moto's service models and routers: cached, but not locked, so the watchdog's workers asking
+  at once each load the DynamoDB model from disk (5 s of CPU). Here they are loaded once first.
 """
 
 import threading
@@ -16,6 +18,7 @@ from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Any
 
+from moto.core.routing import get_service_router
 from moto.dynamodb.models.table import Table
 from moto.stepfunctions.parser.api import (
     ExecutionStatus,
@@ -125,6 +128,8 @@ def send_task_failure(
 @contextmanager
 def faster_moto() -> Iterator[None]:
     """The shims, while the block runs."""
+    for service in ("dynamodb", "stepfunctions", "secretsmanager", "s3"):
+        get_service_router(service)
     patched: list[tuple[Any, str, Any]] = [
         (Table, "query", _fast_query(Table.query)),
         (Table, "all_items", _filtered_items(Table.all_items)),

@@ -100,7 +100,10 @@ def watchdog_part(count: int, mode: str) -> list[Target]:
         f"{s['recovered']:,} (expected {f['expected_recovered']:,})",
     )
     _line("left behind (WatchdogBehind)", s["behind"])
-    _line("errors, skipped, cancelled", f"{s['errors']}, {s['skipped']}, {s['cancelled']}")
+    _line(
+        "errors, skipped, unanswered, cancelled",
+        f"{s['errors']}, {s['skipped']}, {s['unanswered']}, {s['cancelled']}",
+    )
     _line("RunPod requests", ", ".join(f"/{k} {v:,}" for k, v in rp["requests"].items()))
     _line("RunPod 429s", throttled)
     _line("peak RunPod concurrency", rp["peak_in_flight"])

@@ -1074,8 +1074,8 @@ run "alarms_cover_the_watchdog_when_it_exists" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.this) == 8
-    error_message = "the webhook's three alarms and the watchdog's five"
+    condition     = length(aws_cloudwatch_metric_alarm.this) == 9
+    error_message = "the webhook's three alarms and the watchdog's six"
   }
 
   assert {
@@ -1090,7 +1090,8 @@ run "alarms_cover_the_watchdog_when_it_exists" {
   assert {
     condition = alltrue([
       for key, metric in {
-        watchdog-recovered-results = "RecoveredByWatchdog", watchdog-lost-jobs = "JobLost", watchdog-behind = "WatchdogBehind"
+        watchdog-recovered-results = "RecoveredByWatchdog", watchdog-lost-jobs = "JobLost", watchdog-behind = "WatchdogBehind",
+        watchdog-runpod-unanswered = "RunPodUnanswered"
       } :
       aws_cloudwatch_metric_alarm.this[key].namespace == "RunPodWebhook" &&
       aws_cloudwatch_metric_alarm.this[key].metric_name == metric &&

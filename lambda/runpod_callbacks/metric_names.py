@@ -44,5 +44,6 @@ class Metric(StrEnum):
     JOB_LOST = "JobLost"
     ORPHAN_JOB_CANCELLED = "OrphanJobCancelled"
     WATCHDOG_BEHIND = "WatchdogBehind"
+    RUNPOD_UNANSWERED = "RunPodUnanswered"
     # The watchdog, per run, only when a stale record waits (Seconds).
     OLDEST_WAIT = "OldestWaitSeconds"

@@ -5,6 +5,7 @@ For each stale record (from the ``pending_shard-created_at`` index, never a Scan
 - RunPod reports the job ended: deliver it as if the webhook had arrived (same claim, same
   outcome; a webhook arriving meanwhile is a duplicate). Counted ``recovered``.
 - RunPod no longer knows the job (404): the task fails with RunPod.JobLost (``lost``).
+- RunPod does not answer (429, 5xx, timeouts): asked again next run (``unanswered``).
 - RunPod's answer cannot be read (not UTF-8, not a job-status object): the task fails with
   RunPod.InvalidOutput, as the same answer would come on every run.
 - the job still runs: heartbeat the task; if Step Functions no longer waits, cancel the job once
@@ -18,10 +19,10 @@ Records are settled in parallel, one lane of workers per RunPod endpoint, each p
 share of that endpoint's limits; heartbeats are paced for the account. A run takes records in
 index order from where the last one stopped, wrapping around to the oldest, so each is reached
 in turn whatever their number; those it could not reach (time, ``max_records``) are counted
-``behind`` and come first next run. RunPod unavailable or rate-limited leaves a record for the
-next run; one failing record never stops the others; the claim makes overlapping runs (and a
-racing webhook) safe. The API key is read once, and only when a record needs RunPod; a key that
-cannot be read leaves those records for the next run, and the others are settled.
+``behind`` and come first next run; one failing record never stops the others; the claim makes
+overlapping runs (and a racing webhook) safe. The API key is read once, and only when a record
+needs RunPod; a key that cannot be read leaves those records for the next run, and the others
+are settled.
 """
 
 import contextlib
@@ -70,9 +71,9 @@ SPARE_MS = 30_000
 # SendTaskHeartbeat is a bucket of 1,500 refilled at 300 a second per account in most regions
 # (3,000 and 500 in the largest): the watchdog keeps under the smaller refill.
 HEARTBEATS_PER_SECOND = 250
-# Workers per endpoint: enough for pacing.STATUS_PER_SECOND at RunPod's slowest usual round trip
-# (300 ms, and the heartbeat's).
-WORKERS_PER_ENDPOINT = 48
+# Workers per endpoint: twice what pacing.STATUS_PER_SECOND needs at RunPod's slowest usual round
+# trip (300 ms), as the heartbeat and the CPU take about as long again.
+WORKERS_PER_ENDPOINT = 96
 # Lambda allows 1,024 threads: with many endpoints, each lane gets its share of these.
 MAX_WORKERS = 480
 # The records not reached are counted (for WatchdogBehind) up to this many, for at most this long.
@@ -96,6 +97,9 @@ class Settled(Enum):
     FAILED = "failed"
     EXPIRED = "expired"
     SKIPPED = "skipped"
+    UNANSWERED = "unanswered"
+    """RunPod did not answer /status (429, 5xx, timeouts): its task was not heartbeated; asked
+    again next run."""
     ERROR = "errors"
     BEHIND = "behind"
     """Not reached: the next run starts with it."""
@@ -317,7 +321,7 @@ class WatchdogRun:
     def _ask(
         self, callback_token: str, job_id: str, endpoint_id: str, max_bytes: int
     ) -> bytes | Settled | None:
-        """RunPod's /status answer (None: RunPod does not know the job), paced; SKIPPED when
+        """RunPod's /status answer (None: RunPod does not know the job), paced; UNANSWERED when
         RunPod did not answer, BEHIND when the run's time is up. Raises AnswerTooLarge."""
         with self._runpod_limits.status(endpoint_id).call(self._deadline) as may_call:
             if not may_call:
@@ -327,7 +331,7 @@ class WatchdogRun:
             except RunPodUnavailable as unavailable:  # 429, 5xx, timeouts: ask again next run
                 reason = scrub(str(unavailable), callback_token)
                 logger.info(f"RunPod did not answer for job {job_id}: {reason}")
-                return Settled.SKIPPED
+                return Settled.UNANSWERED
 
     def _settle_answer(
         self,

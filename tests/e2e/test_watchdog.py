@@ -1,6 +1,7 @@
 """The watchdog: results whose webhooks were lost are recovered, running jobs are heartbeated, jobs
 nobody waits for are cancelled once; through real (moto) executions and the fake RunPod."""
 
+import itertools
 import json
 from collections.abc import Iterator
 from typing import Any
@@ -151,8 +152,11 @@ UNAVAILABLE = [
 
 
 @pytest.mark.parametrize("answer", UNAVAILABLE)
-def test_runpod_unavailable_leaves_the_record_for_the_next_run(
-    world_with_stale_records: RunPodWorld, watchdog_sends: SentTasks, answer: Any
+def test_runpod_unavailable_leaves_the_record_for_the_next_run_and_says_so(
+    world_with_stale_records: RunPodWorld,
+    watchdog_sends: SentTasks,
+    answer: Any,
+    capsys: pytest.CaptureFixture[str],
 ) -> None:
     world = world_with_stale_records
     world.runpod.webhooks_lost = True
@@ -162,11 +166,15 @@ def test_runpod_unavailable_leaves_the_record_for_the_next_run(
     before = world.local.record(job.callback_token)
     world.runpod.status_answers.append(answer)
 
+    capsys.readouterr()
     first = world.run_watchdog()
+    first_logs = capsys.readouterr().out
     between = world.local.record(job.callback_token)
     second = world.run_watchdog()
 
-    assert (first["skipped"], first["recovered"], first["errors"]) == (1, 0, 0)
+    assert (first["unanswered"], first["recovered"], first["errors"]) == (1, 0, 0)
+    emf = next(json.loads(line) for line in first_logs.splitlines() if '"_aws"' in line)
+    assert emf["RunPodUnanswered"] == [1.0]
     assert between == before
     assert second["recovered"] == 1
     assert world.local.execution(job)["status"] == "SUCCEEDED"
@@ -223,6 +231,44 @@ def test_run_is_bounded_by_its_records_and_its_time(
     assert out_of_time["checked"] == 0
 
 
+def test_runs_that_take_their_limit_reach_every_record_in_turn(
+    world_with_stale_records: RunPodWorld,
+    monkeypatch: pytest.MonkeyPatch,
+    request: pytest.FixtureRequest,
+) -> None:
+    world = world_with_stale_records
+    world.runpod.jobs_run_until_cancelled = True
+    for _ in range(3):
+        world.run_job()
+    let_records_go_stale()
+    heartbeats: list[str] = []
+
+    def record(params: dict[str, Any], **_: Any) -> None:
+        heartbeats.append(params["taskToken"])
+
+    events = world.watchdog.stepfunctions.meta.events
+    events.register("before-parameter-build.sfn.SendTaskHeartbeat", record)
+    request.addfinalizer(
+        lambda: events.unregister("before-parameter-build.sfn.SendTaskHeartbeat", record)
+    )
+
+    def heartbeated_by_one_run() -> set[str]:
+        heartbeats.clear()
+        world.run_watchdog()
+        return set(heartbeats)
+
+    monkeypatch.setenv("MAX_RECORDS_PER_RUN", "3")  # as many records as a run may take
+    every_task = heartbeated_by_one_run()
+    assert len(every_task) == 3
+    assert heartbeated_by_one_run() == every_task  # the next run is not left empty
+
+    monkeypatch.setenv("MAX_RECORDS_PER_RUN", "2")  # fewer: runs take turns, wrapping around
+    runs = [heartbeated_by_one_run() for _ in range(3)]
+    assert [len(run) for run in runs] == [2, 2, 2]
+    for first, second in itertools.pairwise(runs):
+        assert first | second == every_task  # no record waits more than a run behind another
+
+
 def test_summary_is_returned_logged_as_one_line_and_counted(
     world_with_stale_records: RunPodWorld, capsys: pytest.CaptureFixture[str]
 ) -> None:
@@ -238,7 +284,7 @@ def test_summary_is_returned_logged_as_one_line_and_counted(
 
     assert set(summary) == {
         "checked", "recovered", "already_resumed", "heartbeats", "cancelled", "lost", "failed",
-        "expired", "skipped", "errors", "behind",
+        "expired", "skipped", "unanswered", "errors", "behind",
     }  # fmt: skip
     assert all(isinstance(count, int) for count in summary.values())
     (logged,) = [line for line in lines if line.get("message", "").startswith("Watchdog run:")]
@@ -380,7 +426,7 @@ def test_cursor_newer_than_the_threshold_starts_from_the_oldest(
 
 ECHOED_WEBHOOK = [
     pytest.param(400, "errors", id="refused"),
-    pytest.param(429, "skipped", id="unavailable"),
+    pytest.param(429, "unanswered", id="unavailable"),
 ]
 
 

@@ -42,6 +42,7 @@ def test_the_dashboard_shows_the_issues_outcomes_and_the_watchdogs_signals() -> 
         "JobLost",
         "OrphanJobCancelled",
         "WatchdogBehind",
+        "RunPodUnanswered",
         "OldestWaitSeconds",
         "EstimatedGpuCost",
         "RunPodDelayTime",
