@@ -11,7 +11,7 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runpod_callbacks import aws
-from runpod_callbacks.callback_records import CallbackRecords
+from runpod_callbacks.callback_records import CallbackRecords, Refused
 from runpod_callbacks.errors import AwsUnavailable, WebhookError
 from runpod_callbacks.job_cost import prices, publish_cost
 from runpod_callbacks.job_logs import about_job, log_outcome, redact
@@ -49,6 +49,8 @@ def receive_webhook(callback_token: str) -> dict[str, str]:
     records = CallbackRecords(RecordTable(dynamodb, app.context["table_name"]))
     with about_job(token, job.job_id):
         delivered = ResultDelivery(records, stepfunctions, large_output_store()).deliver(token, job)
+    if isinstance(delivered, Refused):
+        raise delivered.why  # answered by refuse_webhook
     metrics.add_metric(name=delivered.metric, unit=MetricUnit.Count, value=1)
     for metric, milliseconds in delivered.runpod_timings_ms.items():
         metrics.add_metric(name=metric, unit=MetricUnit.Milliseconds, value=milliseconds)

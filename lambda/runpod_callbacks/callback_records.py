@@ -7,7 +7,7 @@ Besides the seed's attributes a delivery keeps bookkeeping on the record:
   ``lease_id`` stays on a finished record: it names the delivery that finished it.
 - ``maybe_delivered_by``: the leases whose SendTask* call may have reached Step Functions (a
   string set, written just before each send, taken back when the call surely did not happen). A
-  later delivery that finds the token gone treats the job as delivered, not expired.
+  later delivery that finds the task expired treats the job as delivered, not expired.
 - ``sent_outcome``: what a delivery that could not finish the record sent (record status, error
   name, S3 location) and whether Step Functions surely took it. The next delivery finishes the
   record with it: it does not send again what was surely taken, and records what the task got.
@@ -33,6 +33,7 @@ from runpod_callbacks.errors import (
     RecordNotPending,
     TaskExpired,
     UnknownCallback,
+    WebhookError,
 )
 from runpod_callbacks.record_table import (
     PENDING_SHARD,
@@ -62,6 +63,13 @@ class Finished(NamedTuple):
     record_status: str
 
 
+class Refused(NamedTuple):
+    """A claim (or a lease renewal) refused, nothing changed: ``why`` is the webhook's answer
+    (a 4xx), returned rather than raised, as the watchdog settles some of them too."""
+
+    why: WebhookError
+
+
 class Claim(NamedTuple):
     callback_token: str
     lease_id: str
@@ -70,7 +78,7 @@ class Claim(NamedTuple):
     exec_id: str | None
     segment_filename: str | None
     endpoint_id: str | None
-    maybe_delivered_before: bool
+    maybe_delivered: bool
     """An earlier delivery's SendTask* call may have reached Step Functions."""
     sent: "SentOutcome | None" = None
     """What an earlier delivery sent before it failed to finish the record."""
@@ -115,10 +123,10 @@ class CallbackRecords:
         self._table = table
         self._clock = clock or epoch_ms
 
-    def claim(self, callback_token: str, job_id: str) -> Claim | Finished:
+    def claim(self, callback_token: str, job_id: str) -> Claim | Finished | Refused:
         """Take the record for this delivery in one conditional write, or say why not: Finished
-        for a duplicate, else raises the refusal (UnknownCallback, DeliveryInFlight, ...). A
-        claim whose answer is lost is taken back (best effort)."""
+        for a duplicate, else Refused (UnknownCallback, DeliveryInFlight, ...). A claim whose
+        answer is lost is taken back (best effort)."""
         now = self._clock()
         lease_id = uuid.uuid4().hex
         try:
@@ -151,9 +159,7 @@ class CallbackRecords:
             record = refused.record
             if record.get("lease_id") != lease_id:  # else: our own claim, repeated by botocore
                 refusal = claim_refusal(record, job_id, now)
-                if isinstance(refusal, Finished):
-                    return refusal
-                raise refusal from refused
+                return refusal if isinstance(refusal, Finished) else Refused(refusal)
         except AwsUnavailable:  # the claim may have been taken all the same: give it back
             with contextlib.suppress(AwsUnavailable, RecordRefused):
                 self._give_back(callback_token, lease_id, sent=None)
@@ -166,15 +172,15 @@ class CallbackRecords:
             exec_id=_optional_str(record.get("exec_id")),
             segment_filename=_optional_str(record.get("segment_filename")),
             endpoint_id=_optional_str(record.get("endpoint_id")),
-            maybe_delivered_before=bool(record.get("maybe_delivered_by")),
+            maybe_delivered=bool(record.get("maybe_delivered_by")),
             sent=SentOutcome.read(record.get("sent_outcome")),
         )
 
-    def mark_sending(self, claim: Claim) -> Claim:
+    def mark_sending(self, claim: Claim) -> Claim | Refused:
         """Note that this delivery is about to send (it may reach Step Functions from now on) and
         renew its lease, so whatever came before (an S3 write) leaves the send its whole lease.
 
-        Raises DeliveryInFlight when the lease ran out and another delivery took the record.
+        Refused (DeliveryInFlight) when the lease ran out and another delivery took the record.
         """
         now = self._clock()
         try:
@@ -190,10 +196,10 @@ class CallbackRecords:
                     ":lease_expires_at": {"N": str(now + LEASE_MS)},
                 },
             )
-        except ConditionFailed as lost:
-            raise DeliveryInFlight(
-                "another delivery took this callback over; retry later"
-            ) from lost
+        except ConditionFailed:
+            return Refused(
+                DeliveryInFlight("another delivery took this callback over; retry later")
+            )
         return claim._replace(lease_expires_at=now + LEASE_MS)
 
     def lease_time_left_ms(self, claim: Claim) -> int:
@@ -264,7 +270,7 @@ class CallbackRecords:
 
 def claim_refusal(  # noqa: PLR0911
     record: Mapping[str, Any], job_id: str, now: int
-) -> Exception | Finished:
+) -> WebhookError | Finished:
     """Why the claim's condition failed, read from the record as it was (ALL_OLD)."""
     if not record:
         return UnknownCallback("callback token not found")

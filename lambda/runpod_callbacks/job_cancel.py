@@ -1,5 +1,5 @@
 """Cancel the RunPod job of a task nobody waits for, and mark its record EXPIRED: the watchdog
-when a heartbeat finds the task gone, the canceller when Step Functions says its execution
+when a heartbeat finds the task expired, the canceller when Step Functions says its execution
 stopped. One claim decides, as for every delivery: a job whose result is being delivered is
 left alone, none is cancelled twice."""
 

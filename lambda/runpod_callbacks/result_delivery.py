@@ -13,14 +13,18 @@ the watchdog, from the claim to the finished record.
 |               |                                         | refused as it is: RunPod.InvalidOutput |
 |               |                                         | transient: release, keeping what may   |
 |               |                                         | have been sent, 503                    |
-|               |                                         | token gone: delivered before? finalize |
-|               |                                         | that (200); else EXPIRED (410)         |
+|               |                                         | expired: maybe delivered before?       |
+|               |                                         | finalize that (200); else EXPIRED (410)|
 | finalize      | COMPLETED / FAILED / EXPIRED            | lease lost: its new holder finalizes   |
 |               |                                         | refused: minimal result, then status   |
 
 A send that may have reached Step Functions is never repeated by a later delivery that finds the
-token gone: it records the job as delivered. A delivery that dies before its send leaves no mark,
-so a later one that finds the token gone reports it expired.
+task expired: it records the job as delivered. A delivery that dies before its send leaves no
+mark, so a later one that finds the task expired reports it expired.
+
+``deliver`` returns what happened: Delivered (200), or Refused with the 4xx it stands for (the
+watchdog settles some of them). Only a transient AWS failure is raised (AwsUnavailable, 503):
+nothing is lost, and a retry gets the answer.
 """
 
 from collections.abc import Callable
@@ -35,6 +39,7 @@ from runpod_callbacks.callback_records import (
     CallbackRecords,
     Claim,
     Finished,
+    Refused,
     SentOutcome,
 )
 from runpod_callbacks.errors import (
@@ -111,8 +116,10 @@ class ResultDelivery:
 
     def deliver(
         self, callback_token: str, job: JobStatus, decide: Decide | None = None
-    ) -> Delivered:
-        """Resume the task with what the job's report becomes, exactly once.
+    ) -> Delivered | Refused:
+        """Resume the task with what the job's report becomes, exactly once; Refused when the
+        record is not this delivery's to resume (unknown, in flight, expired, ...). Raises
+        AwsUnavailable when AWS failed transiently: nothing is lost, a retry gets the answer.
 
         ``decide`` defaults to RunPod's report as it is (decide_outcome, its output in S3 when
         it does not fit and large outputs are on).
@@ -122,7 +129,9 @@ class ResultDelivery:
             f"for callback {redact(callback_token)}"
         )
         claim = self._claim(callback_token, job.job_id)
-        if not isinstance(claim, Finished) and claim.endpoint_id:
+        if isinstance(claim, Refused):
+            return claim
+        if isinstance(claim, Claim) and claim.endpoint_id:
             logger.thread_safe_append_keys(endpoint_id=claim.endpoint_id)
         if isinstance(claim, Finished):  # a duplicate
             status = claim.record_status.lower()
@@ -149,17 +158,18 @@ class ResultDelivery:
     ) -> bool:
         """Mark EXPIRED the record of a task that no longer waits, once its job is cancelled.
 
-        False, and nothing changed, when the record is not this call's to expire: finished or in
-        flight meanwhile, or an earlier delivery may have resumed the task (then it did not
-        expire). Raises what ``cancel_job`` raises, the record left as it was.
+        False, and nothing changed, when the record is not this call's to expire: finished,
+        expired or in flight meanwhile, or an earlier delivery may have resumed the task (then it
+        did not expire). Raises a record's other refusals (unknown, corrupt, ...), and what
+        ``cancel_job`` raises, the record left as it was.
         """
-        try:
-            claim = self._claim(callback_token, job_id)
-        except (DeliveryInFlight, TaskExpired):
-            return False
-        if isinstance(claim, Finished):  # a duplicate
-            return False
-        if claim.maybe_delivered_before:
+        claim = self._claim(callback_token, job_id)
+        match claim:
+            case Finished() | Refused(why=DeliveryInFlight() | TaskExpired()):
+                return False
+            case Refused(why=why):
+                raise why
+        if claim.maybe_delivered:
             self._release(claim)
             return False
         result = {"job_id": job_id, "expired_because": reason}
@@ -181,24 +191,30 @@ class ResultDelivery:
     def _decide_outcome(self, job: JobStatus, context: TaskContext) -> TaskOutcome:
         return decide_outcome(job, context, self._large_outputs)
 
-    def _claim(self, callback_token: str, job_id: str) -> Claim | Finished:
+    def _claim(self, callback_token: str, job_id: str) -> Claim | Finished | Refused:
         try:
-            return self._records.claim(callback_token, job_id)
-        except UnknownCallback:
-            logger.warning(f"Callback token {redact(callback_token)} not found in DynamoDB")
-            raise
+            claimed = self._records.claim(callback_token, job_id)
         except RecordRefused as refused:
-            raise CorruptRecord(f"callback record cannot be claimed: {refused}") from refused
+            return Refused(CorruptRecord(f"callback record cannot be claimed: {refused}"))
+        if isinstance(claimed, Refused) and isinstance(claimed.why, UnknownCallback):
+            logger.warning(f"Callback token {redact(callback_token)} not found in DynamoDB")
+        return claimed
 
     def _resume(
         self, claim: Claim, job: JobStatus, context: TaskContext, outcome: TaskOutcome
-    ) -> Delivered:
-        claim, answer = self._send(claim, outcome)
+    ) -> Delivered | Refused:
+        sent = self._send(claim, outcome)
+        if isinstance(sent, Refused):
+            return sent
+        claim, answer = sent
         if answer.sent is Sent.REFUSED and outcome.succeeded:
             reason = f"Step Functions refused the task output: {answer.reason}"
             logger.warning(f"{reason}; failing the task with {TaskError.INVALID_OUTPUT}")
             outcome = failed_task(TaskError.INVALID_OUTPUT, job, context, reason)
-            claim, answer = self._send(claim, outcome)
+            sent = self._send(claim, outcome)
+            if isinstance(sent, Refused):
+                return sent
+            claim, answer = sent
         if answer.sent is Sent.DELIVERED:
             return self._finish(claim, job, outcome, Resumed.HERE)
         if answer.sent is Sent.FAILED:
@@ -206,7 +222,7 @@ class ResultDelivery:
             self._release(claim, maybe)
             raise AwsUnavailable(f"Step Functions call failed: {answer.reason}")
         # The task expired (or a failure was refused too: its token is unusable).
-        if answer.maybe_delivered or claim.maybe_delivered_before:
+        if answer.maybe_delivered or claim.maybe_delivered:
             logger.info(f"Callback {redact(claim.callback_token)} resumed by an earlier attempt")
             if claim.sent is not None:  # record what the task most likely got
                 outcome = _outcome_of(claim.sent)
@@ -217,17 +233,22 @@ class ResultDelivery:
             warning=True,
         )
         self._finalize(claim, RecordStatus.EXPIRED, record_result(job, outcome), sent=None)
-        raise TaskExpired("the task no longer waits for this callback")
+        return Refused(TaskExpired("the task no longer waits for this callback"))
 
-    def _send(self, claim: Claim, outcome: TaskOutcome) -> tuple[Claim, SendAnswer]:
-        """Mark the send on the record (renewing the lease), then send; the claim as renewed."""
+    def _send(self, claim: Claim, outcome: TaskOutcome) -> tuple[Claim, SendAnswer] | Refused:
+        """Mark the send on the record (renewing the lease), then send; the claim as renewed.
+        Refused, nothing sent, when another delivery took the record over meanwhile."""
         try:
-            claim = self._records.mark_sending(claim)
+            marked = self._records.mark_sending(claim)
         except AwsUnavailable:
             self._release(claim)
             raise
         except RecordRefused as refused:  # every retry would meet it: send unmarked
             logger.warning(f"Could not mark the send on the record ({refused}); sending anyway")
+        else:
+            if isinstance(marked, Refused):
+                return marked
+            claim = marked
         if self._records.lease_time_left_ms(claim) < WORST_CALL_MS:
             self._release(claim)
             raise AwsUnavailable("the record was marked too slowly to send within the lease")

@@ -41,6 +41,7 @@ from typing import Any, NamedTuple
 from aws_lambda_powertools import Logger
 
 from runpod_callbacks.api_key import ApiKeyUnavailable
+from runpod_callbacks.callback_records import Refused
 from runpod_callbacks.errors import DeliveryInFlight, InvalidWebhook, TaskError, TaskExpired
 from runpod_callbacks.job_cancel import Cancelled, cancel_and_expire
 from runpod_callbacks.job_logs import about_job, log_outcome, redact, scrub
@@ -389,12 +390,14 @@ class WatchdogRun:
     def _deliver(
         self, callback_token: str, job: JobStatus, decide: Decide | None, counted: Settled
     ) -> Settled:
-        try:
-            delivered = self._delivery.deliver(callback_token, job, decide)
-        except DeliveryInFlight:  # the webhook is delivering it right now
-            return Settled.SKIPPED
-        except TaskExpired:
-            return Settled.EXPIRED
+        delivered = self._delivery.deliver(callback_token, job, decide)
+        match delivered:
+            case Refused(why=DeliveryInFlight()):  # the webhook is delivering it right now
+                return Settled.SKIPPED
+            case Refused(why=TaskExpired()):
+                return Settled.EXPIRED
+            case Refused(why=why):  # the record cannot be delivered to: counted an error
+                raise why
         if delivered.resumed is Resumed.ALREADY:
             return Settled.SKIPPED
         if delivered.estimated_cost_usd is not None and delivered.endpoint_id:
