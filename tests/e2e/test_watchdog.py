@@ -214,14 +214,21 @@ def test_own_submitters_records_without_a_job_id_are_heartbeated_only(
         assert record["status"] == status
 
 
-def test_run_is_bounded_by_its_records_and_its_time(
-    world_with_stale_records: RunPodWorld, monkeypatch: pytest.MonkeyPatch
-) -> None:
+@pytest.fixture
+def three_running_jobs(world_with_stale_records: RunPodWorld) -> RunPodWorld:
+    """Three jobs still running at RunPod, their records stale."""
     world = world_with_stale_records
     world.runpod.jobs_run_until_cancelled = True
     for _ in range(3):
         world.run_job()
     let_records_go_stale()
+    return world
+
+
+def test_run_is_bounded_by_its_records_and_its_time(
+    three_running_jobs: RunPodWorld, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    world = three_running_jobs
     monkeypatch.setenv("MAX_RECORDS_PER_RUN", "2")
 
     bounded = world.run_watchdog()
@@ -232,15 +239,11 @@ def test_run_is_bounded_by_its_records_and_its_time(
 
 
 def test_runs_that_take_their_limit_reach_every_record_in_turn(
-    world_with_stale_records: RunPodWorld,
+    three_running_jobs: RunPodWorld,
     monkeypatch: pytest.MonkeyPatch,
     request: pytest.FixtureRequest,
 ) -> None:
-    world = world_with_stale_records
-    world.runpod.jobs_run_until_cancelled = True
-    for _ in range(3):
-        world.run_job()
-    let_records_go_stale()
+    world = three_running_jobs
     heartbeats: list[str] = []
 
     def record(params: dict[str, Any], **_: Any) -> None:
