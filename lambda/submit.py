@@ -13,8 +13,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runpod_callbacks import aws
-from runpod_callbacks.api_key import ApiKeyCache, ApiKeyUnavailable
-from runpod_callbacks.errors import SubmitError, SubmitFailed
+from runpod_callbacks.api_key import ApiKeyCache
+from runpod_callbacks.errors import ApiKeyUnavailable, SubmitError, SubmitFailed
 from runpod_callbacks.job_logs import about_job, log_outcome
 from runpod_callbacks.metric_names import Metric, namespace
 from runpod_callbacks.record_table import RecordTable
