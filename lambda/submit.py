@@ -31,11 +31,11 @@ from runpod_callbacks.tracing import capture_lambda_handler
 
 REQUIRED_SETTINGS = ("CALLBACK_TABLE_NAME", "WEBHOOK_BASE_URL", "RUNPOD_API_KEY_SECRET_ARN")
 
-logger = Logger()  # service from POWERTOOLS_SERVICE_NAME, as the domain modules' child loggers
+logger = Logger()
 metrics = Metrics(namespace=namespace())
 
 dynamodb = aws.client("dynamodb")
-stepfunctions = aws.client("stepfunctions", tries=1)  # step_functions.resume_task tries itself
+stepfunctions = aws.client("stepfunctions", tries=1)
 api_keys = ApiKeyCache(aws.client("secretsmanager"))
 
 aws.required_settings(REQUIRED_SETTINGS)  # fail the cold start, not the first job
