@@ -13,8 +13,8 @@ from aws_lambda_powertools.metrics import MetricUnit
 from aws_lambda_powertools.utilities.typing import LambdaContext
 
 from runpod_callbacks import aws
-from runpod_callbacks.api_key import ApiKeyCache, ApiKeyUnavailable
-from runpod_callbacks.errors import SubmitError, SubmitFailed
+from runpod_callbacks.api_key import ApiKeyCache
+from runpod_callbacks.errors import ApiKeyUnavailable, SubmitError, SubmitFailed
 from runpod_callbacks.job_logs import about_job, log_outcome
 from runpod_callbacks.metric_names import Metric, namespace
 from runpod_callbacks.record_table import RecordTable
@@ -31,11 +31,11 @@ from runpod_callbacks.tracing import capture_lambda_handler
 
 REQUIRED_SETTINGS = ("CALLBACK_TABLE_NAME", "WEBHOOK_BASE_URL", "RUNPOD_API_KEY_SECRET_ARN")
 
-logger = Logger()  # service from POWERTOOLS_SERVICE_NAME, as the domain modules' child loggers
+logger = Logger()
 metrics = Metrics(namespace=namespace())
 
 dynamodb = aws.client("dynamodb")
-stepfunctions = aws.client("stepfunctions", tries=1)  # step_functions.resume_task tries itself
+stepfunctions = aws.client("stepfunctions", tries=1)
 api_keys = ApiKeyCache(aws.client("secretsmanager"))
 
 aws.required_settings(REQUIRED_SETTINGS)  # fail the cold start, not the first job

@@ -23,11 +23,11 @@ from runpod_callbacks.watchdog_run import Settled, Summary, WatchdogRun, Watchdo
 
 REQUIRED_SETTINGS = ("CALLBACK_TABLE_NAME", "RUNPOD_API_KEY_SECRET_ARN")
 
-logger = Logger()  # service from POWERTOOLS_SERVICE_NAME, as the domain modules' child loggers
+logger = Logger()
 metrics = Metrics(namespace=namespace())
 
 dynamodb = aws.client("dynamodb")
-stepfunctions = aws.client("stepfunctions", tries=1)  # step_functions.resume_task tries itself
+stepfunctions = aws.client("stepfunctions", tries=1)
 secretsmanager = aws.client("secretsmanager")
 api_keys = ApiKeyCache(secretsmanager)
 

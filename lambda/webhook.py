@@ -24,12 +24,12 @@ from runpod_callbacks.tracing import capture_lambda_handler
 
 TABLE_NAME_VARIABLE = "CALLBACK_TABLE_NAME"
 
-logger = Logger()  # service from POWERTOOLS_SERVICE_NAME, as the domain modules' child loggers
+logger = Logger()
 metrics = Metrics(namespace=namespace())
 app = APIGatewayRestResolver()
 
 dynamodb = aws.client("dynamodb")
-stepfunctions = aws.client("stepfunctions", tries=1)  # step_functions.resume_task tries itself
+stepfunctions = aws.client("stepfunctions", tries=1)
 
 
 def callback_table_name() -> str:

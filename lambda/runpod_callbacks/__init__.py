@@ -1,1 +1,1 @@
-"""Domain of the RunPod webhook: parse a job status, claim its callback record, resume the task."""
+"""Shared code of the four functions: submit, webhook, watchdog and canceller (lambda/*.py)."""

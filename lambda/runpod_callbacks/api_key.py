@@ -10,6 +10,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runpod_callbacks.aws import failure_reason
+from runpod_callbacks.errors import ApiKeyUnavailable
 
 CACHE_SECONDS = 300
 JSON_KEYS = ("api_key", "RUNPOD_API_KEY", "apiKey")
@@ -18,10 +19,6 @@ HEADER_SAFE = re.compile(r"[\x21-\x7e]+")
 
 KeySource = Callable[[bool], str]
 """The key; called with True after RunPod refused it, to read the secret again (rotation)."""
-
-
-class ApiKeyUnavailable(Exception):
-    """The key cannot be read or used; the message never repeats it."""
 
 
 class ApiKeyCache:

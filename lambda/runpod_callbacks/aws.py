@@ -25,7 +25,11 @@ DETERMINISTIC_REFUSALS = frozenset(
 
 
 def client(service_name: str, *, tries: int = MAX_ATTEMPTS) -> Any:
-    """A client whose every call makes at most ``tries`` bounded HTTP tries (botocore's)."""
+    """A client whose every call makes at most ``tries`` bounded HTTP tries (botocore's).
+
+    The functions' Step Functions clients take ``tries=1``: step_functions.resume_task tries
+    itself, so that it knows each try's fate.
+    """
     # Lambda always sets AWS_REGION; elsewhere (tests, local runs) fall back to us-east-1.
     region = os.environ.get("AWS_REGION") or os.environ.get("AWS_DEFAULT_REGION") or "us-east-1"
     config = Config(

@@ -27,18 +27,18 @@ from typing import Any, NamedTuple
 from runpod_callbacks.dynamodb_values import from_item, to_attribute
 from runpod_callbacks.errors import (
     AwsUnavailable,
+    ConditionFailed,
     CorruptRecord,
     DeliveryInFlight,
     JobIdMismatch,
     RecordNotPending,
+    RecordRefused,
     TaskExpired,
     UnknownCallback,
     WebhookError,
 )
 from runpod_callbacks.record_table import (
     PENDING_SHARD,
-    ConditionFailed,
-    RecordRefused,
     RecordStatus,
     RecordTable,
     iso_now,

@@ -1,6 +1,7 @@
-"""Errors: the names a state machine can Catch (TaskError), why a webhook was not (or not yet)
-turned into a Step Functions callback (WebhookError, an HTTP answer), and the typed failures of
-the submit function (SubmitError).
+"""Every error of the package: the names a state machine can Catch (TaskError), why a webhook was
+not (or not yet) turned into a Step Functions callback (WebhookError, an HTTP answer), the typed
+failures of the submit function (SubmitError), and those of AWS and the table, RunPod's API, S3
+and JSON text.
 
 | error name                              | sent by           | decided in                        |
 |-----------------------------------------|-------------------|-----------------------------------|
@@ -20,12 +21,13 @@ the submit function (SubmitError).
 
 from enum import StrEnum
 from http import HTTPStatus
+from typing import Any
 
 from runpod_callbacks.metric_names import Metric
 
 
 class TaskError(StrEnum):
-    """Every error a waiting task can fail with from this module."""
+    """Every error a waiting task can fail with from this Terraform module."""
 
     FAILED = "RunPod.FAILED"
     CANCELLED = "RunPod.CANCELLED"
@@ -38,6 +40,9 @@ class TaskError(StrEnum):
     SUBMIT_REJECTED = "RunPod.SubmitRejected"
     SUBMIT_THROTTLED = "RunPod.SubmitThrottled"
     SUBMIT_FAILED = "RunPod.SubmitFailed"
+
+
+# Webhook answers
 
 
 class WebhookError(Exception):
@@ -85,11 +90,6 @@ class TaskExpired(WebhookError):
     metric_name = Metric.TASK_EXPIRED
 
 
-class AwsUnavailable(Exception):
-    """An AWS call failed after bounded retries (throttling, 5xx, timeouts): worth trying again.
-    The webhook answers 503, and nothing is lost: RunPod retries the delivery."""
-
-
 class CorruptRecord(WebhookError):
     """The record lacks what the handler needs (no task token): a bug in the record's writer.
 
@@ -98,6 +98,9 @@ class CorruptRecord(WebhookError):
 
     status_code = HTTPStatus.CONFLICT
     metric_name = Metric.CORRUPT_RECORD
+
+
+# Submit errors
 
 
 class SubmitError(Exception):
@@ -144,3 +147,61 @@ class SubmitThrottled(SubmitError):
 
     error_name = TaskError.SUBMIT_THROTTLED
     metric_name = Metric.SUBMIT_THROTTLED
+
+
+# AWS and the table
+
+
+class AwsUnavailable(Exception):
+    """An AWS call failed after bounded retries (throttling, 5xx, timeouts): worth trying again.
+    The webhook answers 503, and nothing is lost: RunPod retries the delivery."""
+
+
+class ConditionFailed(Exception):
+    """A conditional write was refused; ``record`` is the item as it was (ALL_OLD)."""
+
+    def __init__(self, record: dict[str, Any]) -> None:
+        super().__init__("conditional update refused")
+        self.record = record
+
+
+class RecordRefused(Exception):
+    """DynamoDB refuses this write as it is (ValidationException): repeating it will not help."""
+
+
+class ApiKeyUnavailable(Exception):
+    """The RunPod API key cannot be read or used; the message never repeats it."""
+
+
+# RunPod
+
+
+class RunPodUnavailable(Exception):
+    """No definite answer after the retries: network failures, 429 or 5xx."""
+
+
+class RunPodMayHaveAccepted(Exception):
+    """A /run that RunPod may have acted on though no answer says so (the answer lost or cut,
+    a 5xx other than 503): sent again, it could start a second job."""
+
+
+class RunPodRefused(Exception):
+    """A definite answer other than the one asked for (a 4xx but 404 and 429)."""
+
+
+class AnswerTooLarge(Exception):
+    """RunPod's answer is longer than this client reads."""
+
+
+# S3
+
+
+class OutputNotStored(Exception):
+    """S3 refuses the object for a reason no retry fixes; the message says what to check."""
+
+
+# JSON
+
+
+class NotAnObject(ValueError):
+    """The document is JSON, or may be, but not an object."""

@@ -5,9 +5,10 @@ left alone, none is cancelled twice."""
 
 from enum import Enum
 
+from runpod_callbacks.errors import RunPodUnavailable
 from runpod_callbacks.pacing import RunPodLimits
 from runpod_callbacks.result_delivery import ResultDelivery
-from runpod_callbacks.runpod_api import RunPodApi, RunPodUnavailable
+from runpod_callbacks.runpod_api import RunPodApi
 
 
 class Cancelled(Enum):

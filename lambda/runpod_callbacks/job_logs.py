@@ -2,8 +2,10 @@
 
 Every line logged while a job is handled carries its keys (``callback``, the callback token
 redacted; ``job_id``; ``endpoint_id``; and on the line that says how it ended, ``outcome``), so
-one job's story can be read across the three functions (Logs Insights queries in logs.tf). The
-keys are kept per thread: the watchdog's workers log side by side.
+one job's story can be read across the four functions (Logs Insights queries in logs.tf). The
+keys are kept per thread: the watchdog's workers log side by side. Each entry module's
+``Logger()`` and the package's child loggers (``Logger(child=True)``) take their service from
+POWERTOOLS_SERVICE_NAME, which each function sets: a line's ``service`` names its function.
 
 The callback token (the webhook's bearer secret) appears only redacted, whatever RunPod's texts
 quote. The task token and the RunPod API key never reach a log line at all: nothing logs them,

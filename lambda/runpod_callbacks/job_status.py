@@ -7,8 +7,8 @@ from decimal import Decimal
 from enum import StrEnum
 from typing import Any, NamedTuple
 
-from runpod_callbacks.errors import InvalidWebhook
-from runpod_callbacks.json_text import Member, NotAnObject, parse_object
+from runpod_callbacks.errors import InvalidWebhook, NotAnObject
+from runpod_callbacks.json_text import Member, parse_object
 
 
 class RunPodStatus(StrEnum):

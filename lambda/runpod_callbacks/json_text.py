@@ -13,6 +13,8 @@ import re
 from decimal import Decimal
 from typing import Any, NamedTuple
 
+from runpod_callbacks.errors import NotAnObject
+
 # int() refuses longer digit strings (Python's int/str conversion limit is 4,300 digits).
 MAX_INT_DIGITS = 4000
 # Containers longer than this are only checked, not parsed (the record keeps none so large).
@@ -69,10 +71,6 @@ class Unparsed:
 
 
 UNPARSED = Unparsed()
-
-
-class NotAnObject(ValueError):
-    """The document is JSON, or may be, but not an object."""
 
 
 class Member(NamedTuple):

@@ -18,7 +18,7 @@ from typing import Any
 from botocore.exceptions import BotoCoreError, ClientError
 
 from runpod_callbacks import aws
-from runpod_callbacks.errors import AwsUnavailable
+from runpod_callbacks.errors import AwsUnavailable, OutputNotStored
 
 BUCKET_VARIABLE = "LARGE_OUTPUT_BUCKET"
 PREFIX_VARIABLE = "LARGE_OUTPUT_PREFIX"
@@ -43,10 +43,6 @@ PERMANENT_REFUSALS = frozenset(
 TRANSIENT_KMS_ERRORS = frozenset(
     {"KMS.ThrottlingException", "KMS.KMSInternalException", "KMS.DependencyTimeoutException"}
 )
-
-
-class OutputNotStored(Exception):
-    """S3 refuses the object for a reason no retry fixes; the message says what to check."""
 
 
 class LargeOutputStore:

@@ -11,7 +11,7 @@ from botocore.exceptions import BotoCoreError, ClientError
 
 from runpod_callbacks.aws import aws_error_code, is_deterministic_refusal
 from runpod_callbacks.dynamodb_values import from_item
-from runpod_callbacks.errors import AwsUnavailable
+from runpod_callbacks.errors import AwsUnavailable, ConditionFailed, RecordRefused
 
 
 class RecordStatus(StrEnum):
@@ -34,18 +34,6 @@ def pending_shard(callback_token: str) -> str:
     """The record's shard, "0" to "15": the same for every writer of the same record."""
     digest = hashlib.sha256(callback_token.encode("utf-8", "surrogatepass")).digest()
     return str(digest[0] % PENDING_SHARDS)
-
-
-class ConditionFailed(Exception):
-    """A conditional write was refused; ``record`` is the item as it was (ALL_OLD)."""
-
-    def __init__(self, record: dict[str, Any]) -> None:
-        super().__init__("conditional update refused")
-        self.record = record
-
-
-class RecordRefused(Exception):
-    """DynamoDB refuses this write as it is (ValidationException): repeating it will not help."""
 
 
 class RecordTable:

@@ -46,6 +46,7 @@ from runpod_callbacks.errors import (
     AwsUnavailable,
     CorruptRecord,
     DeliveryInFlight,
+    RecordRefused,
     TaskError,
     TaskExpired,
     UnknownCallback,
@@ -56,7 +57,7 @@ from runpod_callbacks.job_status import JobStatus, Milliseconds
 from runpod_callbacks.json_text import carried_text
 from runpod_callbacks.large_outputs import LargeOutputStore
 from runpod_callbacks.metric_names import Metric
-from runpod_callbacks.record_table import RecordRefused, RecordStatus, iso_now
+from runpod_callbacks.record_table import RecordStatus, iso_now
 from runpod_callbacks.step_functions import Heartbeat, SendAnswer, Sent, heartbeat, resume_task
 from runpod_callbacks.task_outcome import (
     Decide,

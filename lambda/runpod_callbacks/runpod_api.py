@@ -18,8 +18,17 @@ import urllib.parse
 from collections.abc import Callable
 from typing import Any, NamedTuple
 
-from runpod_callbacks.api_key import ApiKeyUnavailable, KeySource
-from runpod_callbacks.errors import SubmitFailed, SubmitRejected, SubmitThrottled
+from runpod_callbacks.api_key import KeySource
+from runpod_callbacks.errors import (
+    AnswerTooLarge,
+    ApiKeyUnavailable,
+    RunPodMayHaveAccepted,
+    RunPodRefused,
+    RunPodUnavailable,
+    SubmitFailed,
+    SubmitRejected,
+    SubmitThrottled,
+)
 from runpod_callbacks.job_logs import scrub
 
 DEFAULT_BASE_URL = "https://api.runpod.ai/v2"
@@ -53,23 +62,6 @@ class NoAnswer(NamedTuple):
 
 # What RunPod answers before it acts on a request: sent again, it cannot be done twice.
 NOT_ACTED_ON = frozenset({429, 503})
-
-
-class RunPodUnavailable(Exception):
-    """No definite answer after the retries: network failures, 429 or 5xx."""
-
-
-class RunPodMayHaveAccepted(Exception):
-    """A /run that RunPod may have acted on though no answer says so (the answer lost or cut,
-    a 5xx other than 503): sent again, it could start a second job."""
-
-
-class RunPodRefused(Exception):
-    """A definite answer other than the one asked for (a 4xx but 404 and 429)."""
-
-
-class AnswerTooLarge(Exception):
-    """RunPod's answer is longer than this client reads."""
 
 
 # The watchdog and the canceller try each call once and give up soon: a record RunPod does not

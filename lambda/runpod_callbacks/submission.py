@@ -15,21 +15,27 @@ from aws_lambda_powertools import Logger
 
 from runpod_callbacks.aws import WORST_CALL_MS
 from runpod_callbacks.dynamodb_values import to_attribute
-from runpod_callbacks.errors import AwsUnavailable, InvalidRequest, SubmitError, SubmitFailed
+from runpod_callbacks.errors import (
+    AwsUnavailable,
+    ConditionFailed,
+    InvalidRequest,
+    RecordRefused,
+    RunPodMayHaveAccepted,
+    SubmitError,
+    SubmitFailed,
+)
 from runpod_callbacks.job_logs import job_id_learnt, log_outcome, redact
 from runpod_callbacks.json_text import is_utf8
 from runpod_callbacks.metric_names import Metric
 from runpod_callbacks.record_table import (
     PENDING_SHARD,
-    ConditionFailed,
-    RecordRefused,
     RecordStatus,
     RecordTable,
     iso_now,
     iso_time,
     pending_shard,
 )
-from runpod_callbacks.runpod_api import TIMEOUT_S, RunPodApi, RunPodMayHaveAccepted
+from runpod_callbacks.runpod_api import TIMEOUT_S, RunPodApi
 from runpod_callbacks.step_functions import Sent, resume_task
 from runpod_callbacks.task_outcome import fit_cause
 

@@ -4,7 +4,7 @@ from collections.abc import Callable
 from typing import Any, NamedTuple
 
 from runpod_callbacks.dynamodb_values import dynamodb_number, to_attribute
-from runpod_callbacks.errors import TaskError
+from runpod_callbacks.errors import OutputNotStored, TaskError
 from runpod_callbacks.job_status import JobStatus, Milliseconds
 from runpod_callbacks.json_text import (
     carried_text,
@@ -14,7 +14,7 @@ from runpod_callbacks.json_text import (
     utf8_length,
     utf16_length,
 )
-from runpod_callbacks.large_outputs import LargeOutputStore, OutputNotStored
+from runpod_callbacks.large_outputs import LargeOutputStore
 from runpod_callbacks.record_table import RecordStatus
 
 # Step Functions limits: task output 256 KiB serialized (UTF-8); failure cause 32,768 characters,

@@ -40,9 +40,16 @@ from typing import Any, NamedTuple
 
 from aws_lambda_powertools import Logger
 
-from runpod_callbacks.api_key import ApiKeyUnavailable
 from runpod_callbacks.callback_records import Refused
-from runpod_callbacks.errors import DeliveryInFlight, InvalidWebhook, TaskError, TaskExpired
+from runpod_callbacks.errors import (
+    AnswerTooLarge,
+    ApiKeyUnavailable,
+    DeliveryInFlight,
+    InvalidWebhook,
+    RunPodUnavailable,
+    TaskError,
+    TaskExpired,
+)
 from runpod_callbacks.job_cancel import Cancelled, cancel_and_expire
 from runpod_callbacks.job_logs import about_job, log_outcome, redact, scrub
 from runpod_callbacks.job_status import (
@@ -54,12 +61,7 @@ from runpod_callbacks.job_status import (
 from runpod_callbacks.pacing import CallLimit, RunPodLimits
 from runpod_callbacks.record_table import from_iso_time, iso_time
 from runpod_callbacks.result_delivery import ResultDelivery, Resumed
-from runpod_callbacks.runpod_api import (
-    MAX_STATUS_BYTES,
-    AnswerTooLarge,
-    RunPodApi,
-    RunPodUnavailable,
-)
+from runpod_callbacks.runpod_api import MAX_STATUS_BYTES, RunPodApi
 from runpod_callbacks.stale_records import IndexKey, StaleRecords, index_key
 from runpod_callbacks.step_functions import Heartbeat
 from runpod_callbacks.task_outcome import Decide, job_ended_outcome

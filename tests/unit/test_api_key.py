@@ -4,7 +4,8 @@ import json
 
 import pytest
 
-from runpod_callbacks.api_key import ApiKeyUnavailable, parse_api_key
+from runpod_callbacks.api_key import parse_api_key
+from runpod_callbacks.errors import ApiKeyUnavailable
 
 KEY = "rp_0123456789abcdefABCDEF"
 

@@ -8,7 +8,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from runpod_callbacks.json_text import UNPARSED, NotAnObject, parse_object, to_json, value_end
+from runpod_callbacks.errors import NotAnObject
+from runpod_callbacks.json_text import UNPARSED, parse_object, to_json, value_end
 
 
 def test_members_keep_their_text_and_exact_values() -> None:
