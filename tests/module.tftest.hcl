@@ -34,6 +34,10 @@ mock_provider "aws" {
     }
   }
 
+  mock_resource "aws_cloudwatch_event_rule" {
+    defaults = { arn = "arn:aws:events:eu-west-1:123456789012:rule/dev-runpod-stopped-executions" }
+  }
+
   mock_resource "aws_api_gateway_rest_api" {
     defaults = { execution_arn = "arn:aws:execute-api:eu-west-1:123456789012:abcdef1234" }
   }
@@ -1464,4 +1468,99 @@ run "submit_function_without_a_secret_is_rejected" {
   }
 
   expect_failures = [data.aws_iam_policy_document.runpod_api_key]
+}
+
+run "canceller_watches_the_named_state_machines_with_least_privilege" {
+  command = apply
+
+  variables {
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+    cancel_on_stop = {
+      state_machine_arns          = ["arn:aws:states:eu-west-1:123456789012:stateMachine:upscale"]
+      state_machine_name_prefixes = ["video-"]
+    }
+  }
+
+  assert {
+    condition = (
+      aws_lambda_function.canceller[0].function_name == "dev-runpod-canceller" &&
+      aws_lambda_function.canceller[0].handler == "canceller.lambda_handler" &&
+      aws_lambda_function.canceller[0].reserved_concurrent_executions == 1
+    )
+    error_message = "canceller: <prefix>-runpod-canceller running canceller.lambda_handler, one instance at a time (its /cancel pacing holds across events)"
+  }
+
+  assert {
+    condition = jsondecode(aws_cloudwatch_event_rule.stopped_executions[0].event_pattern).detail == {
+      status = ["ABORTED", "TIMED_OUT", "FAILED"]
+      stateMachineArn = [
+        { prefix = "arn:aws:states:eu-west-1:123456789012:stateMachine:upscale" },
+        { prefix = "arn:aws:states:eu-west-1:123456789012:stateMachine:video-" },
+      ]
+    }
+    error_message = "the rule takes the stopped executions of the named state machines (a Distributed Map's children by the ARN prefix) and of those whose name starts with a prefix, in this account and region"
+  }
+
+  assert {
+    condition = toset(flatten([for statement in data.aws_iam_policy_document.canceller[0].statement : statement.actions])) == toset([
+      "dynamodb:Query", "dynamodb:UpdateItem", "logs:CreateLogStream", "logs:PutLogEvents",
+    ])
+    error_message = "the canceller may find an execution's records, expire them and write its own logs (besides reading the API key), nothing else"
+  }
+
+  assert {
+    condition = {
+      for statement in data.aws_iam_policy_document.canceller[0].statement : statement.sid => statement.resources
+      } == {
+      FindRecordsOfAnExecution = toset(["${aws_dynamodb_table.this.arn}/index/execution_arn"])
+      ExpireCallbackRecords    = toset([aws_dynamodb_table.this.arn])
+      OwnLogGroup              = toset(["${aws_cloudwatch_log_group.canceller[0].arn}:*"])
+    }
+    error_message = "Query on the execution_arn index only, UpdateItem on the table only, logs to its own log group only"
+  }
+
+  assert {
+    condition     = contains(data.aws_iam_policy_document.canceller[0].source_policy_documents, data.aws_iam_policy_document.runpod_api_key[0].json)
+    error_message = "the canceller reads the RunPod API key through the one shared policy document"
+  }
+
+  assert {
+    condition     = aws_lambda_permission.canceller[0].principal == "events.amazonaws.com" && aws_lambda_permission.canceller[0].source_arn == aws_cloudwatch_event_rule.stopped_executions[0].arn
+    error_message = "only the stopped-executions rule may invoke the canceller"
+  }
+}
+
+run "no_canceller_unless_state_machines_are_named" {
+  command = plan
+
+  variables {
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+  }
+
+  assert {
+    condition     = length(aws_lambda_function.canceller) == 0 && length(aws_cloudwatch_event_rule.stopped_executions) == 0
+    error_message = "cancel_on_stop is off by default"
+  }
+}
+
+run "cancel_on_stop_with_an_arn_that_is_not_a_state_machines_is_rejected" {
+  command = plan
+
+  variables {
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+    cancel_on_stop            = { state_machine_arns = ["arn:aws:states:eu-west-1:123456789012:execution:upscale:run-1"] }
+  }
+
+  expect_failures = [var.cancel_on_stop]
+}
+
+run "cancel_on_stop_with_a_wildcard_prefix_is_rejected" {
+  command = plan
+
+  variables {
+    runpod_api_key_secret_arn = "arn:aws:secretsmanager:eu-west-1:123456789012:secret:runpod-AbCdEf"
+    cancel_on_stop            = { state_machine_name_prefixes = ["video-*"] }
+  }
+
+  expect_failures = [var.cancel_on_stop]
 }
