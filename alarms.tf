@@ -28,7 +28,7 @@ locals {
 
   # Errors of the function, and its EMF metrics (dimension `service`) where any count means
   # something went wrong (a lost webhook, a result that expired before anyone fetched it, stale
-  # records a run could not reach or RunPod did not answer for), or a wait longer than alarms.oldest_wait_seconds.
+  # records a run could not reach, RunPod did not answer for or it failed on), or a wait longer than alarms.oldest_wait_seconds.
   watchdog_alarms = {
     watchdog-errors = {
       namespace  = "AWS/Lambda"
@@ -77,6 +77,14 @@ locals {
       statistic  = "Sum"
       threshold  = 0
       summary    = "RunPod did not answer the watchdog's /status for some jobs (429, 5xx, timeouts), so their tasks were not heartbeated; asked again next run, but heartbeats lapse if this goes on: check RunPod's status and your own calls to /status"
+    }
+    watchdog-run-errors = {
+      namespace  = local.metrics_namespace
+      metric     = "WatchdogErrors"
+      dimensions = { service = local.watchdog_service }
+      statistic  = "Sum"
+      threshold  = 0
+      summary    = "A watchdog run failed on some records or steps (a heartbeat refused, the index or the API key unreadable, ...; each logged with its reason) though the function itself succeeded: those tasks were not heartbeated or settled this run"
     }
   }
 

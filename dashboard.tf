@@ -41,7 +41,7 @@ locals {
       title = "Watchdog and canceller: recovered, lost, cancelled, behind", stat = "Sum"
       metrics = concat(
         [
-          for name in ["RecoveredByWatchdog", "JobLost", "OrphanJobCancelled", "WatchdogBehind", "RunPodUnanswered"] :
+          for name in ["RecoveredByWatchdog", "JobLost", "OrphanJobCancelled", "WatchdogBehind", "RunPodUnanswered", "WatchdogErrors"] :
           [local.metrics_namespace, name, "service", local.watchdog_service]
         ],
         [[local.metrics_namespace, "OrphanJobCancelled", "service", local.canceller_service, { label = "Cancelled on stop" }]],

@@ -213,7 +213,7 @@ variable "logs_kms_key_arn" {
 ################################################################################
 
 variable "alarms" {
-  description = "CloudWatch alarms on the webhook function's errors and throttles, on API 5xx and, with the watchdog, on its errors, on results it recovered (webhooks are being lost), on jobs lost before anyone fetched them, on stale records a run could not reach (`WatchdogBehind`) or RunPod did not answer for (`RunPodUnanswered`) and on a job waiting longer than `oldest_wait_seconds` (24 h by default, RunPod's default `ttl`: set it to a few times your jobs' usual time); they notify `sns_topic_arns`."
+  description = "CloudWatch alarms on the webhook function's errors and throttles, on API 5xx and, with the watchdog, on its errors, on results it recovered (webhooks are being lost), on jobs lost before anyone fetched them, on stale records a run could not reach (`WatchdogBehind`) or RunPod did not answer for (`RunPodUnanswered`), on records or steps a run failed on (`WatchdogErrors`) and on a job waiting longer than `oldest_wait_seconds` (24 h by default, RunPod's default `ttl`: set it to a few times your jobs' usual time); they notify `sns_topic_arns`."
   type = object({
     enabled             = optional(bool, false)
     sns_topic_arns      = optional(list(string), [])

@@ -72,6 +72,7 @@ def lambda_handler(event: Any, context: LambdaContext) -> dict[str, int]:
         (Metric.ORPHAN_JOB_CANCELLED, summary[Settled.CANCELLED]),
         (Metric.WATCHDOG_BEHIND, summary[Settled.BEHIND]),
         (Metric.RUNPOD_UNANSWERED, summary[Settled.UNANSWERED]),
+        (Metric.WATCHDOG_ERRORS, summary[Settled.ERROR]),
     ):
         if count:
             metrics.add_metric(name=metric, unit=MetricUnit.Count, value=count)

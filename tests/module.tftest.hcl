@@ -1078,8 +1078,8 @@ run "alarms_cover_the_watchdog_when_it_exists" {
   }
 
   assert {
-    condition     = length(aws_cloudwatch_metric_alarm.this) == 9
-    error_message = "the webhook's three alarms and the watchdog's six"
+    condition     = length(aws_cloudwatch_metric_alarm.this) == 10
+    error_message = "the webhook's three alarms and the watchdog's seven"
   }
 
   assert {
@@ -1095,7 +1095,8 @@ run "alarms_cover_the_watchdog_when_it_exists" {
     condition = alltrue([
       for key, metric in {
         watchdog-recovered-results = "RecoveredByWatchdog", watchdog-lost-jobs = "JobLost", watchdog-behind = "WatchdogBehind",
-        watchdog-runpod-unanswered = "RunPodUnanswered"
+        watchdog-runpod-unanswered = "RunPodUnanswered",
+        watchdog-run-errors        = "WatchdogErrors"
       } :
       aws_cloudwatch_metric_alarm.this[key].namespace == "RunPodWebhook" &&
       aws_cloudwatch_metric_alarm.this[key].metric_name == metric &&

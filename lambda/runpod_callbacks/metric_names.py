@@ -45,5 +45,6 @@ class Metric(StrEnum):
     ORPHAN_JOB_CANCELLED = "OrphanJobCancelled"
     WATCHDOG_BEHIND = "WatchdogBehind"
     RUNPOD_UNANSWERED = "RunPodUnanswered"
+    WATCHDOG_ERRORS = "WatchdogErrors"
     # The watchdog, per run, only when a stale record waits (Seconds).
     OLDEST_WAIT = "OldestWaitSeconds"

@@ -214,6 +214,34 @@ def test_own_submitters_records_without_a_job_id_are_heartbeated_only(
         assert record["status"] == status
 
 
+def test_heartbeat_step_functions_keeps_refusing_is_counted_published_and_tried_next_run(
+    world_with_stale_records: RunPodWorld, capsys: pytest.CaptureFixture[str]
+) -> None:
+    """A run whose heartbeats fail still succeeds as a function: only WatchdogErrors (and its
+    alarm) says that those tasks' heartbeats may lapse."""
+    world = world_with_stale_records
+    world.runpod.jobs_run_until_cancelled = True
+    job, _ = world.run_job()
+    let_records_go_stale()
+    faults = AwsFaults(world.watchdog.stepfunctions)
+    faults.fail("SendTaskHeartbeat", THROTTLED)
+    capsys.readouterr()
+    try:
+        refused = world.run_watchdog()
+    finally:
+        faults.clear()
+    logs = capsys.readouterr().out
+    next_run = world.run_watchdog()
+
+    assert (refused["errors"], refused["heartbeats"]) == (1, 0)
+    emf = next(json.loads(line) for line in logs.splitlines() if '"_aws"' in line)
+    assert emf["WatchdogErrors"] == [1.0]
+    assert f"Heartbeat of callback {job.callback_token[:4]}" in logs
+    assert world.runpod.cancel_requests == []
+    assert next_run["heartbeats"] == 1
+    assert world.local.status_now(job) == "RUNNING"
+
+
 @pytest.fixture
 def three_running_jobs(world_with_stale_records: RunPodWorld) -> RunPodWorld:
     """Three jobs still running at RunPod, their records stale."""

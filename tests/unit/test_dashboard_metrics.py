@@ -43,6 +43,7 @@ def test_the_dashboard_shows_the_issues_outcomes_and_the_watchdogs_signals() -> 
         "OrphanJobCancelled",
         "WatchdogBehind",
         "RunPodUnanswered",
+        "WatchdogErrors",
         "OldestWaitSeconds",
         "EstimatedGpuCost",
         "RunPodDelayTime",

@@ -55,7 +55,7 @@ def test_the_alarms_listed_are_the_alarms_the_module_creates() -> None:
     created = hcl_map_keys(alarms_tf, "webhook_alarms") | hcl_map_keys(alarms_tf, "watchdog_alarms")
 
     assert table_names(OPERATIONS, "## Alarms") == created
-    assert len(created) == 9
+    assert len(created) == 10
 
 
 def test_the_saved_queries_listed_are_the_ones_the_module_saves() -> None:

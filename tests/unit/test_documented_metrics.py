@@ -37,6 +37,7 @@ def test_the_readmes_http_contract_names_each_answer_of_the_webhook_by_its_metri
             Metric.JOB_LOST,
             Metric.ORPHAN_JOB_CANCELLED,
             Metric.WATCHDOG_BEHIND,
+            Metric.WATCHDOG_ERRORS,
             Metric.OLDEST_WAIT,
         }
     }
