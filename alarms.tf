@@ -28,7 +28,8 @@ locals {
 
   # Errors of the function, and its EMF metrics (dimension `service`) where any count means
   # something went wrong (a lost webhook, a result that expired before anyone fetched it, stale
-  # records a run could not reach, RunPod did not answer for or it failed on), or a wait longer than alarms.oldest_wait_seconds.
+  # records a run could not reach, that RunPod did not answer for, or that the run failed on),
+  # or a wait longer than alarms.oldest_wait_seconds.
   watchdog_alarms = {
     watchdog-errors = {
       namespace  = "AWS/Lambda"

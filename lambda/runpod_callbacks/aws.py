@@ -13,8 +13,9 @@ READ_TIMEOUT_S = 2
 MAX_ATTEMPTS = 2
 RETRY_BACKOFF_MAX_S = 1
 WORST_CALL_MS = 1000 * (MAX_ATTEMPTS * (CONNECT_TIMEOUT_S + READ_TIMEOUT_S) + RETRY_BACKOFF_MAX_S)
-# Enough for the watchdog's parallel settling (botocore keeps 10 by default).
-MAX_POOL_CONNECTIONS = 64
+# One connection for each of the watchdog's workers (watchdog_run.MAX_WORKERS), each making one
+# call at a time; botocore keeps 10 by default, and opens new TLS connections past the pool.
+MAX_POOL_CONNECTIONS = 480
 
 # Codes AWS answers the same way to every retry of the same request: fixing the request, not
 # waiting, is what helps. Access and configuration errors are left out: an operator fixes those,

@@ -125,8 +125,9 @@ class CallbackRecords:
 
     def claim(self, callback_token: str, job_id: str) -> Claim | Finished | Refused:
         """Take the record for this delivery in one conditional write, or say why not: Finished
-        for a duplicate, else Refused (UnknownCallback, DeliveryInFlight, ...). A claim whose
-        answer is lost is taken back (best effort)."""
+        for a duplicate, else Refused (UnknownCallback, DeliveryInFlight, ...). Raises
+        AwsUnavailable (a claim whose answer is lost is taken back, best effort) and
+        RecordRefused (DynamoDB refuses the write as it is)."""
         now = self._clock()
         lease_id = uuid.uuid4().hex
         try:

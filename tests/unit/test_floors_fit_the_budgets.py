@@ -7,10 +7,17 @@ import re
 import boto3
 import moto
 
+from runpod_callbacks import aws
 from runpod_callbacks.large_outputs import LargeOutputStore
 from runpod_callbacks.runpod_api import MAX_STATUS_BYTES
 from runpod_callbacks.submission import MIN_TIMEOUT_S
-from runpod_callbacks.watchdog_run import MAX_WORKERS, PARALLEL_ANSWER_BYTES, SPARE_MS, lane_workers
+from runpod_callbacks.watchdog_run import (
+    MAX_WORKERS,
+    PARALLEL_ANSWER_BYTES,
+    SPARE_MS,
+    WORKERS_PER_ENDPOINT,
+    lane_workers,
+)
 from tests.terraform.tf_tools import REPO
 
 # The shortest time a run takes records for, once SPARE_MS is kept for those in flight.
@@ -48,6 +55,12 @@ MIB = 1024 * 1024
 def test_watchdog_threads_stay_under_lambdas_limit_for_any_number_of_endpoints() -> None:
     assert all(lane_workers(lanes) * lanes <= MAX_WORKERS for lanes in range(1, MAX_WORKERS + 1))
     assert MAX_WORKERS <= LAMBDA_THREADS // 2  # botocore's and the runtime's threads besides
+
+
+def test_every_watchdog_worker_keeps_its_aws_connection() -> None:
+    """A lane's workers call DynamoDB and Step Functions at once: a smaller pool would drop
+    connections and open new TLS ones exactly when AWS is slow."""
+    assert aws.MAX_POOL_CONNECTIONS >= MAX_WORKERS >= WORKERS_PER_ENDPOINT
 
 
 def test_watchdog_memory_floor_holds_every_worker_reading_an_answer_at_once() -> None:
